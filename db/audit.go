@@ -1,0 +1,164 @@
+package db
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"guildhall/db/model"
+)
+
+const auditCols = `id, org_id, actor_id, actor_email, token_id, action, target_kind, target_id,
+	target_label, outcome, ip, created_at`
+
+// auditWhere builds the filter of an audit query; args[0] is the org id.
+func auditWhere(orgID int64, f model.AuditFilter) (string, []any) {
+	conds := []string{"org_id = $1"}
+	args := []any{orgID}
+	add := func(cond string, v any) {
+		args = append(args, v)
+		conds = append(conds, strings.ReplaceAll(cond, "?", "$"+strconv.Itoa(len(args))))
+	}
+	if a := strings.TrimSpace(f.Actor); a != "" {
+		if id, err := strconv.ParseInt(a, 10, 64); err == nil {
+			add("actor_id = ?", id)
+		} else {
+			add("actor_email ILIKE ?", "%"+escapeLike(strings.ToLower(a))+"%")
+		}
+	}
+	if a := strings.TrimSpace(f.Action); a != "" {
+		if strings.HasSuffix(a, ".") {
+			add("action LIKE ?", escapeLike(a)+"%")
+		} else {
+			add("action = ?", a)
+		}
+	}
+	if f.Outcome != "" {
+		add("outcome = ?", f.Outcome)
+	}
+	if f.Since != nil {
+		add("created_at >= ?", *f.Since)
+	}
+	if f.Until != nil {
+		add("created_at < ?", *f.Until)
+	}
+	if f.Before > 0 {
+		add("id < ?", f.Before)
+	}
+	return strings.Join(conds, " AND "), args
+}
+
+func escapeLike(s string) string {
+	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
+}
+
+// AuditPage is one page of the audit log, newest first, with the keyset cursor
+// of the next page (0 at the end).
+type AuditPage struct {
+	Events []model.AuditEvent
+	Next   int64
+}
+
+// ListAudit reads an org's audit log (owners and admins).
+func (s *Store) ListAudit(ctx context.Context, actor model.Actor, orgID int64, f model.AuditFilter) (AuditPage, error) {
+	if err := s.requireAction(ctx, actor, orgID, model.ActReadAudit, "Only owners and admins can read the audit log."); err != nil {
+		return AuditPage{}, err
+	}
+	if f.Limit <= 0 || f.Limit > 200 {
+		f.Limit = 50
+	}
+	where, args := auditWhere(orgID, f)
+	args = append(args, f.Limit+1)
+	var evs []model.AuditEvent
+	err := s.db.SelectContext(ctx, &evs, `SELECT `+auditCols+` FROM audit_events WHERE `+where+
+		` ORDER BY id DESC LIMIT $`+strconv.Itoa(len(args)), args...)
+	if err != nil {
+		return AuditPage{}, fmt.Errorf("list audit: %w", err)
+	}
+	page := AuditPage{Events: evs}
+	if len(evs) > f.Limit {
+		page.Events = evs[:f.Limit]
+		page.Next = page.Events[f.Limit-1].ID
+	}
+	return page, nil
+}
+
+// ExportAudit streams every matching event, newest first, to emit, and
+// records the export itself.
+func (s *Store) ExportAudit(ctx context.Context, actor model.Actor, orgID int64, f model.AuditFilter, format string, emit func(model.AuditEvent) error) error {
+	if err := s.requireAction(ctx, actor, orgID, model.ActReadAudit, "Only owners and admins can export the audit log."); err != nil {
+		return err
+	}
+	err := s.InTx(ctx, actor, func(tx *Tx) error {
+		return tx.Record(orgID, "audit.exported", model.Target{Kind: "audit", ID: strconv.FormatInt(orgID, 10), Label: format})
+	})
+	if err != nil {
+		return err
+	}
+	f.Limit = 1000
+	for {
+		where, args := auditWhere(orgID, f)
+		args = append(args, f.Limit)
+		var evs []model.AuditEvent
+		err := s.db.SelectContext(ctx, &evs, `SELECT `+auditCols+` FROM audit_events WHERE `+where+
+			` ORDER BY id DESC LIMIT $`+strconv.Itoa(len(args)), args...)
+		if err != nil {
+			return fmt.Errorf("export audit: %w", err)
+		}
+		for _, ev := range evs {
+			if err := emit(ev); err != nil {
+				return err
+			}
+		}
+		if len(evs) < f.Limit {
+			return nil
+		}
+		f.Before = evs[len(evs)-1].ID
+	}
+}
+
+// RecentActivity is the latest events of an org for the overview page, for
+// any member (it shows what happened, not who exported what).
+func (s *Store) RecentActivity(ctx context.Context, orgID int64, n int) ([]model.AuditEvent, error) {
+	var evs []model.AuditEvent
+	err := s.db.SelectContext(ctx, &evs, `SELECT `+auditCols+` FROM audit_events
+		WHERE org_id = $1 AND outcome = 'success' ORDER BY id DESC LIMIT $2`, orgID, n)
+	if err != nil {
+		return nil, fmt.Errorf("recent activity: %w", err)
+	}
+	return evs, nil
+}
+
+// requireAction checks the actor's role in org allows action. Not a member is
+// not found; a member without the right is forbidden and the refusal audited.
+func (s *Store) requireAction(ctx context.Context, actor model.Actor, orgID int64, action model.Action, msg string) error {
+	role, err := s.RoleIn(ctx, orgID, actor.AccountID)
+	if err != nil {
+		return err
+	}
+	if !model.Can(role, action) {
+		if err := s.RecordDenied(ctx, actor, orgID, auditActionFor(action), model.Target{Kind: "org", ID: strconv.FormatInt(orgID, 10)}); err != nil {
+			return err
+		}
+		return model.Forbidden("%s", msg)
+	}
+	return nil
+}
+
+// auditActionFor names the audit action for a refused read of a protected area.
+func auditActionFor(a model.Action) string {
+	switch a {
+	case model.ActReadAudit:
+		return "audit.read"
+	default:
+		return "org.access"
+	}
+}
+
+// RoleIn returns accountID's role in org; not a member is not found.
+func (s *Store) RoleIn(ctx context.Context, orgID, accountID int64) (model.Role, error) {
+	var r model.Role
+	err := s.db.GetContext(ctx, &r, `SELECT role FROM memberships WHERE org_id = $1 AND account_id = $2`, orgID, accountID)
+	return r, notFound(err, "organization")
+}
