@@ -1,0 +1,151 @@
+// Command guildhall runs the Guildhall web app and API (serve), applies
+// migrations (migrate) and loads demo data (demo).
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"guildhall/db"
+	"guildhall/db/demo"
+	"guildhall/db/migrations"
+	"guildhall/db/pgembed"
+	"guildhall/handlers"
+	"guildhall/web"
+	"guildhall/web/mail"
+)
+
+const usage = `Guildhall: organizations, teams and roles.
+
+Usage:
+  guildhall serve [flags]   run the web app and JSON API (migrates first)
+  guildhall migrate         apply database migrations and exit
+  guildhall demo            load the demo data set
+
+Configuration comes from the environment (GUILDHALL_ADDR, GUILDHALL_BASE_URL,
+DATABASE_URL, GUILDHALL_DATA, GUILDHALL_SECRET, SMTP_URL, GUILDHALL_DEV);
+flags override it: run "guildhall serve -h".
+`
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprint(os.Stderr, usage)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	var err error
+	switch os.Args[1] {
+	case "serve":
+		err = serve(ctx, os.Args[2:])
+	case "migrate":
+		err = withDB(ctx, os.Args[2:], func(_ web.Config, _ *sqlx.DB) error { return nil })
+	case "demo":
+		err = withDB(ctx, os.Args[2:], func(_ web.Config, d *sqlx.DB) error {
+			loaded, err := demo.Load(ctx, db.New(d))
+			if err == nil && loaded {
+				fmt.Println(demo.SignInHint)
+			} else if err == nil {
+				fmt.Println("Demo data is already there.")
+			}
+			return err
+		})
+	case "help", "-h", "--help":
+		fmt.Print(usage)
+	default:
+		fmt.Fprintf(os.Stderr, "unknown command %q\n\n%s", os.Args[1], usage)
+		os.Exit(2)
+	}
+	if err != nil {
+		log.Printf("guildhall: %v", err)
+		os.Exit(1)
+	}
+}
+
+// withDB opens the database (starting the embedded cluster when DATABASE_URL
+// is unset), migrates it, runs fn, and stops the cluster.
+func withDB(ctx context.Context, args []string, fn func(web.Config, *sqlx.DB) error) (err error) {
+	cfg, err := web.LoadConfig(os.Getenv, args)
+	if err != nil {
+		return err
+	}
+	dsn := cfg.DatabaseURL
+	if dsn == "" {
+		cluster, err := pgembed.Start(ctx, pgembed.Options{Dir: cfg.DataDir, Logf: log.Printf})
+		if err != nil {
+			return err
+		}
+		defer func() {
+			if serr := cluster.Stop(); serr != nil && err == nil {
+				err = serr
+			}
+		}()
+		if err := cluster.CreateDatabase(ctx, "guildhall"); err != nil {
+			return err
+		}
+		dsn = cluster.DSN("guildhall")
+		log.Printf("embedded PostgreSQL running in %s", cluster.DataDir())
+	}
+	d, err := db.Open(ctx, dsn)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := migrations.Up(ctx, d.DB); err != nil {
+		return err
+	}
+	return fn(cfg, d)
+}
+
+func serve(ctx context.Context, args []string) error {
+	return withDB(ctx, args, func(cfg web.Config, d *sqlx.DB) error {
+		store := db.New(d)
+		loaded, err := demo.Load(ctx, store)
+		if err != nil {
+			return fmt.Errorf("demo data: %w", err)
+		}
+		if loaded {
+			log.Print(demo.SignInHint)
+		}
+		secret, err := web.LoadSecret(cfg, func() string { s, _ := db.NewSecret(""); return s })
+		if err != nil {
+			return err
+		}
+		var mailer handlers.Mailer = mail.OutboxMailer{Store: store}
+		if cfg.SMTPURL != "" {
+			m, err := mail.NewSMTP(cfg.SMTPURL, cfg.MailFrom)
+			if err != nil {
+				return err
+			}
+			mailer = m
+		} else if !cfg.Dev {
+			log.Print("SMTP_URL is not set: mail is kept in the outbox table (set GUILDHALL_DEV=1 to read it at /dev/outbox)")
+		}
+		srv := web.New(web.Options{Config: cfg, Store: store, Mailer: mailer, Secret: secret, Logf: log.Printf})
+		hs := &http.Server{Addr: cfg.Addr, Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
+		errc := make(chan error, 1)
+		go func() { errc <- hs.ListenAndServe() }()
+		log.Printf("Guildhall is serving at %s", cfg.BaseURL)
+		select {
+		case err := <-errc:
+			return err
+		case <-ctx.Done():
+		}
+		log.Print("shutting down")
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := hs.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+		return nil
+	})
+}

@@ -1,0 +1,192 @@
+package handlers
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"guildhall/db"
+	"guildhall/db/model"
+	"guildhall/views"
+	"guildhall/web/ratelimit"
+	"guildhall/web/request"
+)
+
+// Accounts handles sign-up, sign-in, sign-out, email verification and the profile.
+type Accounts struct {
+	*Base
+	// Limiter slows password guessing: keys per IP and per account email.
+	Limiter *ratelimit.Limiter
+}
+
+// ErrRateLimited is the answer past the sign-in / sign-up limit.
+var ErrRateLimited = &model.Error{Code: model.CodeRateLimited, Message: "Too many attempts. Wait a few minutes and try again."}
+
+// SignupPage shows the sign-up form.
+func (h *Accounts) SignupPage(c echo.Context) error {
+	if _, ok := request.Account(c); ok {
+		return c.Redirect(http.StatusSeeOther, "/")
+	}
+	return Render(c, http.StatusOK, views.SignupPage(h.Shell(c, "Sign up", ""), views.AuthForm{Next: c.QueryParam("next")}))
+}
+
+// Signup creates the account, signs it in and sends the verification link.
+func (h *Accounts) Signup(c echo.Context) error {
+	f := views.AuthForm{Email: c.FormValue("email"), Name: c.FormValue("name"), Next: c.FormValue("next")}
+	if ok, _ := h.Limiter.Allow("signup-ip:" + c.RealIP()); !ok {
+		f.Message = ErrRateLimited.Message
+		return Render(c, http.StatusTooManyRequests, views.SignupPage(h.Shell(c, "Sign up", ""), f))
+	}
+	acc, err := h.Store.Signup(c.Request().Context(), request.Actor(c), signupInput(c))
+	if fields, msg, ok := FieldErrors(err); ok {
+		f.Errors, f.Message = fields, msg
+		return Render(c, http.StatusUnprocessableEntity, views.SignupPage(h.Shell(c, "Sign up", ""), f))
+	}
+	if err != nil {
+		return err
+	}
+	if err := request.Session(c).SignIn(c, acc.ID); err != nil {
+		return err
+	}
+	if err := h.SendVerification(c, acc); err != nil {
+		return err
+	}
+	return Redirect(c, SafeNext(f.Next), "success", "Welcome to Guildhall! We sent a link to "+acc.Email+" to verify your email.")
+}
+
+func signupInput(c echo.Context) db.SignupInput {
+	return db.SignupInput{Email: c.FormValue("email"), Name: c.FormValue("name"), Password: c.FormValue("password")}
+}
+
+// SendVerification emails a fresh verification link to the account.
+func (h *Accounts) SendVerification(c echo.Context, acc model.Account) error {
+	ctx := c.Request().Context()
+	token, err := h.Store.CreateEmailVerification(ctx, acc.ID)
+	if err != nil {
+		return err
+	}
+	link := h.Link("/verify/" + token)
+	html, err := RenderEmail(ctx, "Verify your email", []string{
+		"Hi " + acc.Name + ",",
+		"Confirm that " + acc.Email + " is yours to finish setting up your Guildhall account. The link works for 48 hours.",
+	}, "Verify email", link, "If you did not sign up, ignore this message.")
+	if err != nil {
+		return err
+	}
+	text := fmt.Sprintf("Hi %s,\n\nConfirm that %s is yours to finish setting up your Guildhall account:\n\n%s\n\nThe link works for 48 hours. If you did not sign up, ignore this message.\n", acc.Name, acc.Email, link)
+	return h.Mail.Send(ctx, model.Mail{To: acc.Email, Subject: "Verify your email for Guildhall", Text: text, HTML: html})
+}
+
+// LoginPage shows the sign-in form.
+func (h *Accounts) LoginPage(c echo.Context) error {
+	if _, ok := request.Account(c); ok {
+		return c.Redirect(http.StatusSeeOther, "/")
+	}
+	return Render(c, http.StatusOK, views.LoginPage(h.Shell(c, "Sign in", ""), views.AuthForm{Next: c.QueryParam("next")}))
+}
+
+// Login checks the password, rate-limited per IP and per account, and starts
+// a new session (a new session id, so a planted cookie is useless).
+func (h *Accounts) Login(c echo.Context) error {
+	f := views.AuthForm{Email: c.FormValue("email"), Next: c.FormValue("next")}
+	email := model.NormalizeEmail(f.Email)
+	if ok, _ := h.Limiter.Allow("login-ip:"+c.RealIP(), "login-email:"+email); !ok {
+		f.Message = ErrRateLimited.Message
+		_ = h.Store.RecordDenied(c.Request().Context(), model.Actor{Email: email, IP: c.RealIP()}, 0, "account.sign_in", model.Target{Kind: "account", Label: email})
+		return Render(c, http.StatusTooManyRequests, views.LoginPage(h.Shell(c, "Sign in", ""), f))
+	}
+	acc, err := h.Store.Authenticate(c.Request().Context(), email, c.FormValue("password"))
+	if errors.Is(err, model.ErrUnauthorized) {
+		f.Message = err.(*model.Error).Message
+		return Render(c, http.StatusUnauthorized, views.LoginPage(h.Shell(c, "Sign in", ""), f))
+	}
+	if err != nil {
+		return err
+	}
+	h.Limiter.Reset("login-email:" + email)
+	if err := request.Session(c).SignIn(c, acc.ID); err != nil {
+		return err
+	}
+	return c.Redirect(http.StatusSeeOther, SafeNext(f.Next))
+}
+
+// Logout ends the session.
+func (h *Accounts) Logout(c echo.Context) error {
+	if err := request.Session(c).SignOut(c); err != nil {
+		return err
+	}
+	return Redirect(c, "/login", "info", "You are signed out.")
+}
+
+// Verify consumes an email verification link.
+func (h *Accounts) Verify(c echo.Context) error {
+	acc, err := h.Store.VerifyEmail(c.Request().Context(), request.Actor(c), c.Param("token"))
+	if e, ok := model.AsError(err); ok && (e.Code == model.CodeNotFound || e.Code == model.CodeConflict) {
+		msg := e.Message
+		if e.Code == model.CodeNotFound {
+			msg = "This verification link is not valid. Sign in and ask for a new one from your profile."
+		}
+		return Render(c, http.StatusNotFound, views.Notice(h.Shell(c, "Link not valid", ""), "This link does not work", msg, "/", "Go to Guildhall"))
+	}
+	if err != nil {
+		return err
+	}
+	return Render(c, http.StatusOK, views.Notice(h.Shell(c, "Email verified", ""), "Email verified", acc.Email+" is confirmed. Invitations sent to it now show up in your workspace.", "/", "Continue"))
+}
+
+// ResendVerification sends a new verification link.
+func (h *Accounts) ResendVerification(c echo.Context) error {
+	acc, _ := request.Account(c)
+	if acc.Verified() {
+		return Redirect(c, "/profile", "info", "Your email is already verified.")
+	}
+	if ok, _ := h.Limiter.Allow("verify:" + acc.Email); !ok {
+		return ErrRateLimited
+	}
+	if err := h.SendVerification(c, acc); err != nil {
+		return err
+	}
+	return Redirect(c, "/profile", "success", "We sent a new verification link to "+acc.Email+".")
+}
+
+// ProfilePage shows name, email and the password form.
+func (h *Accounts) ProfilePage(c echo.Context) error {
+	acc, _ := request.Account(c)
+	return Render(c, http.StatusOK, views.ProfilePage(h.Shell(c, "Profile", "profile"), views.ProfileForm{Name: acc.Name, Email: acc.Email, Verified: acc.Verified()}))
+}
+
+// UpdateProfile renames the account (and so its personal workspace).
+func (h *Accounts) UpdateProfile(c echo.Context) error {
+	acc, _ := request.Account(c)
+	_, err := h.Store.UpdateProfile(c.Request().Context(), request.Actor(c), c.FormValue("name"))
+	if fields, msg, ok := FieldErrors(err); ok {
+		if msg != "" {
+			fields["name"] = msg
+		}
+		return Render(c, http.StatusUnprocessableEntity, views.ProfilePage(h.Shell(c, "Profile", "profile"),
+			views.ProfileForm{Name: c.FormValue("name"), Email: acc.Email, Verified: acc.Verified(), Errors: fields}))
+	}
+	if err != nil {
+		return err
+	}
+	return Redirect(c, "/profile", "success", "Profile saved.")
+}
+
+// ChangePassword sets a new password and signs out every other session.
+func (h *Accounts) ChangePassword(c echo.Context) error {
+	acc, _ := request.Account(c)
+	if ok, _ := h.Limiter.Allow("password:" + acc.Email); !ok {
+		return ErrRateLimited
+	}
+	err := h.Store.ChangePassword(c.Request().Context(), request.Actor(c), c.FormValue("current_password"), c.FormValue("new_password"), request.SessionID(c))
+	if fields, _, ok := FieldErrors(err); ok {
+		return Render(c, http.StatusUnprocessableEntity, views.ProfilePage(h.Shell(c, "Profile", "profile"),
+			views.ProfileForm{Name: acc.Name, Email: acc.Email, Verified: acc.Verified(), PasswordErrors: fields}))
+	}
+	if err != nil {
+		return err
+	}
+	return Redirect(c, "/profile", "success", "Password changed. Other sessions were signed out.")
+}

@@ -1,0 +1,132 @@
+// Package api holds the JSON handlers under /api: bearer tokens only, the
+// envelope of SPEC 11, and the same store calls as the pages.
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"guildhall/db"
+	"guildhall/db/model"
+	"guildhall/web/request"
+)
+
+// Base is what every JSON handler needs.
+type Base struct {
+	Store   *db.Store
+	BaseURL string
+}
+
+// Envelope is the success answer.
+type Envelope struct {
+	Success    bool `json:"success"`
+	Data       any  `json:"data"`
+	Pagination any  `json:"pagination,omitempty"`
+}
+
+// PagePagination is numbered pagination.
+type PagePagination struct {
+	Page       int `json:"page"`
+	PerPage    int `json:"per_page"`
+	Total      int `json:"total"`
+	TotalPages int `json:"total_pages"`
+}
+
+// NewPagePagination computes total_pages.
+func NewPagePagination(page, perPage, total int) PagePagination {
+	tp := 0
+	if perPage > 0 {
+		tp = (total + perPage - 1) / perPage
+	}
+	return PagePagination{Page: page, PerPage: perPage, Total: total, TotalPages: tp}
+}
+
+// CursorPagination is keyset pagination; NextCursor is null at the end.
+type CursorPagination struct {
+	NextCursor *string `json:"next_cursor"`
+}
+
+// NewCursor makes cursor pagination from the next id (0 = end).
+func NewCursor(next int64) CursorPagination {
+	if next == 0 {
+		return CursorPagination{}
+	}
+	s := strconv.FormatInt(next, 10)
+	return CursorPagination{NextCursor: &s}
+}
+
+// OK answers data in the envelope.
+func OK(c echo.Context, status int, data any) error {
+	return c.JSON(status, Envelope{Success: true, Data: data})
+}
+
+// List answers a list with its pagination.
+func List(c echo.Context, data any, pagination any) error {
+	return c.JSON(http.StatusOK, Envelope{Success: true, Data: data, Pagination: pagination})
+}
+
+// Bind decodes a JSON body strictly: unknown fields and bad JSON are a
+// validation error naming the problem, never a 500. An empty body is {}.
+func Bind(c echo.Context, dst any) error {
+	body, err := io.ReadAll(io.LimitReader(c.Request().Body, 1<<20))
+	if err != nil {
+		return model.InvalidField("body", "Could not read the request body.")
+	}
+	if len(strings.TrimSpace(string(body))) == 0 {
+		return nil
+	}
+	dec := json.NewDecoder(strings.NewReader(string(body)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(dst); err != nil {
+		var typeErr *json.UnmarshalTypeError
+		if errors.As(err, &typeErr) && typeErr.Field != "" {
+			return model.InvalidField(typeErr.Field, typeErr.Field+" must be a "+typeErr.Type.String()+".")
+		}
+		msg := err.Error()
+		if strings.HasPrefix(msg, "json: unknown field ") {
+			f := strings.Trim(strings.TrimPrefix(msg, "json: unknown field "), `"`)
+			return model.InvalidField(f, "Unknown field "+f+".")
+		}
+		return model.InvalidField("body", "The body must be a JSON object: "+msg+".")
+	}
+	return nil
+}
+
+// Account is the caller's account (the bearer middleware guarantees one).
+func Account(c echo.Context) model.Account {
+	a, _ := request.Account(c)
+	return a
+}
+
+// Org resolves {org} (id or slug) to a workspace of the caller. An org the
+// caller does not belong to, or outside the token's org binding, is 404.
+func (b *Base) Org(c echo.Context) (model.Workspace, error) {
+	return b.OrgRef(c, c.Param("org"))
+}
+
+// OrgRef resolves an org reference as Org does.
+func (b *Base) OrgRef(c echo.Context, ref string) (model.Workspace, error) {
+	ws, err := b.Store.Workspace(c.Request().Context(), Account(c).ID, ref)
+	if err != nil {
+		return ws, err
+	}
+	if t, ok := request.Token(c); ok && t.OrgID != nil && *t.OrgID != ws.ID {
+		return model.Workspace{}, model.NotFound("organization")
+	}
+	return ws, nil
+}
+
+// ParseID reads a numeric path parameter; anything else is not found.
+func ParseID(c echo.Context, name, what string) (int64, error) {
+	id, err := strconv.ParseInt(c.Param(name), 10, 64)
+	if err != nil || id <= 0 {
+		return 0, model.NotFound(what)
+	}
+	return id, nil
+}

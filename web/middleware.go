@@ -1,0 +1,272 @@
+package web
+
+import (
+	"crypto/subtle"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gorilla/sessions"
+	"github.com/labstack/echo/v4"
+
+	"guildhall/db"
+	"guildhall/db/model"
+	"guildhall/web/request"
+)
+
+const cookieName = "guildhall"
+
+// sessionKeys in the cookie: the server-side session id, the active
+// workspace, the CSRF token. Flashes use gorilla's own key.
+const (
+	keySID  = "sid"
+	keyWS   = "ws"
+	keyCSRF = "csrf"
+)
+
+// sessionWriter implements request.SessionWriter on the cookie session.
+type sessionWriter struct {
+	cookies *sessions.CookieStore
+	store   *db.Store
+	sess    *sessions.Session
+}
+
+func (w *sessionWriter) save(c echo.Context) error {
+	return w.sess.Save(c.Request(), c.Response())
+}
+
+func (w *sessionWriter) SetActive(c echo.Context, orgID int64) error {
+	w.sess.Values[keyWS] = orgID
+	return w.save(c)
+}
+
+func (w *sessionWriter) AddFlash(c echo.Context, f request.Flash) error {
+	w.sess.AddFlash(f.Kind + "|" + f.Text)
+	return w.save(c)
+}
+
+// SignIn starts a fresh server-side session and a fresh cookie: a new id and
+// a new CSRF token, so nothing from before sign-in carries over.
+func (w *sessionWriter) SignIn(c echo.Context, accountID int64) error {
+	if old, _ := w.sess.Values[keySID].(string); old != "" {
+		if err := w.store.DeleteSession(c.Request().Context(), old); err != nil {
+			return err
+		}
+	}
+	sid, err := w.store.CreateSession(c.Request().Context(), accountID, c.RealIP(), c.Request().UserAgent())
+	if err != nil {
+		return err
+	}
+	flashes := w.sess.Flashes()
+	w.sess.Values = map[any]any{keySID: sid, keyCSRF: newToken()}
+	for _, f := range flashes {
+		w.sess.AddFlash(f)
+	}
+	acc, err := w.store.AccountByID(c.Request().Context(), accountID)
+	if err != nil {
+		return err
+	}
+	request.SetAccount(c, acc, sid)
+	request.SetCSRF(c, w.sess.Values[keyCSRF].(string))
+	return w.save(c)
+}
+
+// SignOut deletes the server-side session, so the cookie is dead even if kept.
+func (w *sessionWriter) SignOut(c echo.Context) error {
+	if sid, _ := w.sess.Values[keySID].(string); sid != "" {
+		if err := w.store.DeleteSession(c.Request().Context(), sid); err != nil {
+			return err
+		}
+	}
+	w.sess.Values = map[any]any{keyCSRF: newToken()}
+	return w.save(c)
+}
+
+func newToken() string {
+	s, _ := db.NewSecret("")
+	return s
+}
+
+// sessionMiddleware loads the cookie session, the signed-in account, the
+// CSRF token and the flashes for every browser request.
+func (s *Server) sessionMiddleware(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		sess, _ := s.cookies.Get(c.Request(), cookieName) // a bad cookie yields a fresh session
+		w := &sessionWriter{cookies: s.cookies, store: s.store, sess: sess}
+		request.SetSessionWriter(c, w)
+		dirty := false
+		tok, _ := sess.Values[keyCSRF].(string)
+		if tok == "" {
+			tok = newToken()
+			sess.Values[keyCSRF] = tok
+			dirty = true
+		}
+		request.SetCSRF(c, tok)
+		if c.Request().Method == http.MethodGet && c.Request().Header.Get("HX-Request") == "" {
+			var fl []request.Flash
+			for _, f := range sess.Flashes() {
+				str, _ := f.(string)
+				kind, text, _ := strings.Cut(str, "|")
+				fl = append(fl, request.Flash{Kind: kind, Text: text})
+				dirty = true
+			}
+			request.SetFlashes(c, fl)
+		}
+		if sid, _ := sess.Values[keySID].(string); sid != "" {
+			acc, err := s.store.SessionAccount(c.Request().Context(), sid)
+			switch {
+			case err == nil:
+				request.SetAccount(c, acc, sid)
+			case model.CodeOf(err) == model.CodeUnauthorized:
+				delete(sess.Values, keySID) // signed out elsewhere or password changed
+				dirty = true
+			default:
+				return err
+			}
+		}
+		if dirty {
+			if err := sess.Save(c.Request(), c.Response()); err != nil {
+				return err
+			}
+		}
+		return next(c)
+	}
+}
+
+var errCSRF = &model.Error{Code: model.CodeForbidden, Message: "Your form expired or came from another site. Reload the page and try again."}
+
+// csrfMiddleware checks the token on every state-changing browser request:
+// a hidden _csrf field for forms, the X-CSRF-Token header for htmx.
+func (s *Server) csrfMiddleware(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		switch c.Request().Method {
+		case http.MethodGet, http.MethodHead, http.MethodOptions:
+			return next(c)
+		}
+		want := request.CSRF(c)
+		got := c.Request().Header.Get("X-CSRF-Token")
+		if got == "" {
+			got = c.FormValue("_csrf")
+		}
+		if want == "" || subtle.ConstantTimeCompare([]byte(want), []byte(got)) != 1 {
+			return errCSRF
+		}
+		return next(c)
+	}
+}
+
+// requireAccount sends signed-out visitors to the sign-in page.
+func requireAccount(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if _, ok := request.Account(c); !ok {
+			to := "/login"
+			if c.Request().Method == http.MethodGet && c.Request().URL.Path != "/" {
+				to += "?next=" + c.Request().URL.RequestURI()
+			}
+			if c.Request().Header.Get("HX-Request") == "true" {
+				c.Response().Header().Set("HX-Redirect", to)
+				return c.NoContent(http.StatusUnauthorized)
+			}
+			return c.Redirect(http.StatusSeeOther, to)
+		}
+		return next(c)
+	}
+}
+
+// workspaceMiddleware resolves the active workspace from the session. If the
+// account lost access to it (removed, org deleted), it falls back to Personal
+// with a notice.
+func (s *Server) workspaceMiddleware(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		acc, ok := request.Account(c)
+		if !ok {
+			return next(c)
+		}
+		all, err := s.store.Workspaces(c.Request().Context(), acc.ID)
+		if err != nil {
+			return err
+		}
+		w := request.Session(c).(*sessionWriter)
+		want, _ := w.sess.Values[keyWS].(int64)
+		var active, personal model.Workspace
+		for _, ws := range all {
+			if ws.ID == acc.PersonalOrgID {
+				personal = ws
+			}
+			if ws.ID == want {
+				active = ws
+			}
+		}
+		if active.ID == 0 {
+			active = personal
+			if want != 0 {
+				w.sess.Values[keyWS] = personal.ID
+				notice := request.Flash{Kind: "info", Text: "You no longer have access to that workspace, so you are back in Personal."}
+				request.SetFlashes(c, append(request.Flashes(c), notice))
+				if err := w.save(c); err != nil {
+					return err
+				}
+			}
+		}
+		request.SetWorkspaces(c, all, active)
+		return next(c)
+	}
+}
+
+// bearerMiddleware authenticates /api calls by token. The API takes no
+// cookies, so it has no CSRF surface. Reads need the read scope, changes the
+// write scope (or admin).
+func (s *Server) bearerMiddleware(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		h := c.Request().Header.Get("Authorization")
+		secret, ok := strings.CutPrefix(h, "Bearer ")
+		if !ok || strings.TrimSpace(secret) == "" {
+			return &model.Error{Code: model.CodeUnauthorized, Message: "Send a bearer token: Authorization: Bearer <token>."}
+		}
+		tok, acc, err := s.store.TokenAccount(c.Request().Context(), strings.TrimSpace(secret))
+		if err != nil {
+			return err
+		}
+		switch c.Request().Method {
+		case http.MethodGet, http.MethodHead:
+			if !tok.HasScope(model.ScopeRead) && !tok.HasScope(model.ScopeAdmin) {
+				return model.Forbidden("This token lacks the read scope.")
+			}
+		default:
+			if !tok.HasScope(model.ScopeWrite) && !tok.HasScope(model.ScopeAdmin) {
+				return model.Forbidden("This token lacks the write scope.")
+			}
+		}
+		request.SetAccount(c, acc, "")
+		request.SetToken(c, tok)
+		return next(c)
+	}
+}
+
+// logMiddleware logs one line per request with the route pattern, never the
+// raw path: links carry secrets (/invitations/{token}, /verify/{token}).
+func (s *Server) logMiddleware(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		start := time.Now()
+		err := next(c)
+		if err != nil {
+			c.Error(err)
+		}
+		if s.logf != nil {
+			s.logf("%s %s %d %s", c.Request().Method, c.Path(), c.Response().Status, strconv.FormatInt(time.Since(start).Milliseconds(), 10)+"ms")
+		}
+		return nil
+	}
+}
+
+// securityHeaders sets the headers every page should carry.
+func securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		h := c.Response().Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Referrer-Policy", "same-origin")
+		return next(c)
+	}
+}

@@ -1,0 +1,125 @@
+// Package request holds the typed values that middleware puts on a request and
+// handlers read: the signed-in account, the API token, the active workspace,
+// the CSRF token and the flash messages. It is a leaf package so handlers never
+// import web.
+package request
+
+import (
+	"github.com/labstack/echo/v4"
+
+	"guildhall/db/model"
+)
+
+const (
+	keyAccount    = "guildhall.account"
+	keyToken      = "guildhall.token"
+	keySession    = "guildhall.session"
+	keyWorkspace  = "guildhall.workspace"
+	keyWorkspaces = "guildhall.workspaces"
+	keyCSRF       = "guildhall.csrf"
+	keyFlash      = "guildhall.flash"
+	keySetActive  = "guildhall.set_active"
+	keyAddFlash   = "guildhall.add_flash"
+)
+
+// Flash is a one-time message shown on the next page.
+type Flash struct {
+	Kind string // "success", "error", "info"
+	Text string
+}
+
+// SetAccount records the authenticated account (and its session id, for a browser).
+func SetAccount(c echo.Context, a model.Account, sessionID string) {
+	c.Set(keyAccount, a)
+	c.Set(keySession, sessionID)
+}
+
+// Account returns the signed-in account.
+func Account(c echo.Context) (model.Account, bool) {
+	a, ok := c.Get(keyAccount).(model.Account)
+	return a, ok
+}
+
+// SessionID is the browser session's secret id ("" for API calls).
+func SessionID(c echo.Context) string {
+	s, _ := c.Get(keySession).(string)
+	return s
+}
+
+// SetToken records the API token of a bearer request.
+func SetToken(c echo.Context, t model.APIToken) { c.Set(keyToken, t) }
+
+// Token returns the API token, if the request carried one.
+func Token(c echo.Context) (model.APIToken, bool) {
+	t, ok := c.Get(keyToken).(model.APIToken)
+	return t, ok
+}
+
+// Actor is who acts on this request, for the store and the audit log.
+func Actor(c echo.Context) model.Actor {
+	a := model.Actor{IP: c.RealIP()}
+	if acc, ok := Account(c); ok {
+		a.AccountID, a.Email = acc.ID, acc.Email
+	}
+	if t, ok := Token(c); ok {
+		a.TokenID = t.ID
+	}
+	return a
+}
+
+// SetWorkspaces records the account's workspaces and the active one.
+func SetWorkspaces(c echo.Context, all []model.Workspace, active model.Workspace) {
+	c.Set(keyWorkspaces, all)
+	c.Set(keyWorkspace, active)
+}
+
+// Workspace is the active workspace of a signed-in browser request.
+func Workspace(c echo.Context) model.Workspace {
+	w, _ := c.Get(keyWorkspace).(model.Workspace)
+	return w
+}
+
+// Workspaces lists the account's workspaces, personal first.
+func Workspaces(c echo.Context) []model.Workspace {
+	w, _ := c.Get(keyWorkspaces).([]model.Workspace)
+	return w
+}
+
+// SetCSRF records the CSRF token forms must echo.
+func SetCSRF(c echo.Context, token string) { c.Set(keyCSRF, token) }
+
+// CSRF is the token for hidden form fields and htmx headers.
+func CSRF(c echo.Context) string {
+	s, _ := c.Get(keyCSRF).(string)
+	return s
+}
+
+// SetFlashes records the flash messages read from the session for this render.
+func SetFlashes(c echo.Context, f []Flash) { c.Set(keyFlash, f) }
+
+// Flashes are the messages to show on this page.
+func Flashes(c echo.Context) []Flash {
+	f, _ := c.Get(keyFlash).([]Flash)
+	return f
+}
+
+// SessionWriter lets handlers change the cookie session without importing web.
+type SessionWriter interface {
+	// SetActive makes orgID the active workspace.
+	SetActive(c echo.Context, orgID int64) error
+	// AddFlash queues a message for the next page.
+	AddFlash(c echo.Context, f Flash) error
+	// SignIn starts a new session for the account (a new session id).
+	SignIn(c echo.Context, accountID int64) error
+	// SignOut ends the session.
+	SignOut(c echo.Context) error
+}
+
+// SetSessionWriter installs the session writer for this request.
+func SetSessionWriter(c echo.Context, w SessionWriter) { c.Set(keySetActive, w) }
+
+// Session returns the session writer.
+func Session(c echo.Context) SessionWriter {
+	w, _ := c.Get(keySetActive).(SessionWriter)
+	return w
+}
