@@ -50,6 +50,13 @@ func ParseAuditFilter(q url.Values) (model.AuditFilter, error) {
 		return nil
 	}
 	f.Since, f.Until = parse("since", false), parse("until", true)
+	if l := q.Get("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 1 || n > 200 {
+			fields.Add("limit", "limit must be a number from 1 to 200.")
+		}
+		f.Limit = n
+	}
 	if c := q.Get("cursor"); c != "" {
 		n, err := strconv.ParseInt(c, 10, 64)
 		if err != nil || n <= 0 {

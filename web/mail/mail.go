@@ -28,7 +28,9 @@ type Outbox interface {
 type OutboxMailer struct{ Store Outbox }
 
 // Send keeps the message.
-func (o OutboxMailer) Send(ctx context.Context, m model.Mail) error { return o.Store.SaveOutbox(ctx, m) }
+func (o OutboxMailer) Send(ctx context.Context, m model.Mail) error {
+	return o.Store.SaveOutbox(ctx, m)
+}
 
 // SMTPMailer sends over plain SMTP (STARTTLS when the server offers it).
 type SMTPMailer struct {

@@ -1,0 +1,188 @@
+package web_test
+
+import (
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"guildhall/web/webtest"
+)
+
+func TestAuditAPIFiltersAndCursor(t *testing.T) {
+	env := webtest.New(t)
+	ada, _ := env.SignUpAPI("ada@example.com", "Ada")
+	bob, bobID := env.SignUpAPI("bob@example.com", "Bob")
+	r := ada.Do(http.MethodPost, "/api/orgs", map[string]any{"display_name": "Acme", "slug": "acme"})
+	orgID := int64(r.Data()["id"].(float64))
+	for i := 0; i < 7; i++ {
+		ada.Do(http.MethodPatch, "/api/orgs/acme", map[string]any{"description": fmt.Sprint("v", i)})
+	}
+	env.Store.DB().MustExec(`INSERT INTO memberships (org_id, account_id, role) VALUES ($1, $2, 'member')`, orgID, bobID)
+	bob.Do(http.MethodPatch, "/api/orgs/acme", map[string]any{"description": "mine"})
+	// Members cannot read the log; the refusal is itself audited.
+	if r := bob.Do(http.MethodGet, "/api/orgs/acme/audit", nil); r.Status != 403 {
+		t.Fatalf("member reads audit: %d", r.Status)
+	}
+	all := ada.Do(http.MethodGet, "/api/orgs/acme/audit", nil)
+	if all.Status != 200 {
+		t.Fatalf("audit: %s", all.Raw)
+	}
+	evs := all.List()
+	if len(evs) != 10 { // created + 7 updates + denied update + denied audit read
+		t.Fatalf("events: %d\n%s", len(evs), all.Raw)
+	}
+	first := evs[0].(map[string]any)
+	if first["action"] != "audit.read" || first["outcome"] != "denied" || first["actor_email"] != "bob@example.com" {
+		t.Fatalf("newest event: %v", first)
+	}
+	if strings.Contains(all.Raw, `"description"`) || strings.Contains(all.Raw, "v3") {
+		t.Fatal("audit events must not record arguments")
+	}
+	if p := all.Body["pagination"].(map[string]any); p["next_cursor"] != nil {
+		t.Fatalf("one page: next_cursor %v, want null", p["next_cursor"])
+	}
+	denied := ada.Do(http.MethodGet, "/api/orgs/acme/audit?outcome=denied", nil)
+	if len(denied.List()) != 2 {
+		t.Fatalf("denied: %s", denied.Raw)
+	}
+	byActor := ada.Do(http.MethodGet, "/api/orgs/acme/audit?actor=bob@", nil)
+	if len(byActor.List()) != 2 {
+		t.Fatalf("actor filter: %s", byActor.Raw)
+	}
+	byAction := ada.Do(http.MethodGet, "/api/orgs/acme/audit?action=org.updated&outcome=success", nil)
+	if len(byAction.List()) != 7 {
+		t.Fatalf("action filter: %d", len(byAction.List()))
+	}
+	prefix := ada.Do(http.MethodGet, "/api/orgs/acme/audit?action=org.", nil)
+	if len(prefix.List()) != 9 {
+		t.Fatalf("action prefix: %d", len(prefix.List()))
+	}
+	future := ada.Do(http.MethodGet, "/api/orgs/acme/audit?since=2999-01-01", nil)
+	if len(future.List()) != 0 {
+		t.Fatalf("since filter: %d", len(future.List()))
+	}
+	past := ada.Do(http.MethodGet, "/api/orgs/acme/audit?until=2000-01-01T00:00:00Z", nil)
+	if len(past.List()) != 0 {
+		t.Fatalf("until filter: %d", len(past.List()))
+	}
+	for _, q := range []string{"outcome=maybe", "since=yesterday", "cursor=abc"} {
+		if r := ada.Do(http.MethodGet, "/api/orgs/acme/audit?"+q, nil); r.Status != 422 {
+			t.Errorf("%s: %d", q, r.Status)
+		}
+	}
+	// Keyset pagination through the page handler's limit: walk the cursor.
+	seen := map[float64]bool{}
+	cursor := ""
+	pages := 0
+	for {
+		p := ada.Do(http.MethodGet, "/api/orgs/acme/audit?limit=3"+cursor, nil)
+		for _, e := range p.List() {
+			id := e.(map[string]any)["id"].(float64)
+			if seen[id] {
+				t.Fatalf("event %v seen twice", id)
+			}
+			seen[id] = true
+		}
+		pages++
+		next := p.Body["pagination"].(map[string]any)["next_cursor"]
+		if next == nil {
+			break
+		}
+		cursor = "&cursor=" + next.(string)
+		if pages > 10 {
+			t.Fatal("cursor does not end")
+		}
+	}
+	if len(seen) != 10 {
+		t.Fatalf("cursor walk saw %d events", len(seen))
+	}
+}
+
+func TestAuditExport(t *testing.T) {
+	env := webtest.New(t)
+	ada, _ := env.SignUpAPI("ada@example.com", "Ada")
+	ada.Do(http.MethodPost, "/api/orgs", map[string]any{"display_name": "Acme", "slug": "acme"})
+	ada.Do(http.MethodPatch, "/api/orgs/acme", map[string]any{"description": "x"})
+	get := func(format string) (*http.Response, string) {
+		req, _ := http.NewRequest(http.MethodGet, env.URL+"/api/orgs/acme/audit/export?format="+format, nil)
+		req.Header.Set("Authorization", "Bearer "+ada.Token)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return res, string(b)
+	}
+	res, body := get("csv")
+	if res.StatusCode != 200 || !strings.HasPrefix(res.Header.Get("Content-Type"), "text/csv") || !strings.Contains(res.Header.Get("Content-Disposition"), "attachment") {
+		t.Fatalf("csv: %d %v", res.StatusCode, res.Header)
+	}
+	rows, err := csv.NewReader(strings.NewReader(body)).ReadAll()
+	// The export records itself first, so it is the newest row.
+	if err != nil || len(rows) != 4 || rows[0][5] != "action" || rows[1][5] != "audit.exported" || rows[2][5] != "org.updated" || rows[3][5] != "org.created" {
+		t.Fatalf("csv rows %v %v", rows, err)
+	}
+	res, body = get("jsonl")
+	lines := strings.Split(strings.TrimSpace(body), "\n")
+	if res.StatusCode != 200 || len(lines) != 4 {
+		t.Fatalf("jsonl: %d %q", res.StatusCode, body)
+	}
+	var ev map[string]any
+	if err := json.Unmarshal([]byte(lines[0]), &ev); err != nil || ev["action"] != "audit.exported" {
+		t.Fatalf("jsonl first line %q %v", lines[0], err)
+	}
+	if res, _ := get("xml"); res.StatusCode != 422 {
+		t.Fatalf("bad format: %d", res.StatusCode)
+	}
+}
+
+func TestAuditPage(t *testing.T) {
+	env := webtest.New(t)
+	c := env.SignUp("ada@example.com", "Ada")
+	c.Post("/orgs", url.Values{"display_name": {"Acme"}, "slug": {"acme"}})
+	for i := 0; i < 55; i++ {
+		c.Post("/settings", url.Values{"display_name": {"Acme"}, "slug": {"acme"}, "description": {fmt.Sprint(i)}, "member_base_permission": {"none"}})
+	}
+	res := c.Get("/audit")
+	if res.Status != 200 || strings.Count(res.Body, "<tr>")-1 != 50 || !strings.Contains(res.Body, "Older events") {
+		t.Fatalf("first page: %d rows=%d", res.Status, strings.Count(res.Body, "<tr>")-1)
+	}
+	res = c.Get("/audit?action=org.created")
+	if strings.Count(res.Body, "<tr>")-1 != 1 || strings.Contains(res.Body, "Older events") {
+		t.Fatal("action filter on the page")
+	}
+	if res := c.Get("/audit?outcome=bogus"); res.Status != 422 || !strings.Contains(res.Body, "Outcome must be") {
+		t.Fatalf("bad filter: %d", res.Status)
+	}
+	exp := c.Get("/audit/export?format=csv&action=org.created")
+	if exp.Status != 200 || strings.Count(exp.Body, "\n") != 2 || !strings.Contains(exp.Body, "org.created") {
+		t.Fatalf("page export: %d %q", exp.Status, exp.Body)
+	}
+	// A member sees neither the link nor the page.
+	bob := env.SignUp("bob@example.com", "Bob")
+	bobAcc, _ := env.Store.AccountByEmail(t.Context(), "bob@example.com")
+	env.Store.DB().MustExec(`INSERT INTO memberships (org_id, account_id, role) SELECT id, $1, 'member' FROM orgs WHERE slug = 'acme'`, bobAcc.ID)
+	bob.Post("/workspace", url.Values{"org_id": {"acme"}})
+	if home := bob.Get("/"); strings.Contains(home.Body, `href="/audit"`) {
+		t.Fatal("a member is offered the audit log")
+	}
+	if res := bob.Get("/audit"); res.Status != 403 {
+		t.Fatalf("member opens /audit: %d", res.Status)
+	}
+}
+
+func TestAuditAppendOnly(t *testing.T) {
+	env := webtest.New(t)
+	env.SignUpAPI("ada@example.com", "Ada")
+	for _, q := range []string{`UPDATE audit_events SET action = 'x.y'`, `DELETE FROM audit_events`, `TRUNCATE audit_events`} {
+		if _, err := env.Store.DB().Exec(q); err == nil || !strings.Contains(err.Error(), "append-only") {
+			t.Errorf("%s: %v, want the append-only trigger to refuse", q, err)
+		}
+	}
+}

@@ -1,0 +1,9 @@
+package web_test
+
+import (
+	"testing"
+
+	"guildhall/db/dbtest"
+)
+
+func TestMain(m *testing.M) { dbtest.Main(m) }
