@@ -1,0 +1,211 @@
+package db_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+
+	"guildhall/db"
+	"guildhall/db/dbtest"
+	"guildhall/db/model"
+)
+
+func newStore(t *testing.T) *db.Store {
+	t.Helper()
+	return db.New(dbtest.New(t), db.WithFastPasswordHashing())
+}
+
+func signup(t *testing.T, s *db.Store, email string) (model.Account, model.Actor) {
+	t.Helper()
+	acc, err := s.Signup(context.Background(), model.Actor{IP: "127.0.0.1"}, db.SignupInput{Email: email, Name: "User " + email, Password: "long-enough-password"})
+	if err != nil {
+		t.Fatalf("signup %s: %v", email, err)
+	}
+	return acc, model.Actor{AccountID: acc.ID, Email: acc.Email, IP: "127.0.0.1"}
+}
+
+func TestSignupMakesPersonalOrgAndWallet(t *testing.T) {
+	s := newStore(t)
+	ctx := context.Background()
+	acc, _ := signup(t, s, "Ada@Example.COM")
+	if acc.Email != "ada@example.com" {
+		t.Fatalf("email not normalized: %q", acc.Email)
+	}
+	ws, err := s.Workspaces(ctx, acc.ID)
+	if err != nil || len(ws) != 1 || ws[0].Kind != model.OrgPersonal || ws[0].Role != model.RoleOwner || ws[0].ID != acc.PersonalOrgID {
+		t.Fatalf("workspaces %+v %v", ws, err)
+	}
+	var wallets int
+	_ = s.DB().Get(&wallets, `SELECT count(*) FROM wallets WHERE org_id = $1 AND balance_cents = 0`, acc.PersonalOrgID)
+	if wallets != 1 {
+		t.Fatal("personal org has no empty wallet")
+	}
+	// Two people with the same name get distinct personal slugs.
+	a2, err := s.Signup(ctx, model.Actor{}, db.SignupInput{Email: "other@example.com", Name: "User ada@example.com", Password: "long-enough-password"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o1, _ := s.OrgByID(ctx, acc.PersonalOrgID)
+	o2, _ := s.OrgByID(ctx, a2.PersonalOrgID)
+	if o1.Slug == o2.Slug {
+		t.Fatalf("same personal slug %q twice", o1.Slug)
+	}
+}
+
+func TestCreateOrgDerivedSlugsUnderConcurrency(t *testing.T) {
+	s := newStore(t)
+	_, actor := signup(t, s, "ada@example.com")
+	const n = 8
+	var wg sync.WaitGroup
+	slugs := make(chan string, n)
+	errs := make(chan error, n)
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ws, err := s.CreateOrg(context.Background(), actor, db.CreateOrgInput{DisplayName: "Acme"})
+			if err != nil {
+				errs <- err
+				return
+			}
+			slugs <- ws.Slug
+		}()
+	}
+	wg.Wait()
+	close(slugs)
+	close(errs)
+	seen := map[string]bool{}
+	for sl := range slugs {
+		if seen[sl] {
+			t.Fatalf("slug %q given twice", sl)
+		}
+		seen[sl] = true
+	}
+	// Racing creators may lose to the unique index: they get a clear
+	// validation error, never a duplicate or a 500.
+	for err := range errs {
+		if model.CodeOf(err) != model.CodeValidation {
+			t.Fatalf("racing create: %v", err)
+		}
+	}
+	if !seen["acme"] {
+		t.Fatalf("no creator got the plain slug: %v", seen)
+	}
+}
+
+// The personal balance moves whole, once: two org creations racing to sweep
+// it never credit it twice, and the ledger always matches the balances.
+func TestTransferPersonalCreditsIsAllOrNothingUnderConcurrency(t *testing.T) {
+	s := newStore(t)
+	acc, actor := signup(t, s, "ada@example.com")
+	s.DB().MustExec(`INSERT INTO ledger_entries (org_id, kind, amount_cents, balance_after_cents, account_id) VALUES ($1, 'top_up', 10000, 10000, $2)`, acc.PersonalOrgID, acc.ID)
+	s.DB().MustExec(`UPDATE wallets SET balance_cents = 10000 WHERE org_id = $1`, acc.PersonalOrgID)
+	const n = 6
+	var wg sync.WaitGroup
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			if _, err := s.CreateOrg(context.Background(), actor, db.CreateOrgInput{DisplayName: fmt.Sprint("Org ", i), TransferPersonalCredits: true}); err != nil {
+				t.Errorf("create %d: %v", i, err)
+			}
+		}(i)
+	}
+	wg.Wait()
+	var total, personal, funded int64
+	_ = s.DB().Get(&total, `SELECT sum(balance_cents) FROM wallets`)
+	_ = s.DB().Get(&personal, `SELECT balance_cents FROM wallets WHERE org_id = $1`, acc.PersonalOrgID)
+	_ = s.DB().Get(&funded, `SELECT count(*) FROM wallets WHERE balance_cents > 0`)
+	if total != 10000 || personal != 0 || funded != 1 {
+		t.Fatalf("total %d, personal %d, funded wallets %d: want 10000 moved to exactly one org", total, personal, funded)
+	}
+	var mismatched int
+	_ = s.DB().Get(&mismatched, `SELECT count(*) FROM wallets w WHERE w.balance_cents <> COALESCE((SELECT sum(amount_cents) FROM ledger_entries e WHERE e.org_id = w.org_id), 0)`)
+	if mismatched != 0 {
+		t.Fatalf("%d wallets whose balance differs from their ledger", mismatched)
+	}
+}
+
+func TestDeleteOrgRules(t *testing.T) {
+	s := newStore(t)
+	ctx := context.Background()
+	acc, owner := signup(t, s, "ada@example.com")
+	bob, bobActor := signup(t, s, "bob@example.com")
+	ws, err := s.CreateOrg(ctx, owner, db.CreateOrgInput{DisplayName: "Acme", Slug: "acme"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.DB().MustExec(`INSERT INTO memberships (org_id, account_id, role) VALUES ($1, $2, 'admin')`, ws.ID, bob.ID)
+	if err := s.DeleteOrg(ctx, bobActor, ws.ID, "acme"); !errors.Is(err, model.ErrForbidden) {
+		t.Fatalf("admin deletes: %v", err)
+	}
+	if err := s.DeleteOrg(ctx, owner, acc.PersonalOrgID, "ada"); !errors.Is(err, model.ErrForbidden) {
+		t.Fatalf("delete personal: %v", err)
+	}
+	if err := s.DeleteOrg(ctx, owner, ws.ID, "nope"); model.CodeOf(err) != model.CodeValidation {
+		t.Fatalf("wrong confirmation: %v", err)
+	}
+	s.DB().MustExec(`INSERT INTO agents (org_id, created_by, name) VALUES ($1, $2, 'Scout')`, ws.ID, acc.ID)
+	err = s.DeleteOrg(ctx, owner, ws.ID, "acme")
+	e, ok := model.AsError(err)
+	if !ok || e.Code != model.CodeConflict {
+		t.Fatalf("delete with an agent: %v", err)
+	}
+	bs := e.Details.(map[string]any)["blockers"].([]db.Blocker)
+	if len(bs) != 1 || bs[0].Kind != "agent" || bs[0].Label != "Scout" {
+		t.Fatalf("blockers %+v", bs)
+	}
+	s.DB().MustExec(`DELETE FROM agents`)
+	if err := s.DeleteOrg(ctx, owner, ws.ID, "acme"); err != nil {
+		t.Fatal(err)
+	}
+	var members, events int
+	_ = s.DB().Get(&members, `SELECT count(*) FROM memberships WHERE org_id = $1`, ws.ID)
+	_ = s.DB().Get(&events, `SELECT count(*) FROM audit_events WHERE org_id = $1`, ws.ID)
+	if members != 0 || events < 3 { // created, denied delete, deleted
+		t.Fatalf("after delete: %d memberships, %d audit events", members, events)
+	}
+	var denied int
+	_ = s.DB().Get(&denied, `SELECT count(*) FROM audit_events WHERE org_id = $1 AND action = 'org.deleted' AND outcome = 'denied'`, ws.ID)
+	if denied != 1 {
+		t.Fatalf("denied delete events: %d", denied)
+	}
+}
+
+func TestTokensHashedRevokedExpired(t *testing.T) {
+	s := newStore(t)
+	ctx := context.Background()
+	_, actor := signup(t, s, "ada@example.com")
+	secret, tok, err := s.CreateToken(ctx, actor, db.CreateTokenInput{Name: "ci", Scopes: []string{"read"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.TokenAccount(ctx, secret); err != nil {
+		t.Fatalf("fresh token: %v", err)
+	}
+	var stored string
+	_ = s.DB().Get(&stored, `SELECT token_hash FROM api_tokens WHERE id = $1`, tok.ID)
+	if stored == secret || stored != db.HashSecret(secret) {
+		t.Fatal("the token must be stored as its SHA-256 only")
+	}
+	if _, _, err := s.CreateToken(ctx, actor, db.CreateTokenInput{Scopes: []string{"root"}}); model.CodeOf(err) != model.CodeValidation {
+		t.Fatalf("unknown scope: %v", err)
+	}
+	if err := s.RevokeToken(ctx, actor, tok.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.TokenAccount(ctx, secret); !errors.Is(err, model.ErrUnauthorized) {
+		t.Fatalf("revoked token: %v", err)
+	}
+	_, other := signup(t, s, "eve@example.com")
+	if err := s.RevokeToken(ctx, other, tok.ID); !errors.Is(err, model.ErrNotFound) {
+		t.Fatalf("revoking another's token: %v", err)
+	}
+	secret2, tok2, _ := s.CreateToken(ctx, actor, db.CreateTokenInput{Name: "short"})
+	s.DB().MustExec(`UPDATE api_tokens SET expires_at = now() - interval '1 minute' WHERE id = $1`, tok2.ID)
+	if _, _, err := s.TokenAccount(ctx, secret2); !errors.Is(err, model.ErrUnauthorized) {
+		t.Fatalf("expired token: %v", err)
+	}
+}
