@@ -1,0 +1,152 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"guildhall/db/demo"
+)
+
+// dataDir is a folder the postgres OS user can reach when we run as root.
+func dataDir(t *testing.T) string {
+	t.Helper()
+	base := "/dev/shm"
+	if fi, err := os.Stat(base); err != nil || !fi.IsDir() {
+		base = os.TempDir()
+	}
+	dir, err := os.MkdirTemp(base, "guildhall-serve-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	return dir
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// run starts `guildhall serve` in-process and waits until /healthz answers.
+func run(t *testing.T, addr string) (stop func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- serve(ctx, []string{"-addr", addr}) }()
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		res, err := http.Get("http://" + addr + "/healthz")
+		if err == nil {
+			res.Body.Close()
+			if res.StatusCode == 200 {
+				break
+			}
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("serve stopped early: %v", err)
+		default:
+		}
+		if time.Now().After(deadline) {
+			cancel()
+			t.Fatal("serve did not become healthy")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("serve returned %v", err)
+			}
+		case <-time.After(60 * time.Second):
+			t.Fatal("serve did not stop")
+		}
+	}
+}
+
+// The first README command: serve creates and starts an embedded cluster,
+// loads the demo once, stops the cluster on shutdown, and reuses it next time.
+func TestServeEmbeddedClusterAndDemo(t *testing.T) {
+	dir := dataDir(t)
+	t.Setenv("GUILDHALL_DATA", dir)
+	t.Setenv("DATABASE_URL", "")
+	t.Setenv("SMTP_URL", "")
+	addr := freeAddr(t)
+
+	stop := run(t, addr)
+	if res, err := http.Get("http://" + addr + "/readyz"); err != nil || res.StatusCode != 200 {
+		t.Fatalf("readyz: %v %v", res, err)
+	}
+	token := demoToken(t, addr)
+	if token == "" {
+		t.Fatal("demo sign-in did not give a token")
+	}
+	stop()
+	if _, err := os.Stat(filepath.Join(dir, "pg", "postmaster.pid")); !os.IsNotExist(err) {
+		t.Fatalf("the cluster is still running after shutdown (postmaster.pid: %v)", err)
+	}
+	secret, err := os.ReadFile(filepath.Join(dir, "secret"))
+	if err != nil || len(strings.TrimSpace(string(secret))) < 32 {
+		t.Fatalf("generated secret not kept: %v", err)
+	}
+
+	// Second start: same cluster, same data, demo not loaded twice.
+	stop = run(t, addr)
+	defer stop()
+	req, _ := http.NewRequest(http.MethodGet, "http://"+addr+"/api/orgs", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var body struct {
+		Data []map[string]any `json:"data"`
+	}
+	if err := json.NewDecoder(res.Body).Decode(&body); err != nil || res.StatusCode != 200 {
+		t.Fatalf("orgs after restart: %d %v", res.StatusCode, err)
+	}
+	if len(body.Data) < 2 {
+		t.Fatalf("demo orgs after restart: %v", body.Data)
+	}
+	if again := demoToken(t, addr); again == "" {
+		t.Fatal("demo account missing after restart")
+	}
+}
+
+func demoToken(t *testing.T, addr string) string {
+	t.Helper()
+	body := fmt.Sprintf(`{"email": "ada@example.com", "password": %q}`, demo.Password)
+	res, err := http.Post("http://"+addr+"/api/auth/token", "application/json", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var out struct {
+		Data struct {
+			Token string `json:"token"`
+		} `json:"data"`
+	}
+	if err := json.NewDecoder(res.Body).Decode(&out); err != nil || res.StatusCode != 201 {
+		t.Fatalf("token: %d %v", res.StatusCode, err)
+	}
+	return out.Data.Token
+}
