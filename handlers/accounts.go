@@ -35,7 +35,7 @@ func (h *Accounts) SignupPage(c echo.Context) error {
 // Signup creates the account, signs it in and sends the verification link.
 func (h *Accounts) Signup(c echo.Context) error {
 	f := views.AuthForm{Email: c.FormValue("email"), Name: c.FormValue("name"), Next: c.FormValue("next")}
-	if ok, _ := h.Limiter.Allow("signup-ip:" + c.RealIP()); !ok {
+	if ok, _ := h.Limiter.Allow("signup-ip:"+c.RealIP(), "signup-email:"+model.NormalizeEmail(f.Email)); !ok {
 		f.Message = ErrRateLimited.Message
 		return Render(c, http.StatusTooManyRequests, views.SignupPage(h.Shell(c, "Sign up", ""), f))
 	}

@@ -32,7 +32,7 @@ func (h *Auth) Signup(c echo.Context) error {
 	if err := Bind(c, &in); err != nil {
 		return err
 	}
-	if ok, _ := h.Limiter.Allow("signup-ip:" + c.RealIP()); !ok {
+	if ok, _ := h.Limiter.Allow("signup-ip:"+c.RealIP(), "signup-email:"+model.NormalizeEmail(in.Email)); !ok {
 		return errRateLimited
 	}
 	ctx := c.Request().Context()
