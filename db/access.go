@@ -1,0 +1,345 @@
+package db
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+
+	"github.com/jmoiron/sqlx"
+
+	"guildhall/db/model"
+)
+
+// The effective permission of SPEC 3 is decided by model.EffectivePermission
+// alone. This file gathers its facts: one query for one resource, and one
+// query for every agent an account may read, with no query per row.
+
+const agentCols = `a.id, a.org_id, o.slug AS org_slug, o.display_name AS org_name, o.kind AS org_kind,
+	a.created_by, COALESCE(c.name, '') AS creator_name, a.name, a.description, a.config, a.created_at, a.updated_at`
+
+// agentFactsRow is one agent with the facts about one account's access to it.
+type agentFactsRow struct {
+	model.Agent
+	Role      string `db:"viewer_role"`
+	Base      string `db:"base_permission"`
+	IsCreator bool   `db:"is_creator"`
+	// Grants is a JSON array of {team_id, team_name, permission}: every grant
+	// on the agent held by a team the account belongs to (single resource), or
+	// only the best one (list).
+	Grants []byte `db:"grants"`
+}
+
+type grantFact struct {
+	TeamID     int64            `json:"team_id"`
+	TeamName   string           `json:"team_name"`
+	Permission model.Permission `json:"permission"`
+}
+
+func (r agentFactsRow) facts() (model.AccessFacts, error) {
+	f := model.AccessFacts{
+		OrgKind:        r.OrgKind,
+		Role:           model.Role(r.Role),
+		BasePermission: model.Permission(r.Base),
+		IsCreator:      r.IsCreator,
+	}
+	if len(r.Grants) > 0 {
+		var gs []grantFact
+		if err := json.Unmarshal(r.Grants, &gs); err != nil {
+			return f, fmt.Errorf("decode grants: %w", err)
+		}
+		for _, g := range gs {
+			f.Grants = append(f.Grants, model.TeamGrant{TeamID: g.TeamID, TeamName: g.TeamName, Permission: g.Permission})
+		}
+	}
+	return f, nil
+}
+
+// resolve applies the rule and fills the agent's viewer fields.
+func (r agentFactsRow) resolve() (model.Agent, error) {
+	f, err := r.facts()
+	if err != nil {
+		return model.Agent{}, err
+	}
+	a := r.Agent
+	a.Permission, a.Source = model.EffectivePermission(f)
+	a.ViewerOrgRole = f.Role
+	return a, nil
+}
+
+// agentAccessQuery gathers, in one statement, an agent and the facts about
+// account $1's access to agent $2: the org's kind and base permission, the
+// account's role (” when not a member), whether it created the agent, and
+// the grants on the agent of every team of the org the account is in.
+const agentAccessQuery = `SELECT ` + agentCols + `,
+	COALESCE(m.role, '') AS viewer_role,
+	o.member_base_permission AS base_permission,
+	COALESCE(a.created_by = $1, false) AS is_creator,
+	(SELECT COALESCE(json_agg(json_build_object('team_id', t.id, 'team_name', t.name, 'permission', g.permission)
+	        ORDER BY t.id), '[]')
+	   FROM grants g
+	   JOIN team_members tm ON tm.team_id = g.team_id AND tm.account_id = $1
+	   JOIN teams t ON t.id = g.team_id
+	  WHERE g.resource_kind = 'agent' AND g.resource_id = a.id AND g.org_id = a.org_id) AS grants
+FROM agents a
+JOIN orgs o ON o.id = a.org_id
+LEFT JOIN accounts c ON c.id = a.created_by
+LEFT JOIN memberships m ON m.org_id = a.org_id AND m.account_id = $1
+WHERE a.id = $2`
+
+// stmtKey names one prepared statement of one connection pool.
+type stmtKey struct {
+	db    *sqlx.DB
+	query string
+}
+
+// stmts caches the prepared single-agent permission query: planning it costs
+// several times its execution (about 0.8 ms against 0.2 ms on the benchmark
+// org), and it runs on every agent page and API call.
+var stmts sync.Map // stmtKey -> *sqlx.Stmt
+
+func (s *Store) prepared(ctx context.Context, query string) (*sqlx.Stmt, error) {
+	k := stmtKey{s.db, query}
+	if v, ok := stmts.Load(k); ok {
+		return v.(*sqlx.Stmt), nil
+	}
+	st, err := s.db.PreparexContext(ctx, query)
+	if err != nil {
+		return nil, fmt.Errorf("prepare: %w", err)
+	}
+	if v, loaded := stmts.LoadOrStore(k, st); loaded {
+		st.Close()
+		return v.(*sqlx.Stmt), nil
+	}
+	return st, nil
+}
+
+type queryer interface {
+	GetContext(ctx context.Context, dest any, query string, args ...any) error
+	SelectContext(ctx context.Context, dest any, query string, args ...any) error
+}
+
+// agentFor loads agent agentID as seen by accountID, with its effective
+// permission. An agent that does not exist is not found; an agent the account
+// may not read is returned with permission none (callers answer not found).
+// lock row-locks the agent (for changes).
+func agentFor(ctx context.Context, q queryer, accountID, agentID int64, lock bool) (model.Agent, error) {
+	query := agentAccessQuery
+	if lock {
+		query += ` FOR UPDATE OF a`
+	}
+	var row agentFactsRow
+	if err := q.GetContext(ctx, &row, query, accountID, agentID); err != nil {
+		return model.Agent{}, notFound(err, "agent")
+	}
+	return row.resolve()
+}
+
+// agent is agentFor outside a transaction, through the prepared statement.
+func (s *Store) agent(ctx context.Context, accountID, agentID int64) (model.Agent, error) {
+	st, err := s.prepared(ctx, agentAccessQuery)
+	if err != nil {
+		return model.Agent{}, err
+	}
+	var row agentFactsRow
+	if err := st.GetContext(ctx, &row, accountID, agentID); err != nil {
+		return model.Agent{}, notFound(err, "agent")
+	}
+	return row.resolve()
+}
+
+// AgentAccess is accountID's effective permission on agent agentID and where
+// it came from. A missing agent is none (no membership), like one the account
+// may not see.
+func (s *Store) AgentAccess(ctx context.Context, accountID, agentID int64) (model.Permission, model.Source, error) {
+	a, err := s.agent(ctx, accountID, agentID)
+	if errors.Is(err, model.ErrNotFound) {
+		return model.PermNone, model.Source{Rule: model.SourceNoMembership}, nil
+	}
+	if err != nil {
+		return model.PermNone, model.Source{}, err
+	}
+	return a.Permission, a.Source, nil
+}
+
+// ResourceAccess is AgentAccess for any resource kind; only agents exist so far.
+func (s *Store) ResourceAccess(ctx context.Context, accountID int64, kind model.ResourceKind, id int64) (model.Permission, model.Source, error) {
+	if kind != model.ResourceAgent {
+		return model.PermNone, model.Source{Rule: model.SourceNoMembership}, nil
+	}
+	return s.AgentAccess(ctx, accountID, id)
+}
+
+// AccessExplanation is the access explainer's answer for one member.
+type AccessExplanation struct {
+	UserID     int64            `json:"user_id"`
+	Name       string           `json:"name"`
+	Email      string           `json:"email"`
+	Role       model.Role       `json:"role"`
+	Permission model.Permission `json:"permission"`
+	Source     model.Source     `json:"source"`
+	Reason     string           `json:"reason"`
+}
+
+// Explain answers the access explainer: the effective permission of userID on
+// the agent and the rule or team it came from. The viewer needs read on the
+// agent (else not found); userID must be a member of the agent's org.
+func (s *Store) Explain(ctx context.Context, viewer model.Actor, agentID, userID int64) (AccessExplanation, error) {
+	a, err := s.GetAgent(ctx, viewer.AccountID, agentID)
+	if err != nil {
+		return AccessExplanation{}, err
+	}
+	var who struct {
+		Name  string `db:"name"`
+		Email string `db:"email"`
+	}
+	err = s.db.GetContext(ctx, &who, `SELECT acc.name, acc.email FROM accounts acc
+		JOIN memberships m ON m.account_id = acc.id AND m.org_id = $1 WHERE acc.id = $2`, a.OrgID, userID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return AccessExplanation{}, model.NotFound("member")
+	}
+	if err != nil {
+		return AccessExplanation{}, fmt.Errorf("load member: %w", err)
+	}
+	t, err := s.agent(ctx, userID, agentID)
+	if err != nil {
+		return AccessExplanation{}, err
+	}
+	return AccessExplanation{
+		UserID: userID, Name: who.Name, Email: who.Email, Role: t.ViewerOrgRole,
+		Permission: t.Permission, Source: t.Source, Reason: t.Source.Explain(t.Permission, t.ViewerOrgRole),
+	}, nil
+}
+
+// AgentFilter narrows ListAgents. OrgID 0 lists every org the account is in.
+type AgentFilter struct {
+	OrgID   int64
+	Page    int // from 1
+	PerPage int // default 50, at most 200
+}
+
+// AgentPage is one page of readable agents.
+type AgentPage struct {
+	Agents  []model.Agent
+	Total   int
+	Page    int
+	PerPage int
+}
+
+// TotalPages is the number of pages (at least 1).
+func (p AgentPage) TotalPages() int {
+	if p.Total == 0 || p.PerPage == 0 {
+		return 1
+	}
+	return (p.Total + p.PerPage - 1) / p.PerPage
+}
+
+// listAgentsQuery lists, in one statement, the agents account $1 might read
+// (in org $2, or in all its orgs when $2 is 0) with the facts of SPEC 3: its
+// role and the org's base permission (from its membership), whether it
+// created each agent, and its best team grant on each (the highest level,
+// the lowest team id on a tie: the same pick EffectivePermission makes).
+//
+// The candidates are only the rows where some fact could give a level: every
+// agent of the org for owners, admins, billing members and when the base
+// permission is not none; otherwise the member's own agents and the agents
+// its teams hold grants on, so a member of a large org reads a few index
+// ranges, not the whole org. The level itself is decided in Go.
+const listAgentsQuery = `WITH me AS (
+	SELECT m.org_id, m.role, o.member_base_permission AS base
+	  FROM memberships m JOIN orgs o ON o.id = m.org_id
+	 WHERE m.account_id = $1 AND ($2::bigint = 0 OR m.org_id = $2::bigint)
+), best AS (
+	SELECT DISTINCT ON (g.resource_id) g.resource_id, g.org_id, g.team_id, g.permission
+	  FROM me
+	  JOIN team_members tm ON tm.org_id = me.org_id AND tm.account_id = $1
+	  JOIN grants g ON g.team_id = tm.team_id AND g.resource_kind = 'agent'
+	 ORDER BY g.resource_id,
+	       CASE g.permission WHEN 'admin' THEN 3 WHEN 'write' THEN 2 WHEN 'read' THEN 1 ELSE 0 END DESC,
+	       g.team_id
+), cand AS (
+	-- Three disjoint branches (UNION ALL, no de-duplication): the whole org;
+	-- else the member's own agents; else the agents its teams were granted.
+	SELECT a.id, lower(a.name) AS sort_name FROM me JOIN agents a ON a.org_id = me.org_id
+	 WHERE me.role <> 'member' OR me.base <> 'none'
+	UNION ALL
+	SELECT a.id, lower(a.name) FROM me JOIN agents a ON a.org_id = me.org_id AND a.created_by = $1
+	 WHERE me.role = 'member' AND me.base = 'none'
+	UNION ALL
+	SELECT b.resource_id, x.sort_name FROM best b
+	  JOIN me ON me.org_id = b.org_id AND me.role = 'member' AND me.base = 'none'
+	  CROSS JOIN LATERAL (SELECT lower(a.name) AS sort_name FROM agents a
+	                       WHERE a.id = b.resource_id AND a.org_id = b.org_id
+	                         AND a.created_by IS DISTINCT FROM $1 OFFSET 0) x
+), page AS (
+	-- The LATERAL ... OFFSET 0 subqueries below keep the planner to primary
+	-- key lookups for the few rows of a member's page: by the default cost
+	-- model it would otherwise hash-join a scan of every agent of the org.
+	SELECT id, sort_name, count(*) OVER () AS total FROM cand
+	 ORDER BY sort_name, id
+	 LIMIT $3 OFFSET $4
+)
+SELECT ` + agentCols + `,
+	me.role AS viewer_role,
+	me.base AS base_permission,
+	COALESCE(a.created_by = $1, false) AS is_creator,
+	CASE WHEN b.resource_id IS NULL THEN '[]'::json
+	     ELSE json_build_array(json_build_object('team_id', b.team_id, 'team_name', t.name, 'permission', b.permission))
+	END AS grants,
+	page.total
+FROM page
+CROSS JOIN LATERAL (SELECT * FROM agents a WHERE a.id = page.id OFFSET 0) a
+JOIN me ON me.org_id = a.org_id
+JOIN orgs o ON o.id = a.org_id
+LEFT JOIN accounts c ON c.id = a.created_by
+LEFT JOIN best b ON b.resource_id = a.id
+LEFT JOIN teams t ON t.id = b.team_id
+ORDER BY page.sort_name, a.id`
+
+// ListAgents lists the agents accountID can read, each with its level, in one
+// query. Not being a member of f.OrgID lists nothing.
+func (s *Store) ListAgents(ctx context.Context, accountID int64, f AgentFilter) (AgentPage, error) {
+	if f.PerPage <= 0 {
+		f.PerPage = 50
+	}
+	if f.PerPage > 200 {
+		f.PerPage = 200
+	}
+	if f.Page <= 0 {
+		f.Page = 1
+	}
+	var rows []struct {
+		agentFactsRow
+		Total int `db:"total"`
+	}
+	// Not prepared: a generic plan cannot tell a member's few candidates from
+	// an admin's whole org, and is slower than planning each time.
+	if err := s.db.SelectContext(ctx, &rows, listAgentsQuery, accountID, f.OrgID, f.PerPage, (f.Page-1)*f.PerPage); err != nil {
+		return AgentPage{}, fmt.Errorf("list agents: %w", err)
+	}
+	page := AgentPage{Agents: make([]model.Agent, 0, len(rows)), Page: f.Page, PerPage: f.PerPage}
+	for _, r := range rows {
+		page.Total = r.Total
+		a, err := r.resolve()
+		if err != nil {
+			return AgentPage{}, err
+		}
+		if !a.Permission.AtLeast(model.PermRead) {
+			// The prefilter let through a row the rule refuses; never show it.
+			page.Total--
+			continue
+		}
+		page.Agents = append(page.Agents, a)
+	}
+	if page.Total < 0 {
+		page.Total = 0
+	}
+	return page, nil
+}
+
+func agentTarget(a model.Agent) model.Target {
+	return model.Target{Kind: "agent", ID: strconv.FormatInt(a.ID, 10), Label: a.Name}
+}

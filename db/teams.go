@@ -1,0 +1,479 @@
+package db
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/lib/pq"
+
+	"guildhall/db/model"
+)
+
+const teamCols = `t.id, t.org_id, t.name, t.description, t.created_at, t.updated_at,
+	(SELECT count(*) FROM team_members x WHERE x.team_id = t.id) AS member_count,
+	(SELECT count(*) FROM grants x WHERE x.team_id = t.id) AS grant_count`
+
+func teamTarget(t model.Team) model.Target {
+	return model.Target{Kind: "team", ID: strconv.FormatInt(t.ID, 10), Label: t.Name}
+}
+
+func teamIDTarget(id int64) model.Target {
+	return model.Target{Kind: "team", ID: strconv.FormatInt(id, 10)}
+}
+
+// orgRole is the actor's role in an org and the org's kind, read with a share
+// lock so a concurrent role change waits for this transaction.
+type orgRole struct {
+	Role model.Role    `db:"role"`
+	Kind model.OrgKind `db:"kind"`
+}
+
+func (tx *Tx) shareRole(orgID, accountID int64) (orgRole, error) {
+	var r orgRole
+	err := tx.GetContext(tx.ctx, &r, `SELECT m.role, o.kind FROM memberships m JOIN orgs o ON o.id = m.org_id
+		WHERE m.org_id = $1 AND m.account_id = $2 FOR SHARE OF m`, orgID, accountID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return r, model.NotFound("organization")
+	}
+	if err != nil {
+		return r, fmt.Errorf("load membership: %w", err)
+	}
+	return r, nil
+}
+
+// lockTeam loads a team of org with a row lock, and the actor's role in it.
+func (tx *Tx) lockTeam(orgID, teamID int64) (model.Team, error) {
+	var t model.Team
+	err := tx.GetContext(tx.ctx, &t, `SELECT `+teamCols+`, COALESCE(v.role, '') AS viewer_role
+		FROM teams t LEFT JOIN team_members v ON v.team_id = t.id AND v.account_id = $3
+		WHERE t.org_id = $1 AND t.id = $2 FOR UPDATE OF t`, orgID, teamID, tx.actor.AccountID)
+	return t, notFound(err, "team")
+}
+
+// manageTeam opens a change to one team: the actor must be in the org (else
+// not found), the team must be the org's (else not found), and the actor must
+// be allowed to manage it (else forbidden, audited as action).
+func (tx *Tx) manageTeam(orgID, teamID int64, action string) (model.Team, orgRole, error) {
+	r, err := tx.shareRole(orgID, tx.actor.AccountID)
+	if err != nil {
+		return model.Team{}, r, err
+	}
+	t, err := tx.lockTeam(orgID, teamID)
+	if err != nil {
+		return t, r, err
+	}
+	if !model.CanManageTeam(r.Role, t.ViewerRole) {
+		return t, r, tx.Deny(orgID, action, teamTarget(t),
+			model.Forbidden("Only owners, admins and the team's maintainers can manage this team."))
+	}
+	return t, r, nil
+}
+
+// CreateTeam adds a team to a team org (owner or admin).
+func (s *Store) CreateTeam(ctx context.Context, actor model.Actor, orgID int64, in model.TeamInput) (model.Team, error) {
+	var t model.Team
+	err := s.InTx(ctx, actor, func(tx *Tx) error {
+		r, err := tx.shareRole(orgID, actor.AccountID)
+		if err != nil {
+			return err
+		}
+		if !model.CanIn(r.Kind, r.Role, model.ActManageTeams) {
+			msg := "Only owners and admins can create teams."
+			if r.Kind == model.OrgPersonal {
+				msg = "A personal workspace has no teams: create an organization to share agents with a team."
+			}
+			return tx.Deny(orgID, "team.created", model.Target{Kind: "team", Label: in.Name}, model.Forbidden("%s", msg))
+		}
+		if err := in.Normalize(); err != nil {
+			return err
+		}
+		var id int64
+		err = tx.GetContext(ctx, &id, `INSERT INTO teams (org_id, name, description, created_at, updated_at)
+			VALUES ($1, $2, $3, $4, $4) RETURNING id`, orgID, in.Name, in.Description, tx.Now())
+		if isUniqueViolation(err, "teams_org_name_key") {
+			return model.InvalidField("name", fmt.Sprintf("A team called %q already exists.", in.Name))
+		}
+		if err != nil {
+			return fmt.Errorf("insert team: %w", err)
+		}
+		if t, err = tx.lockTeam(orgID, id); err != nil {
+			return err
+		}
+		return tx.Record(orgID, "team.created", teamTarget(t))
+	})
+	return t, err
+}
+
+// UpdateTeamInput holds what PATCH may change; nil means unchanged.
+type UpdateTeamInput struct {
+	Name        *string
+	Description *string
+}
+
+// UpdateTeam renames or describes a team (owner, admin or its maintainer).
+func (s *Store) UpdateTeam(ctx context.Context, actor model.Actor, orgID, teamID int64, in UpdateTeamInput) (model.Team, error) {
+	var t model.Team
+	err := s.InTx(ctx, actor, func(tx *Tx) error {
+		cur, _, err := tx.manageTeam(orgID, teamID, "team.updated")
+		if err != nil {
+			return err
+		}
+		next := model.TeamInput{Name: cur.Name, Description: cur.Description}
+		if in.Name != nil {
+			next.Name = *in.Name
+		}
+		if in.Description != nil {
+			next.Description = *in.Description
+		}
+		if err := next.Normalize(); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `UPDATE teams SET name = $1, description = $2, updated_at = $3 WHERE id = $4`,
+			next.Name, next.Description, tx.Now(), teamID)
+		if isUniqueViolation(err, "teams_org_name_key") {
+			return model.InvalidField("name", fmt.Sprintf("A team called %q already exists.", next.Name))
+		}
+		if err != nil {
+			return fmt.Errorf("update team: %w", err)
+		}
+		if t, err = tx.lockTeam(orgID, teamID); err != nil {
+			return err
+		}
+		return tx.Record(orgID, "team.updated", teamTarget(t))
+	})
+	return t, err
+}
+
+// DeleteTeam deletes a team with its memberships and grants (owner or admin).
+func (s *Store) DeleteTeam(ctx context.Context, actor model.Actor, orgID, teamID int64) error {
+	return s.InTx(ctx, actor, func(tx *Tx) error {
+		r, err := tx.shareRole(orgID, actor.AccountID)
+		if err != nil {
+			return err
+		}
+		t, err := tx.lockTeam(orgID, teamID)
+		if err != nil {
+			return err
+		}
+		if !model.CanIn(r.Kind, r.Role, model.ActManageTeams) {
+			return tx.Deny(orgID, "team.deleted", teamTarget(t), model.Forbidden("Only owners and admins can delete teams."))
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM teams WHERE id = $1`, teamID); err != nil {
+			return fmt.Errorf("delete team: %w", err)
+		}
+		return tx.Record(orgID, "team.deleted", teamTarget(t))
+	})
+}
+
+// Teams lists an org's teams with their sizes (any member of the org).
+func (s *Store) Teams(ctx context.Context, accountID, orgID int64) ([]model.Team, error) {
+	if _, err := s.RoleIn(ctx, orgID, accountID); err != nil {
+		return nil, err
+	}
+	ts := []model.Team{}
+	err := s.db.SelectContext(ctx, &ts, `SELECT `+teamCols+`, COALESCE(v.role, '') AS viewer_role
+		FROM teams t LEFT JOIN team_members v ON v.team_id = t.id AND v.account_id = $2
+		WHERE t.org_id = $1 ORDER BY lower(t.name), t.id`, orgID, accountID)
+	if err != nil {
+		return nil, fmt.Errorf("list teams: %w", err)
+	}
+	return ts, nil
+}
+
+// Team loads a team with its members and grants (any member of the org).
+func (s *Store) Team(ctx context.Context, accountID, orgID, teamID int64) (model.TeamDetail, error) {
+	var d model.TeamDetail
+	role, err := s.RoleIn(ctx, orgID, accountID)
+	if err != nil {
+		return d, err
+	}
+	d.ViewerOrgRole = role
+	err = s.db.GetContext(ctx, &d.Team, `SELECT `+teamCols+`, COALESCE(v.role, '') AS viewer_role
+		FROM teams t LEFT JOIN team_members v ON v.team_id = t.id AND v.account_id = $3
+		WHERE t.org_id = $1 AND t.id = $2`, orgID, teamID, accountID)
+	if err != nil {
+		return d, notFound(err, "team")
+	}
+	if d.Members, err = s.teamMembers(ctx, teamID); err != nil {
+		return d, err
+	}
+	d.Grants = []model.Grant{}
+	err = s.db.SelectContext(ctx, &d.Grants, grantSelect+` WHERE g.team_id = $1 ORDER BY lower(COALESCE(ag.name, '')), g.id`, teamID)
+	if err != nil {
+		return d, fmt.Errorf("list grants: %w", err)
+	}
+	return d, nil
+}
+
+const teamMemberSelect = `SELECT tm.team_id, tm.account_id, a.email, a.name, tm.role, m.role AS org_role, tm.created_at
+	FROM team_members tm
+	JOIN accounts a ON a.id = tm.account_id
+	JOIN memberships m ON m.org_id = tm.org_id AND m.account_id = tm.account_id`
+
+func (s *Store) teamMembers(ctx context.Context, teamID int64) ([]model.TeamMembership, error) {
+	ms := []model.TeamMembership{}
+	err := s.db.SelectContext(ctx, &ms, teamMemberSelect+` WHERE tm.team_id = $1
+		ORDER BY tm.role = 'maintainer' DESC, lower(a.name), a.id`, teamID)
+	if err != nil {
+		return nil, fmt.Errorf("list team members: %w", err)
+	}
+	return ms, nil
+}
+
+// SetTeamMember adds accountID to a team or changes its team role (owner,
+// admin or the team's maintainer). Only members of the org join its teams,
+// and never billing members: both are validation errors on user_id.
+func (s *Store) SetTeamMember(ctx context.Context, actor model.Actor, orgID, teamID, accountID int64, roleIn string) (model.TeamMembership, error) {
+	var out model.TeamMembership
+	err := s.InTx(ctx, actor, func(tx *Tx) error {
+		t, _, err := tx.manageTeam(orgID, teamID, "team.member_added")
+		if err != nil {
+			return err
+		}
+		role := model.TeamMember
+		if roleIn != "" {
+			if role, err = model.ParseTeamRole(roleIn); err != nil {
+				return err
+			}
+		}
+		var who struct {
+			Email   string     `db:"email"`
+			OrgRole model.Role `db:"org_role"`
+			Current string     `db:"current"`
+		}
+		err = tx.GetContext(ctx, &who, `SELECT a.email,
+			COALESCE((SELECT m.role FROM memberships m WHERE m.org_id = $1 AND m.account_id = a.id), '') AS org_role,
+			COALESCE((SELECT tm.role FROM team_members tm WHERE tm.team_id = $2 AND tm.account_id = a.id), '') AS current
+			FROM accounts a WHERE a.id = $3`, orgID, teamID, accountID)
+		if errors.Is(err, sql.ErrNoRows) {
+			return model.CanJoinTeam("")
+		}
+		if err != nil {
+			return fmt.Errorf("load member: %w", err)
+		}
+		if err := model.CanJoinTeam(who.OrgRole); err != nil {
+			return err
+		}
+		target := teamTarget(t)
+		target.Label = t.Name + ": " + who.Email + " as " + string(role)
+		if model.TeamRole(who.Current) == role {
+			return tx.GetContext(ctx, &out, teamMemberSelect+` WHERE tm.team_id = $1 AND tm.account_id = $2`, teamID, accountID)
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO team_members (team_id, org_id, account_id, role, created_at)
+			VALUES ($1, $2, $3, $4, $5)
+			ON CONFLICT (team_id, account_id) DO UPDATE SET role = EXCLUDED.role`, teamID, orgID, accountID, role, tx.Now())
+		if isFKViolation(err) {
+			// The member left the org while we looked.
+			return model.CanJoinTeam("")
+		}
+		if err != nil {
+			return fmt.Errorf("add team member: %w", err)
+		}
+		if err := tx.GetContext(ctx, &out, teamMemberSelect+` WHERE tm.team_id = $1 AND tm.account_id = $2`, teamID, accountID); err != nil {
+			return fmt.Errorf("load team member: %w", err)
+		}
+		action := "team.member_added"
+		if who.Current != "" {
+			action = "team.member_role_changed"
+		}
+		return tx.Record(orgID, action, target)
+	})
+	return out, err
+}
+
+// RemoveTeamMember takes accountID out of a team (owner, admin or the team's
+// maintainer); anyone may remove themselves (leave the team).
+func (s *Store) RemoveTeamMember(ctx context.Context, actor model.Actor, orgID, teamID, accountID int64) error {
+	return s.InTx(ctx, actor, func(tx *Tx) error {
+		var t model.Team
+		var err error
+		if accountID == actor.AccountID {
+			if _, err = tx.shareRole(orgID, actor.AccountID); err != nil {
+				return err
+			}
+			if t, err = tx.lockTeam(orgID, teamID); err != nil {
+				return err
+			}
+		} else if t, _, err = tx.manageTeam(orgID, teamID, "team.member_removed"); err != nil {
+			return err
+		}
+		var email string
+		err = tx.GetContext(ctx, &email, `DELETE FROM team_members tm USING accounts a
+			WHERE tm.team_id = $1 AND tm.account_id = $2 AND a.id = tm.account_id RETURNING a.email`, teamID, accountID)
+		if errors.Is(err, sql.ErrNoRows) {
+			return model.NotFound("team member")
+		}
+		if err != nil {
+			return fmt.Errorf("remove team member: %w", err)
+		}
+		target := teamTarget(t)
+		target.Label = t.Name + ": " + email
+		return tx.Record(orgID, "team.member_removed", target)
+	})
+}
+
+const grantSelect = `SELECT g.id, g.org_id, g.team_id, t.name AS team_name, g.resource_kind, g.resource_id,
+	COALESCE(ag.name, '') AS resource_name, g.permission, g.created_at, g.updated_at
+	FROM grants g
+	JOIN teams t ON t.id = g.team_id
+	LEFT JOIN agents ag ON g.resource_kind = 'agent' AND ag.id = g.resource_id AND ag.org_id = g.org_id`
+
+// SetGrantInput is a grant to set: the level defaults to write.
+type SetGrantInput struct {
+	ResourceKind string
+	ResourceID   int64
+	Permission   string
+}
+
+func grantTarget(g model.Grant) model.Target {
+	return model.Target{Kind: "grant", ID: strconv.FormatInt(g.ID, 10),
+		Label: string(g.ResourceKind) + " " + g.ResourceName + " to team " + g.TeamName + ": " + string(g.Permission)}
+}
+
+// SetGrant gives a team a level on one of its org's resources, or changes the
+// level of the grant it has: grants are idempotent per (team, resource), so a
+// re-grant keeps the grant's id. A resource of another org is not found.
+func (s *Store) SetGrant(ctx context.Context, actor model.Actor, orgID, teamID int64, in SetGrantInput) (model.Grant, error) {
+	var g model.Grant
+	err := s.InTx(ctx, actor, func(tx *Tx) error {
+		t, _, err := tx.manageTeam(orgID, teamID, "grant.set")
+		if err != nil {
+			return err
+		}
+		kind, err := model.ParseResourceKind(in.ResourceKind)
+		if err != nil {
+			return err
+		}
+		if in.Permission == "" {
+			in.Permission = string(model.DefaultGrantPermission)
+		}
+		perm, err := model.ParsePermission(in.Permission)
+		if err != nil {
+			return err
+		}
+		if in.ResourceID <= 0 {
+			return model.InvalidField("resource_id", "Choose an agent to grant.")
+		}
+		// Only the org's own resources; the share lock keeps the agent from
+		// moving or being deleted until the grant is in.
+		var name string
+		err = tx.GetContext(ctx, &name, `SELECT name FROM agents WHERE id = $1 AND org_id = $2 FOR SHARE`, in.ResourceID, orgID)
+		if errors.Is(err, sql.ErrNoRows) {
+			return tx.Deny(orgID, "grant.set", teamTarget(t), model.NotFound("agent"))
+		}
+		if err != nil {
+			return fmt.Errorf("load agent: %w", err)
+		}
+		var id int64
+		err = tx.GetContext(ctx, &id, `INSERT INTO grants (org_id, team_id, resource_kind, resource_id, permission, created_at, updated_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $6)
+			ON CONFLICT (team_id, resource_kind, resource_id)
+			DO UPDATE SET permission = EXCLUDED.permission, updated_at = EXCLUDED.updated_at
+			RETURNING id`, orgID, teamID, kind, in.ResourceID, perm, tx.Now())
+		if err != nil {
+			return fmt.Errorf("set grant: %w", err)
+		}
+		if err := tx.GetContext(ctx, &g, grantSelect+` WHERE g.id = $1`, id); err != nil {
+			return fmt.Errorf("load grant: %w", err)
+		}
+		return tx.Record(orgID, "grant.set", grantTarget(g))
+	})
+	return g, err
+}
+
+// RemoveGrant deletes one of a team's grants.
+func (s *Store) RemoveGrant(ctx context.Context, actor model.Actor, orgID, teamID, grantID int64) error {
+	return s.InTx(ctx, actor, func(tx *Tx) error {
+		if _, _, err := tx.manageTeam(orgID, teamID, "grant.removed"); err != nil {
+			return err
+		}
+		var g model.Grant
+		err := tx.GetContext(ctx, &g, grantSelect+` WHERE g.id = $1 AND g.team_id = $2 AND g.org_id = $3`, grantID, teamID, orgID)
+		if err != nil {
+			return notFound(err, "grant")
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM grants WHERE id = $1`, grantID); err != nil {
+			return fmt.Errorf("remove grant: %w", err)
+		}
+		return tx.Record(orgID, "grant.removed", grantTarget(g))
+	})
+}
+
+// Resources lists an org's resources of a kind for the grant picker: owners
+// and admins, and members who maintain a team of the org.
+func (s *Store) Resources(ctx context.Context, actor model.Actor, orgID int64, kindIn string) ([]model.Resource, error) {
+	kind, err := model.ParseResourceKind(kindIn)
+	if err != nil {
+		return nil, err
+	}
+	var who struct {
+		Role       model.Role `db:"role"`
+		Maintainer bool       `db:"maintainer"`
+	}
+	err = s.db.GetContext(ctx, &who, `SELECT m.role, EXISTS (SELECT 1 FROM team_members tm
+			WHERE tm.org_id = m.org_id AND tm.account_id = m.account_id AND tm.role = 'maintainer') AS maintainer
+		FROM memberships m WHERE m.org_id = $1 AND m.account_id = $2`, orgID, actor.AccountID)
+	if err != nil {
+		return nil, notFound(err, "organization")
+	}
+	if !model.CanManageTeam(who.Role, "") && !(who.Maintainer && model.CanManageTeam(who.Role, model.TeamMaintainer)) {
+		if err := s.RecordDenied(ctx, actor, orgID, "resource.listed", model.Target{Kind: "org", ID: strconv.FormatInt(orgID, 10)}); err != nil {
+			return nil, err
+		}
+		return nil, model.Forbidden("Only owners, admins and team maintainers can list the org's resources.")
+	}
+	rs := []model.Resource{}
+	err = s.db.SelectContext(ctx, &rs, `SELECT $2::text AS kind, a.id, a.name FROM agents a
+		WHERE a.org_id = $1 ORDER BY lower(a.name), a.id`, orgID, kind)
+	if err != nil {
+		return nil, fmt.Errorf("list resources: %w", err)
+	}
+	return rs, nil
+}
+
+// AgentGrants lists the teams that hold a grant on an agent (read needed).
+func (s *Store) AgentGrants(ctx context.Context, accountID, agentID int64) ([]model.Grant, error) {
+	a, err := s.GetAgent(ctx, accountID, agentID)
+	if err != nil {
+		return nil, err
+	}
+	gs := []model.Grant{}
+	err = s.db.SelectContext(ctx, &gs, grantSelect+` WHERE g.resource_kind = 'agent' AND g.resource_id = $1 AND g.org_id = $2
+		ORDER BY lower(t.name), g.id`, a.ID, a.OrgID)
+	if err != nil {
+		return nil, fmt.Errorf("list agent grants: %w", err)
+	}
+	return gs, nil
+}
+
+// OrgMember is a member of an org as offered by pickers (add to team,
+// access explainer).
+type OrgMember struct {
+	AccountID int64      `db:"account_id" json:"user_id"`
+	Name      string     `db:"name" json:"name"`
+	Email     string     `db:"email" json:"email"`
+	Role      model.Role `db:"role" json:"role"`
+}
+
+// OrgMembers lists an org's members for pickers (any member of the org).
+func (s *Store) OrgMembers(ctx context.Context, accountID, orgID int64) ([]OrgMember, error) {
+	if _, err := s.RoleIn(ctx, orgID, accountID); err != nil {
+		return nil, err
+	}
+	ms := []OrgMember{}
+	err := s.db.SelectContext(ctx, &ms, `SELECT m.account_id, a.name, a.email, m.role FROM memberships m
+		JOIN accounts a ON a.id = m.account_id WHERE m.org_id = $1 ORDER BY lower(a.name), a.id`, orgID)
+	if err != nil {
+		return nil, fmt.Errorf("list org members: %w", err)
+	}
+	return ms, nil
+}
+
+// isFKViolation reports whether err is a foreign key violation.
+func isFKViolation(err error) bool {
+	var pe *pq.Error
+	return errors.As(err, &pe) && pe.Code == "23503"
+}

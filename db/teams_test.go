@@ -1,0 +1,211 @@
+package db_test
+
+import (
+	"strings"
+	"testing"
+
+	"guildhall/db"
+	"guildhall/db/model"
+)
+
+// TestTeamManagementRights: admins create and delete teams; maintainers
+// manage their own team (members, grants, rename) but no other; plain members
+// only leave; every refusal is audited.
+func TestTeamManagementRights(t *testing.T) {
+	e := newTG(t)
+	owner, _ := e.user("Owner")
+	maint, _ := e.user("Maint")
+	member, _ := e.user("Member")
+	other, _ := e.user("Other")
+	bill, _ := e.user("Billing")
+	org := e.org(owner, "Teams Inc")
+	e.join(org, maint, model.RoleMember)
+	e.join(org, member, model.RoleMember)
+	e.join(org, other, model.RoleMember)
+	e.join(org, bill, model.RoleBilling)
+	ag := e.agent(owner, org, "Bot")
+
+	// Only owners and admins create teams.
+	_, err := e.s.CreateTeam(e.ctx, member, org, model.TeamInput{Name: "Rogue"})
+	wantCode(t, err, model.CodeForbidden)
+	e.wantAudit(org, "team.created", model.OutcomeDenied, 1)
+	_, err = e.s.CreateTeam(e.ctx, owner, org, model.TeamInput{Name: "  "})
+	wantCode(t, err, model.CodeValidation)
+	core := e.team(owner, org, "Core")
+	_, err = e.s.CreateTeam(e.ctx, owner, org, model.TeamInput{Name: "core"})
+	wantCode(t, err, model.CodeValidation)
+	side := e.team(owner, org, "Side")
+
+	if _, err := e.s.SetTeamMember(e.ctx, owner, org, core.ID, maint.AccountID, "maintainer"); err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.s.SetTeamMember(e.ctx, owner, org, core.ID, member.AccountID, "boss")
+	wantCode(t, err, model.CodeValidation)
+
+	// The maintainer manages Core: members, grants, name.
+	m, err := e.s.SetTeamMember(e.ctx, maint, org, core.ID, member.AccountID, "member")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Role != model.TeamMember || m.Email != member.Email || m.OrgRole != model.RoleMember {
+		t.Errorf("team member = %+v", m)
+	}
+	if _, err := e.s.SetGrant(e.ctx, maint, org, core.ID, db.SetGrantInput{ResourceID: ag.ID, Permission: "write"}); err != nil {
+		t.Fatal(err)
+	}
+	renamed, err := e.s.UpdateTeam(e.ctx, maint, org, core.ID, db.UpdateTeamInput{Name: ptr("Core team"), Description: ptr("The core")})
+	if err != nil || renamed.Name != "Core team" || renamed.Description != "The core" {
+		t.Fatalf("rename = %+v, %v", renamed, err)
+	}
+	rs, err := e.s.Resources(e.ctx, maint, org, "agent")
+	if err != nil || len(rs) != 1 {
+		t.Errorf("maintainer resources = %v, %v", rs, err)
+	}
+	// ...but not Side, and cannot create or delete teams.
+	_, err = e.s.SetTeamMember(e.ctx, maint, org, side.ID, other.AccountID, "member")
+	wantCode(t, err, model.CodeForbidden)
+	err = e.s.DeleteTeam(e.ctx, maint, org, core.ID)
+	wantCode(t, err, model.CodeForbidden)
+	e.wantAudit(org, "team.member_added", model.OutcomeDenied, 1)
+	e.wantAudit(org, "team.deleted", model.OutcomeDenied, 1)
+
+	// A plain team member cannot manage, and cannot list resources.
+	_, err = e.s.SetTeamMember(e.ctx, member, org, core.ID, other.AccountID, "member")
+	wantCode(t, err, model.CodeForbidden)
+	_, err = e.s.UpdateTeam(e.ctx, member, org, core.ID, db.UpdateTeamInput{Name: ptr("Mine")})
+	wantCode(t, err, model.CodeForbidden)
+	_, err = e.s.Resources(e.ctx, member, org, "agent")
+	wantCode(t, err, model.CodeForbidden)
+	_, err = e.s.Resources(e.ctx, bill, org, "agent")
+	wantCode(t, err, model.CodeForbidden)
+	err = e.s.RemoveTeamMember(e.ctx, member, org, core.ID, maint.AccountID)
+	wantCode(t, err, model.CodeForbidden)
+	e.wantAudit(org, "team.member_removed", model.OutcomeDenied, 1)
+
+	// Detail: any org member sees it; members sorted maintainers first.
+	d, err := e.s.Team(e.ctx, bill.AccountID, org, core.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(d.Members) != 2 || d.Members[0].AccountID != maint.AccountID || len(d.Grants) != 1 || d.Grants[0].ResourceName != "Bot" {
+		t.Errorf("detail = %+v", d)
+	}
+	if d.CanManage() {
+		t.Error("billing can manage a team")
+	}
+	if d, _ := e.s.Team(e.ctx, maint.AccountID, org, core.ID); !d.CanManage() {
+		t.Error("maintainer cannot manage their team")
+	}
+	ts, err := e.s.Teams(e.ctx, member.AccountID, org)
+	if err != nil || len(ts) != 2 || ts[0].Name != "Core team" || ts[0].MemberCount != 2 || ts[0].GrantCount != 1 || ts[0].ViewerRole != model.TeamMember {
+		t.Errorf("teams = %+v, %v", ts, err)
+	}
+	_, err = e.s.Teams(e.ctx, e.mustUser("Stranger").AccountID, org)
+	wantCode(t, err, model.CodeNotFound)
+
+	// Changing a team role is audited as such.
+	if _, err := e.s.SetTeamMember(e.ctx, owner, org, core.ID, member.AccountID, "maintainer"); err != nil {
+		t.Fatal(err)
+	}
+	e.wantAudit(org, "team.member_role_changed", model.OutcomeSuccess, 1)
+	if _, err := e.s.SetTeamMember(e.ctx, owner, org, core.ID, member.AccountID, "member"); err != nil {
+		t.Fatal(err)
+	}
+
+	// Leaving is allowed to anyone.
+	if err := e.s.RemoveTeamMember(e.ctx, member, org, core.ID, member.AccountID); err != nil {
+		t.Fatal(err)
+	}
+	err = e.s.RemoveTeamMember(e.ctx, member, org, core.ID, member.AccountID)
+	wantCode(t, err, model.CodeNotFound)
+	e.wantAudit(org, "team.member_removed", model.OutcomeSuccess, 1)
+
+	// Deleting a team drops its memberships and grants.
+	if err := e.s.DeleteTeam(e.ctx, owner, org, core.ID); err != nil {
+		t.Fatal(err)
+	}
+	if n := e.count(`SELECT count(*) FROM grants`) + e.count(`SELECT count(*) FROM team_members WHERE team_id = $1`, core.ID); n != 0 {
+		t.Errorf("%d rows left after delete", n)
+	}
+	e.wantAudit(org, "team.deleted", model.OutcomeSuccess, 1)
+	e.wantAudit(org, "team.updated", model.OutcomeSuccess, 1)
+	e.wantAudit(org, "team.updated", model.OutcomeDenied, 1)
+}
+
+func (e *tgEnv) mustUser(name string) model.Actor {
+	a, _ := e.user(name)
+	return a
+}
+
+// TestRemovingMemberLeavesTeams: leaving or being removed from the org takes
+// the account out of every team of the org, and its grants with it.
+func TestRemovingMemberLeavesTeams(t *testing.T) {
+	e := newTG(t)
+	owner, _ := e.user("Owner")
+	member, _ := e.user("Member")
+	org := e.org(owner, "Leavers")
+	other := e.org(owner, "Stayers")
+	e.join(org, member, model.RoleMember)
+	e.join(other, member, model.RoleMember)
+	ag := e.agent(owner, org, "Bot")
+	for _, name := range []string{"One", "Two"} {
+		tm := e.team(owner, org, name)
+		if _, err := e.s.SetTeamMember(e.ctx, owner, org, tm.ID, member.AccountID, "maintainer"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.s.SetGrant(e.ctx, owner, org, tm.ID, db.SetGrantInput{ResourceID: ag.ID, Permission: "admin"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	keep := e.team(owner, other, "Elsewhere")
+	if _, err := e.s.SetTeamMember(e.ctx, owner, other, keep.ID, member.AccountID, "member"); err != nil {
+		t.Fatal(err)
+	}
+	e.wantAccess(member, ag.ID, model.PermAdmin, model.SourceTeamGrant)
+	if err := e.s.RemoveMember(e.ctx, owner, org, member.AccountID); err != nil {
+		t.Fatal(err)
+	}
+	if n := e.count(`SELECT count(*) FROM team_members WHERE account_id = $1 AND org_id = $2`, member.AccountID, org); n != 0 {
+		t.Errorf("still in %d teams of the org", n)
+	}
+	if n := e.count(`SELECT count(*) FROM team_members WHERE account_id = $1 AND org_id = $2`, member.AccountID, other); n != 1 {
+		t.Errorf("in %d teams of the other org, want 1", n)
+	}
+	e.wantAccess(member, ag.ID, model.PermNone, model.SourceNoMembership)
+	// Rejoining does not bring the teams back.
+	e.join(org, member, model.RoleMember)
+	e.wantAccess(member, ag.ID, model.PermNone, model.SourceNone)
+}
+
+// TestOrgWithAgentsCannotBeDeleted: the refusal is a conflict listing them.
+func TestOrgWithAgentsCannotBeDeleted(t *testing.T) {
+	e := newTG(t)
+	owner, _ := e.user("Owner")
+	org := e.org(owner, "Keeper")
+	var slug string
+	if err := e.s.DB().Get(&slug, `SELECT slug FROM orgs WHERE id = $1`, org); err != nil {
+		t.Fatal(err)
+	}
+	a1 := e.agent(owner, org, "First bot")
+	e.agent(owner, org, "Second bot")
+	err := e.s.DeleteOrg(e.ctx, owner, org, slug)
+	wantCode(t, err, model.CodeConflict)
+	me, _ := model.AsError(err)
+	bs, ok := me.Details.(map[string]any)["blockers"].([]db.Blocker)
+	if !ok || len(bs) != 2 || bs[0].Kind != "agent" || bs[0].Label != "First bot" || bs[0].ID != a1.ID {
+		t.Errorf("blockers = %#v", me.Details)
+	}
+	for _, want := range []string{"First bot", "Second bot"} {
+		if !strings.Contains(me.Message, want) {
+			t.Errorf("message %q does not name %q", me.Message, want)
+		}
+	}
+	for _, a := range bs {
+		if err := e.s.DeleteAgent(e.ctx, owner, a.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := e.s.DeleteOrg(e.ctx, owner, org, slug); err != nil {
+		t.Fatalf("delete after removing agents: %v", err)
+	}
+}
