@@ -307,6 +307,9 @@ func (s *Store) CreateSession(ctx context.Context, accountID int64, ip, userAgen
 	if err != nil {
 		return "", fmt.Errorf("create session: %w", err)
 	}
+	if _, err := s.db.ExecContext(ctx, `UPDATE accounts SET last_active_at = $1 WHERE id = $2`, s.Now(), accountID); err != nil {
+		return "", fmt.Errorf("mark account active: %w", err)
+	}
 	return secret, nil
 }
 

@@ -2,8 +2,6 @@ package db
 
 import (
 	"context"
-	"database/sql"
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -206,23 +204,21 @@ func (s *Store) OrgByID(ctx context.Context, id int64) (model.Org, error) {
 	return o, notFound(err, "organization")
 }
 
-// lockMembership loads and row-locks the actor's role in org; not a member is
-// not found.
-func (tx *Tx) lockMembership(orgID, accountID int64) (model.Role, error) {
-	var r model.Role
-	err := tx.GetContext(tx.ctx, &r, `SELECT role FROM memberships WHERE org_id = $1 AND account_id = $2 FOR UPDATE`, orgID, accountID)
-	if errors.Is(err, sql.ErrNoRows) {
-		return "", model.NotFound("organization")
-	}
-	if err != nil {
-		return "", fmt.Errorf("load membership: %w", err)
-	}
-	return r, nil
+// lockOrg loads org and locks its row against other changes to the org and
+// its memberships: every such change takes this lock first (then membership,
+// invitation or team rows), so they serialize per org in one order and the
+// last-owner and plan-limit counts made under it hold. FOR NO KEY UPDATE
+// still lets inserts that merely reference the org (tokens, ledger) proceed.
+func (tx *Tx) lockOrg(orgID int64) (model.Org, error) {
+	var o model.Org
+	err := tx.GetContext(tx.ctx, &o, `SELECT `+orgCols+` FROM orgs o WHERE o.id = $1 FOR NO KEY UPDATE`, orgID)
+	return o, notFound(err, "organization")
 }
 
-// lockOrg loads org with a row lock: changes that must not interleave with
-// each other on one org (ownership, delete) take it first.
-func (tx *Tx) lockOrg(orgID int64) (model.Org, error) {
+// lockOrgForDelete takes the strongest row lock, which also waits for and
+// blocks every insert referencing the org (agents, memberships...), so
+// nothing new can appear between the delete guard and the delete.
+func (tx *Tx) lockOrgForDelete(orgID int64) (model.Org, error) {
 	var o model.Org
 	err := tx.GetContext(tx.ctx, &o, `SELECT `+orgCols+` FROM orgs o WHERE o.id = $1 FOR UPDATE`, orgID)
 	return o, notFound(err, "organization")
@@ -242,11 +238,11 @@ type UpdateOrgInput struct {
 func (s *Store) UpdateOrg(ctx context.Context, actor model.Actor, orgID int64, in UpdateOrgInput) (model.Org, error) {
 	var org model.Org
 	err := s.InTx(ctx, actor, func(tx *Tx) error {
-		role, err := tx.lockMembership(orgID, actor.AccountID)
+		cur, err := tx.lockOrg(orgID)
 		if err != nil {
 			return err
 		}
-		cur, err := tx.lockOrg(orgID)
+		role, err := tx.roleIn(orgID, actor.AccountID)
 		if err != nil {
 			return err
 		}
@@ -335,11 +331,11 @@ func (tx *Tx) deleteBlockers(orgID int64) ([]Blocker, error) {
 // still owns something. Its audit events are kept.
 func (s *Store) DeleteOrg(ctx context.Context, actor model.Actor, orgID int64, confirmSlug string) error {
 	return s.InTx(ctx, actor, func(tx *Tx) error {
-		role, err := tx.lockMembership(orgID, actor.AccountID)
+		org, err := tx.lockOrgForDelete(orgID)
 		if err != nil {
 			return err
 		}
-		org, err := tx.lockOrg(orgID)
+		role, err := tx.roleIn(orgID, actor.AccountID)
 		if err != nil {
 			return err
 		}

@@ -70,7 +70,7 @@ func (s *Store) CreateToken(ctx context.Context, actor model.Actor, in CreateTok
 	err := s.InTx(ctx, actor, func(tx *Tx) error {
 		orgForAudit := int64(0)
 		if in.OrgID != nil {
-			if _, err := tx.lockMembership(*in.OrgID, actor.AccountID); err != nil {
+			if _, err := tx.roleIn(*in.OrgID, actor.AccountID); err != nil {
 				return model.InvalidField("org", "You are not a member of that organization.")
 			}
 			orgForAudit = *in.OrgID
