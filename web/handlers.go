@@ -15,8 +15,15 @@ type Handlers struct {
 	APIOrgs    *api.Orgs
 
 	// --- members and invitations (issue 3) ---
+	Members     *handlers.Members
+	Invitations *handlers.Invitations
+	APIMembers  *api.Members
 
 	// --- teams, agents and grants (issue 4) ---
+	Teams     *handlers.Teams
+	Agents    *handlers.Agents
+	APITeams  *api.Teams
+	APIAgents *api.Agents
 }
 
 func newHandlers(base *handlers.Base, apiBase *api.Base, limiter *ratelimit.Limiter) *Handlers {
@@ -28,8 +35,17 @@ func newHandlers(base *handlers.Base, apiBase *api.Base, limiter *ratelimit.Limi
 		APIOrgs:    &api.Orgs{Base: apiBase},
 	}
 	// --- members and invitations (issue 3): construct handlers, append base.Banners ---
+	h.Members = &handlers.Members{Base: base}
+	h.Invitations = &handlers.Invitations{Base: base, Limiter: limiter}
+	h.APIMembers = &api.Members{Base: apiBase, Mail: base}
+	base.Banners = append(base.Banners, base.InvitationBanner)
 
 	// --- teams, agents and grants (issue 4): construct handlers, append base.Banners ---
+	h.Teams = &handlers.Teams{Base: base}
+	h.Agents = &handlers.Agents{Base: base}
+	h.APITeams = &api.Teams{Base: apiBase}
+	h.APIAgents = &api.Agents{Base: apiBase, Mail: base}
+	base.Banners = append(base.Banners, base.TransferBanner)
 
 	return h
 }

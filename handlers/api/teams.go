@@ -1,0 +1,287 @@
+package api
+
+import (
+	"net/http"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"guildhall/db"
+	"guildhall/db/model"
+	"guildhall/web/request"
+)
+
+// Teams handles the teams, grants and resources routes of API.md.
+type Teams struct {
+	*Base
+}
+
+// TeamView is a team in API answers.
+type TeamView struct {
+	ID          int64  `json:"id"`
+	OrgID       int64  `json:"org_id"`
+	Name        string `json:"name"`
+	Description string `json:"description"`
+	MemberCount int    `json:"member_count"`
+	GrantCount  int    `json:"grant_count"`
+	CreatedAt   string `json:"created_at"`
+	UpdatedAt   string `json:"updated_at"`
+}
+
+func teamView(t model.Team) TeamView {
+	return TeamView{ID: t.ID, OrgID: t.OrgID, Name: t.Name, Description: t.Description, MemberCount: t.MemberCount,
+		GrantCount: t.GrantCount, CreatedAt: rfc3339(t.CreatedAt), UpdatedAt: rfc3339(t.UpdatedAt)}
+}
+
+// TeamMemberView is a team membership in API answers.
+type TeamMemberView struct {
+	TeamID   int64          `json:"team_id"`
+	UserID   int64          `json:"user_id"`
+	Name     string         `json:"name"`
+	Email    string         `json:"email"`
+	Role     model.TeamRole `json:"role"`
+	OrgRole  model.Role     `json:"org_role"`
+	JoinedAt string         `json:"joined_at"`
+}
+
+func teamMemberView(m model.TeamMembership) TeamMemberView {
+	return TeamMemberView{TeamID: m.TeamID, UserID: m.AccountID, Name: m.Name, Email: m.Email, Role: m.Role,
+		OrgRole: m.OrgRole, JoinedAt: rfc3339(m.CreatedAt)}
+}
+
+// GrantView is a grant in API answers.
+type GrantView struct {
+	ID           int64              `json:"id"`
+	TeamID       int64              `json:"team_id"`
+	TeamName     string             `json:"team_name"`
+	ResourceKind model.ResourceKind `json:"resource_kind"`
+	ResourceID   int64              `json:"resource_id"`
+	ResourceName string             `json:"resource_name"`
+	Permission   model.Permission   `json:"permission"`
+	CreatedAt    string             `json:"created_at"`
+	UpdatedAt    string             `json:"updated_at"`
+}
+
+func grantView(g model.Grant) GrantView {
+	return GrantView{ID: g.ID, TeamID: g.TeamID, TeamName: g.TeamName, ResourceKind: g.ResourceKind, ResourceID: g.ResourceID,
+		ResourceName: g.ResourceName, Permission: g.Permission, CreatedAt: rfc3339(g.CreatedAt), UpdatedAt: rfc3339(g.UpdatedAt)}
+}
+
+// TeamDetailView is a team with its members and grants.
+type TeamDetailView struct {
+	TeamView
+	Members []TeamMemberView `json:"members"`
+	Grants  []GrantView      `json:"grants"`
+}
+
+type teamBody struct {
+	Name        *string `json:"name"`
+	Description *string `json:"description"`
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+// Create is POST /api/orgs/{org}/teams.
+func (h *Teams) Create(c echo.Context) error {
+	ws, err := h.Org(c)
+	if err != nil {
+		return err
+	}
+	var in teamBody
+	if err := Bind(c, &in); err != nil {
+		return err
+	}
+	t, err := h.Store.CreateTeam(c.Request().Context(), request.Actor(c), ws.ID,
+		model.TeamInput{Name: deref(in.Name), Description: deref(in.Description)})
+	if err != nil {
+		return err
+	}
+	return OK(c, http.StatusCreated, teamView(t))
+}
+
+// List is GET /api/orgs/{org}/teams.
+func (h *Teams) List(c echo.Context) error {
+	ws, err := h.Org(c)
+	if err != nil {
+		return err
+	}
+	ts, err := h.Store.Teams(c.Request().Context(), Account(c).ID, ws.ID)
+	if err != nil {
+		return err
+	}
+	out := make([]TeamView, 0, len(ts))
+	for _, t := range ts {
+		out = append(out, teamView(t))
+	}
+	return List(c, out, NewPagePagination(1, len(out), len(out)))
+}
+
+func (h *Teams) orgTeam(c echo.Context) (model.Workspace, int64, error) {
+	ws, err := h.Org(c)
+	if err != nil {
+		return ws, 0, err
+	}
+	id, err := ParseID(c, "team_id", "team")
+	return ws, id, err
+}
+
+// Get is GET /api/orgs/{org}/teams/{team_id}: the team, members and grants.
+func (h *Teams) Get(c echo.Context) error {
+	ws, id, err := h.orgTeam(c)
+	if err != nil {
+		return err
+	}
+	d, err := h.Store.Team(c.Request().Context(), Account(c).ID, ws.ID, id)
+	if err != nil {
+		return err
+	}
+	out := TeamDetailView{TeamView: teamView(d.Team), Members: []TeamMemberView{}, Grants: []GrantView{}}
+	for _, m := range d.Members {
+		out.Members = append(out.Members, teamMemberView(m))
+	}
+	for _, g := range d.Grants {
+		out.Grants = append(out.Grants, grantView(g))
+	}
+	return OK(c, http.StatusOK, out)
+}
+
+// Update is PATCH /api/orgs/{org}/teams/{team_id}.
+func (h *Teams) Update(c echo.Context) error {
+	ws, id, err := h.orgTeam(c)
+	if err != nil {
+		return err
+	}
+	var in teamBody
+	if err := Bind(c, &in); err != nil {
+		return err
+	}
+	t, err := h.Store.UpdateTeam(c.Request().Context(), request.Actor(c), ws.ID, id,
+		db.UpdateTeamInput{Name: in.Name, Description: in.Description})
+	if err != nil {
+		return err
+	}
+	return OK(c, http.StatusOK, teamView(t))
+}
+
+// Delete is DELETE /api/orgs/{org}/teams/{team_id}.
+func (h *Teams) Delete(c echo.Context) error {
+	ws, id, err := h.orgTeam(c)
+	if err != nil {
+		return err
+	}
+	if err := h.Store.DeleteTeam(c.Request().Context(), request.Actor(c), ws.ID, id); err != nil {
+		return err
+	}
+	return OK(c, http.StatusOK, map[string]any{"deleted": true, "id": id})
+}
+
+type teamRoleBody struct {
+	Role *string `json:"role"`
+}
+
+// SetMember is PUT /api/orgs/{org}/teams/{team_id}/members/{user_id}.
+func (h *Teams) SetMember(c echo.Context) error {
+	ws, id, err := h.orgTeam(c)
+	if err != nil {
+		return err
+	}
+	uid, err := ParseID(c, "user_id", "member")
+	if err != nil {
+		return err
+	}
+	var in teamRoleBody
+	if err := Bind(c, &in); err != nil {
+		return err
+	}
+	role := string(model.TeamMember)
+	if in.Role != nil {
+		if role = strings.TrimSpace(*in.Role); role == "" {
+			return model.InvalidField("role", "Choose a team role: maintainer or member.")
+		}
+	}
+	m, err := h.Store.SetTeamMember(c.Request().Context(), request.Actor(c), ws.ID, id, uid, role)
+	if err != nil {
+		return err
+	}
+	return OK(c, http.StatusOK, teamMemberView(m))
+}
+
+// RemoveMember is DELETE /api/orgs/{org}/teams/{team_id}/members/{user_id};
+// yourself is leaving the team.
+func (h *Teams) RemoveMember(c echo.Context) error {
+	ws, id, err := h.orgTeam(c)
+	if err != nil {
+		return err
+	}
+	uid, err := ParseID(c, "user_id", "team member")
+	if err != nil {
+		return err
+	}
+	if err := h.Store.RemoveTeamMember(c.Request().Context(), request.Actor(c), ws.ID, id, uid); err != nil {
+		return err
+	}
+	return OK(c, http.StatusOK, map[string]any{"removed": true, "team_id": id, "user_id": uid})
+}
+
+type grantBody struct {
+	ResourceKind *string `json:"resource_kind"`
+	ResourceID   *int64  `json:"resource_id"`
+	Permission   *string `json:"permission"`
+}
+
+// SetGrant is PUT /api/orgs/{org}/teams/{team_id}/grants: idempotent per
+// (team, resource); a re-grant answers the same grant id at the new level.
+func (h *Teams) SetGrant(c echo.Context) error {
+	ws, id, err := h.orgTeam(c)
+	if err != nil {
+		return err
+	}
+	var in grantBody
+	if err := Bind(c, &in); err != nil {
+		return err
+	}
+	if in.ResourceID == nil {
+		return model.InvalidField("resource_id", "resource_id is required: the id of one of the org's agents.")
+	}
+	g, err := h.Store.SetGrant(c.Request().Context(), request.Actor(c), ws.ID, id, db.SetGrantInput{
+		ResourceKind: deref(in.ResourceKind), ResourceID: *in.ResourceID, Permission: deref(in.Permission)})
+	if err != nil {
+		return err
+	}
+	return OK(c, http.StatusOK, grantView(g))
+}
+
+// RemoveGrant is DELETE /api/orgs/{org}/teams/{team_id}/grants/{grant_id}.
+func (h *Teams) RemoveGrant(c echo.Context) error {
+	ws, id, err := h.orgTeam(c)
+	if err != nil {
+		return err
+	}
+	gid, err := ParseID(c, "grant_id", "grant")
+	if err != nil {
+		return err
+	}
+	if err := h.Store.RemoveGrant(c.Request().Context(), request.Actor(c), ws.ID, id, gid); err != nil {
+		return err
+	}
+	return OK(c, http.StatusOK, map[string]any{"removed": true, "id": gid})
+}
+
+// Resources is GET /api/orgs/{org}/resources?kind=agent: the grant picker's
+// list (owners, admins and team maintainers).
+func (h *Teams) Resources(c echo.Context) error {
+	ws, err := h.Org(c)
+	if err != nil {
+		return err
+	}
+	rs, err := h.Store.Resources(c.Request().Context(), request.Actor(c), ws.ID, c.QueryParam("kind"))
+	if err != nil {
+		return err
+	}
+	return List(c, rs, NewPagePagination(1, len(rs), len(rs)))
+}

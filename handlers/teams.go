@@ -1,0 +1,367 @@
+package handlers
+
+import (
+	"fmt"
+	"net/http"
+	"strconv"
+
+	"github.com/labstack/echo/v4"
+
+	"guildhall/db"
+	"guildhall/db/model"
+	"guildhall/views"
+	"guildhall/views/components"
+	"guildhall/web/request"
+)
+
+// Teams is /teams and /teams/{id}: teams, their members and their grants.
+type Teams struct {
+	*Base
+}
+
+func (h *Teams) listView(c echo.Context) (views.TeamsView, error) {
+	ws := request.Workspace(c)
+	acc, _ := request.Account(c)
+	v := views.TeamsView{OrgName: ws.DisplayName, Personal: ws.Personal(), CanCreate: model.CanIn(ws.Kind, ws.Role, model.ActManageTeams)}
+	if ws.Personal() {
+		return v, nil
+	}
+	ts, err := h.Store.Teams(c.Request().Context(), acc.ID, ws.ID)
+	if err != nil {
+		return v, err
+	}
+	for _, t := range ts {
+		v.Teams = append(v.Teams, views.TeamRowView{ID: t.ID, Name: t.Name, Description: t.Description,
+			Members: t.MemberCount, Grants: t.GrantCount, YourRole: t.ViewerRole.Label()})
+	}
+	return v, nil
+}
+
+// Page is GET /teams.
+func (h *Teams) Page(c echo.Context) error {
+	v, err := h.listView(c)
+	if err != nil {
+		return err
+	}
+	return Render(c, http.StatusOK, views.TeamsPage(h.Shell(c, "Teams", "teams"), v))
+}
+
+// Create is POST /teams (owners and admins).
+func (h *Teams) Create(c echo.Context) error {
+	ws := request.Workspace(c)
+	form := views.TeamForm{Name: c.FormValue("name"), Description: c.FormValue("description")}
+	t, err := h.Store.CreateTeam(c.Request().Context(), request.Actor(c), ws.ID, model.TeamInput{Name: form.Name, Description: form.Description})
+	if fields, msg, ok := FieldErrors(err); ok {
+		v, verr := h.listView(c)
+		if verr != nil {
+			return verr
+		}
+		form.Errors, form.Message = fields, msg
+		v.Form = form
+		return Render(c, http.StatusUnprocessableEntity, views.TeamsPage(h.Shell(c, "Teams", "teams"), v))
+	}
+	if err != nil {
+		return err
+	}
+	return Redirect(c, teamPath(t.ID), "success", "Team "+t.Name+" created. Add members and grant it agents.")
+}
+
+func teamPath(id int64) string { return "/teams/" + strconv.FormatInt(id, 10) }
+
+func idParam(c echo.Context, name, what string) (int64, error) {
+	id, err := strconv.ParseInt(c.Param(name), 10, 64)
+	if err != nil || id <= 0 {
+		return 0, model.NotFound(what)
+	}
+	return id, nil
+}
+
+// detail builds the team page of team id in the active workspace.
+func (h *Teams) detail(c echo.Context, id int64) (views.TeamDetailView, error) {
+	ctx := c.Request().Context()
+	ws := request.Workspace(c)
+	acc, _ := request.Account(c)
+	d, err := h.Store.Team(ctx, acc.ID, ws.ID, id)
+	if err != nil {
+		return views.TeamDetailView{}, err
+	}
+	manage := d.CanManage()
+	v := views.TeamDetailView{ID: d.ID, Name: d.Name, Description: d.Description, OrgName: ws.DisplayName,
+		CanManage: manage, CanDelete: model.CanIn(ws.Kind, ws.Role, model.ActManageTeams),
+		Edit: views.TeamForm{Name: d.Name, Description: d.Description}}
+	in := map[int64]bool{}
+	for _, m := range d.Members {
+		in[m.AccountID] = true
+		v.Members = append(v.Members, views.TeamMemberRowView{UserID: m.AccountID, Name: m.Name, Email: m.Email,
+			Role: string(m.Role), RoleLabel: m.Role.Label(), OrgRole: m.OrgRole.Label(), IsYou: m.AccountID == acc.ID,
+			CanManage: manage, CanLeave: m.AccountID == acc.ID})
+	}
+	granted := map[int64]bool{}
+	for _, g := range d.Grants {
+		granted[g.ResourceID] = true
+		v.Grants = append(v.Grants, views.GrantRowView{ID: g.ID, TeamID: d.ID, AgentID: g.ResourceID, AgentName: g.ResourceName,
+			Permission: string(g.Permission), CanManage: manage})
+	}
+	if !manage {
+		return v, nil
+	}
+	ms, err := h.Store.OrgMembers(ctx, acc.ID, ws.ID)
+	if err != nil {
+		return v, err
+	}
+	for _, m := range ms {
+		if !in[m.AccountID] && model.CanJoinTeam(m.Role) == nil {
+			v.Candidates = append(v.Candidates, components.Option{Value: strconv.FormatInt(m.AccountID, 10), Label: m.Name + " (" + m.Email + ")"})
+		}
+	}
+	rs, err := h.Store.Resources(ctx, request.Actor(c), ws.ID, string(model.ResourceAgent))
+	if err != nil {
+		return v, err
+	}
+	for _, r := range rs {
+		if !granted[r.ID] {
+			v.GrantCandidates = append(v.GrantCandidates, components.Option{Value: strconv.FormatInt(r.ID, 10), Label: r.Name})
+		}
+	}
+	return v, nil
+}
+
+// Detail is GET /teams/{id}. A team of another org is not found.
+func (h *Teams) Detail(c echo.Context) error {
+	id, err := idParam(c, "id", "team")
+	if err != nil {
+		return err
+	}
+	v, err := h.detail(c, id)
+	if err != nil {
+		return err
+	}
+	return Render(c, http.StatusOK, views.TeamPage(h.Shell(c, v.Name, "teams"), v))
+}
+
+// Update is POST /teams/{id}: rename and describe (maintainers, admins).
+func (h *Teams) Update(c echo.Context) error {
+	ws := request.Workspace(c)
+	id, err := idParam(c, "id", "team")
+	if err != nil {
+		return err
+	}
+	name, desc := c.FormValue("name"), c.FormValue("description")
+	t, err := h.Store.UpdateTeam(c.Request().Context(), request.Actor(c), ws.ID, id, db.UpdateTeamInput{Name: &name, Description: &desc})
+	if fields, msg, ok := FieldErrors(err); ok {
+		v, verr := h.detail(c, id)
+		if verr != nil {
+			return verr
+		}
+		v.Edit = views.TeamForm{Name: name, Description: desc, Errors: fields, Message: msg}
+		return Render(c, http.StatusUnprocessableEntity, views.TeamPage(h.Shell(c, v.Name, "teams"), v))
+	}
+	if err != nil {
+		return err
+	}
+	return Redirect(c, teamPath(t.ID), "success", "Saved.")
+}
+
+// Delete is POST /teams/{id}/delete (owners and admins).
+func (h *Teams) Delete(c echo.Context) error {
+	ws := request.Workspace(c)
+	id, err := idParam(c, "id", "team")
+	if err != nil {
+		return err
+	}
+	if err := h.Store.DeleteTeam(c.Request().Context(), request.Actor(c), ws.ID, id); err != nil {
+		return err
+	}
+	return Redirect(c, "/teams", "success", "Team deleted.")
+}
+
+// section answers a change to the members or the grants card: htmx gets the
+// card with the outcome in it; a plain form post goes back to the page with
+// a flash. Not found (another org's ids) is the error page.
+func (h *Teams) section(c echo.Context, id int64, which string, change error, notice string) error {
+	e, isModel := model.AsError(change)
+	if change != nil && (!isModel || e.Code == model.CodeNotFound) {
+		return change
+	}
+	if !IsHTMX(c) {
+		if change != nil {
+			return Redirect(c, teamPath(id), "error", e.Message)
+		}
+		return Redirect(c, teamPath(id), "success", notice)
+	}
+	v, err := h.detail(c, id)
+	if err != nil {
+		return err
+	}
+	status := http.StatusOK
+	msg := ""
+	if change != nil {
+		status, msg = pageStatus(e.Code), e.Message
+		for _, m := range e.Fields {
+			msg = m
+		}
+	}
+	if which == "members" {
+		v.MemberError, v.MemberNotice = msg, notice
+		if change != nil {
+			v.MemberNotice = ""
+		}
+		return Render(c, status, views.TeamMembersSection(request.CSRF(c), v))
+	}
+	v.GrantError, v.GrantNotice = msg, notice
+	if change != nil {
+		v.GrantNotice = ""
+	}
+	return Render(c, status, views.TeamGrantsSection(request.CSRF(c), v))
+}
+
+// AddMember is POST /teams/{id}/members {user_id, role}.
+func (h *Teams) AddMember(c echo.Context) error {
+	ws := request.Workspace(c)
+	id, err := idParam(c, "id", "team")
+	if err != nil {
+		return err
+	}
+	uid, perr := strconv.ParseInt(c.FormValue("user_id"), 10, 64)
+	if perr != nil || uid <= 0 {
+		return h.section(c, id, "members", model.InvalidField("user_id", "Choose a member of the organization."), "")
+	}
+	m, err := h.Store.SetTeamMember(c.Request().Context(), request.Actor(c), ws.ID, id, uid, c.FormValue("role"))
+	if err != nil {
+		return h.section(c, id, "members", err, "")
+	}
+	return h.section(c, id, "members", nil, fmt.Sprintf("%s is now a %s of the team.", m.Name, m.Role))
+}
+
+// MemberRole is POST /teams/{id}/members/{user_id}/role {role}.
+func (h *Teams) MemberRole(c echo.Context) error {
+	ws := request.Workspace(c)
+	id, err := idParam(c, "id", "team")
+	if err != nil {
+		return err
+	}
+	uid, err := idParam(c, "user_id", "team member")
+	if err != nil {
+		return err
+	}
+	m, err := h.Store.SetTeamMember(c.Request().Context(), request.Actor(c), ws.ID, id, uid, c.FormValue("role"))
+	if err != nil {
+		return h.section(c, id, "members", err, "")
+	}
+	return h.section(c, id, "members", nil, fmt.Sprintf("%s is now a %s of the team.", m.Name, m.Role))
+}
+
+// RemoveMember is POST /teams/{id}/members/{user_id}/remove; yourself is
+// leaving the team.
+func (h *Teams) RemoveMember(c echo.Context) error {
+	ws := request.Workspace(c)
+	acc, _ := request.Account(c)
+	id, err := idParam(c, "id", "team")
+	if err != nil {
+		return err
+	}
+	uid, err := idParam(c, "user_id", "team member")
+	if err != nil {
+		return err
+	}
+	err = h.Store.RemoveTeamMember(c.Request().Context(), request.Actor(c), ws.ID, id, uid)
+	notice := "Removed from the team."
+	if uid == acc.ID {
+		notice = "You left the team."
+	}
+	return h.section(c, id, "members", err, notice)
+}
+
+// AddGrant is POST /teams/{id}/grants {resource_kind, resource_id, permission}.
+func (h *Teams) AddGrant(c echo.Context) error {
+	ws := request.Workspace(c)
+	id, err := idParam(c, "id", "team")
+	if err != nil {
+		return err
+	}
+	rid, perr := strconv.ParseInt(c.FormValue("resource_id"), 10, 64)
+	if perr != nil || rid <= 0 {
+		return h.section(c, id, "grants", model.InvalidField("resource_id", "Choose an agent to grant."), "")
+	}
+	g, err := h.Store.SetGrant(c.Request().Context(), request.Actor(c), ws.ID, id, db.SetGrantInput{
+		ResourceKind: c.FormValue("resource_kind"), ResourceID: rid, Permission: c.FormValue("permission")})
+	if err != nil {
+		return h.section(c, id, "grants", err, "")
+	}
+	return h.section(c, id, "grants", nil, fmt.Sprintf("The team can now %s %s.", verb(g.Permission), g.ResourceName))
+}
+
+func verb(p model.Permission) string {
+	switch p {
+	case model.PermRead:
+		return "read"
+	case model.PermWrite:
+		return "use and configure"
+	}
+	return "administer"
+}
+
+// GrantLevel is POST /teams/{id}/grants/{grant_id} {permission}: the level
+// select. htmx gets the grant's row back.
+func (h *Teams) GrantLevel(c echo.Context) error {
+	ctx := c.Request().Context()
+	ws := request.Workspace(c)
+	acc, _ := request.Account(c)
+	id, err := idParam(c, "id", "team")
+	if err != nil {
+		return err
+	}
+	gid, err := idParam(c, "grant_id", "grant")
+	if err != nil {
+		return err
+	}
+	d, err := h.Store.Team(ctx, acc.ID, ws.ID, id)
+	if err != nil {
+		return err
+	}
+	var cur *model.Grant
+	for i := range d.Grants {
+		if d.Grants[i].ID == gid {
+			cur = &d.Grants[i]
+		}
+	}
+	if cur == nil {
+		return model.NotFound("grant")
+	}
+	g, err := h.Store.SetGrant(ctx, request.Actor(c), ws.ID, id, db.SetGrantInput{
+		ResourceKind: string(cur.ResourceKind), ResourceID: cur.ResourceID, Permission: c.FormValue("permission")})
+	e, isModel := model.AsError(err)
+	if err != nil && (!isModel || e.Code == model.CodeNotFound) {
+		return err
+	}
+	if !IsHTMX(c) {
+		if err != nil {
+			return Redirect(c, teamPath(id), "error", e.Message)
+		}
+		return Redirect(c, teamPath(id), "success", "Level changed to "+g.Permission.Label()+".")
+	}
+	row := views.GrantRowView{ID: cur.ID, TeamID: id, AgentID: cur.ResourceID, AgentName: cur.ResourceName,
+		Permission: string(cur.Permission), CanManage: d.CanManage()}
+	status := http.StatusOK
+	if err != nil {
+		row.Error, status = e.Message, pageStatus(e.Code)
+	} else {
+		row.Permission, row.Notice = string(g.Permission), "Now "+g.Permission.Label()+"."
+	}
+	return Render(c, status, views.GrantRow(request.CSRF(c), row))
+}
+
+// RemoveGrant is POST /teams/{id}/grants/{grant_id}/remove.
+func (h *Teams) RemoveGrant(c echo.Context) error {
+	ws := request.Workspace(c)
+	id, err := idParam(c, "id", "team")
+	if err != nil {
+		return err
+	}
+	gid, err := idParam(c, "grant_id", "grant")
+	if err != nil {
+		return err
+	}
+	err = h.Store.RemoveGrant(c.Request().Context(), request.Actor(c), ws.ID, id, gid)
+	return h.section(c, id, "grants", err, "Grant removed.")
+}

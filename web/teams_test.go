@@ -1,0 +1,370 @@
+package web_test
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"testing"
+
+	"guildhall/web/webtest"
+)
+
+// tgJoin adds an account to an org directly (invitations have their tests).
+func tgJoin(t *testing.T, env *webtest.Env, orgID, userID int64, role string) {
+	t.Helper()
+	if _, err := env.Store.DB().Exec(`INSERT INTO memberships (org_id, account_id, role) VALUES ($1, $2, $3)`, orgID, userID, role); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func num(v any) int64 {
+	f, _ := v.(float64)
+	return int64(f)
+}
+
+func idPath(format string, ids ...any) string { return fmt.Sprintf(format, ids...) }
+
+// TestTeamsGrantsAPI is the issue's scenario through the JSON API: two teams
+// with read and admin grants, a member in both, billing, a creator, a plain
+// member, another org's agent, bad input and cross-org ids.
+func TestTeamsGrantsAPI(t *testing.T) {
+	env := webtest.New(t)
+	admin, _ := env.SignUpAPI("admin@example.com", "Ada Admin")
+	both, bothID := env.SignUpAPI("both@example.com", "Bea Both")
+	bill, billID := env.SignUpAPI("bill@example.com", "Bill Billing")
+	plain, plainID := env.SignUpAPI("plain@example.com", "Pat Plain")
+	other, _ := env.SignUpAPI("other@example.com", "Otto Other")
+
+	org := admin.Do(http.MethodPost, "/api/orgs", map[string]any{"display_name": "Acme"})
+	if org.Status != 201 {
+		t.Fatalf("create org: %s", org.Raw)
+	}
+	orgID := num(org.Data()["id"])
+	slug := org.Data()["slug"].(string)
+	tgJoin(t, env, orgID, bothID, "member")
+	tgJoin(t, env, orgID, billID, "billing")
+	tgJoin(t, env, orgID, plainID, "member")
+
+	ag := admin.Do(http.MethodPost, "/api/agents", map[string]any{"name": "Support bot", "org": slug})
+	if ag.Status != 201 || ag.Data()["permission"] != "admin" {
+		t.Fatalf("create agent: %d %s", ag.Status, ag.Raw)
+	}
+	agentID := num(ag.Data()["id"])
+
+	mk := func(name string) int64 {
+		r := admin.Do(http.MethodPost, "/api/orgs/"+slug+"/teams", map[string]any{"name": name})
+		if r.Status != 201 {
+			t.Fatalf("create team %s: %s", name, r.Raw)
+		}
+		return num(r.Data()["id"])
+	}
+	readers, admins := mk("Readers"), mk("Admins")
+	for _, tm := range []int64{readers, admins} {
+		r := admin.Do(http.MethodPut, idPath("/api/orgs/%s/teams/%d/members/%d", slug, tm, bothID), map[string]any{"role": "member"})
+		if r.Status != 200 || r.Data()["role"] != "member" {
+			t.Fatalf("add member: %s", r.Raw)
+		}
+	}
+	g1 := admin.Do(http.MethodPut, idPath("/api/orgs/%s/teams/%d/grants", slug, readers), map[string]any{"resource_kind": "agent", "resource_id": agentID, "permission": "read"})
+	g2 := admin.Do(http.MethodPut, idPath("/api/orgs/%s/teams/%d/grants", slug, admins), map[string]any{"resource_kind": "agent", "resource_id": agentID, "permission": "admin"})
+	if g1.Status != 200 || g2.Status != 200 {
+		t.Fatalf("grants: %s %s", g1.Raw, g2.Raw)
+	}
+	// Re-grant: same id, new level.
+	g3 := admin.Do(http.MethodPut, idPath("/api/orgs/%s/teams/%d/grants", slug, readers), map[string]any{"resource_kind": "agent", "resource_id": agentID, "permission": "write"})
+	if num(g3.Data()["id"]) != num(g1.Data()["id"]) || g3.Data()["permission"] != "write" {
+		t.Fatalf("re-grant: %s", g3.Raw)
+	}
+	// Default level is write.
+	g4 := admin.Do(http.MethodPut, idPath("/api/orgs/%s/teams/%d/grants", slug, readers), map[string]any{"resource_id": agentID})
+	if g4.Data()["permission"] != "write" {
+		t.Fatalf("default grant: %s", g4.Raw)
+	}
+	admin.Do(http.MethodPut, idPath("/api/orgs/%s/teams/%d/grants", slug, readers), map[string]any{"resource_kind": "agent", "resource_id": agentID, "permission": "read"})
+
+	// The member in both teams sees admin, from the Admins team.
+	r := both.Do(http.MethodGet, idPath("/api/agents/%d", agentID), nil)
+	src, _ := r.Data()["source"].(map[string]any)
+	if r.Status != 200 || r.Data()["permission"] != "admin" || src["team_name"] != "Admins" {
+		t.Fatalf("member in both: %s", r.Raw)
+	}
+	// Billing reads, whatever the grants; cannot join teams.
+	if r := bill.Do(http.MethodGet, idPath("/api/agents/%d", agentID), nil); r.Data()["permission"] != "read" {
+		t.Fatalf("billing: %s", r.Raw)
+	}
+	if r := admin.Do(http.MethodPut, idPath("/api/orgs/%s/teams/%d/members/%d", slug, admins, billID), map[string]any{"role": "member"}); r.Status != 422 || r.ErrorCode() != "validation_error" {
+		t.Fatalf("billing joins a team: %d %s", r.Status, r.Raw)
+	}
+	// A plain member: 404, and not listed; a member's own agent is admin.
+	if r := plain.Do(http.MethodGet, idPath("/api/agents/%d", agentID), nil); r.Status != 404 {
+		t.Fatalf("plain member get: %d", r.Status)
+	}
+	if r := plain.Do(http.MethodPatch, idPath("/api/agents/%d", agentID), map[string]any{"name": "x"}); r.Status != 404 {
+		t.Fatalf("plain member patch: %d", r.Status)
+	}
+	mine := plain.Do(http.MethodPost, "/api/agents", map[string]any{"name": "Pat's helper", "org": orgID})
+	if mine.Status != 201 || mine.Data()["permission"] != "admin" {
+		t.Fatalf("member creates: %s", mine.Raw)
+	}
+	list := plain.Do(http.MethodGet, "/api/agents?org="+slug, nil)
+	if list.Status != 200 || len(list.List()) != 1 || list.Body["pagination"].(map[string]any)["total"] != float64(1) {
+		t.Fatalf("plain list: %s", list.Raw)
+	}
+	// Read cannot write; write can; delete needs admin.
+	if r := bill.Do(http.MethodPatch, idPath("/api/agents/%d", agentID), map[string]any{"name": "x"}); r.Status != 403 {
+		t.Fatalf("billing patch: %d", r.Status)
+	}
+	// The explainer.
+	x := admin.Do(http.MethodGet, idPath("/api/agents/%d/access?user_id=%d", agentID, bothID), nil)
+	xs, _ := x.Data()["source"].(map[string]any)
+	if x.Status != 200 || x.Data()["permission"] != "admin" || xs["rule"] != "team_grant" || xs["team_name"] != "Admins" {
+		t.Fatalf("explain: %s", x.Raw)
+	}
+	if x := admin.Do(http.MethodGet, idPath("/api/agents/%d/access?user_id=%d", agentID, plainID), nil); x.Data()["permission"] != "none" {
+		t.Fatalf("explain plain: %s", x.Raw)
+	}
+	if x := admin.Do(http.MethodGet, idPath("/api/agents/%d/access?user_id=abc", agentID), nil); x.Status != 422 {
+		t.Fatalf("explain bad user: %d", x.Status)
+	}
+
+	// Another org's agent cannot be granted; another org's ids are 404.
+	oorg := other.Do(http.MethodPost, "/api/orgs", map[string]any{"display_name": "Other Co"})
+	oslug := oorg.Data()["slug"].(string)
+	theirs := other.Do(http.MethodPost, "/api/agents", map[string]any{"name": "Their bot", "org": oslug})
+	theirID := num(theirs.Data()["id"])
+	if r := admin.Do(http.MethodPut, idPath("/api/orgs/%s/teams/%d/grants", slug, readers), map[string]any{"resource_kind": "agent", "resource_id": theirID}); r.Status != 404 {
+		t.Fatalf("grant another org's agent: %d %s", r.Status, r.Raw)
+	}
+	for _, p := range []string{
+		idPath("/api/orgs/%s/teams/%d", oslug, readers),
+		idPath("/api/orgs/%s/teams/%d", slug, 999999),
+		idPath("/api/agents/%d", theirID),
+		idPath("/api/agents/%d/access?user_id=%d", theirID, bothID),
+		"/api/orgs/" + oslug + "/resources?kind=agent",
+	} {
+		if r := admin.Do(http.MethodGet, p, nil); r.Status != 404 || r.ErrorCode() != "not_found" {
+			t.Errorf("GET %s: %d %s", p, r.Status, r.Raw)
+		}
+	}
+	if r := other.Do(http.MethodGet, idPath("/api/orgs/%s/teams/%d", oslug, readers), nil); r.Status != 404 {
+		t.Errorf("team through the wrong org: %d", r.Status)
+	}
+
+	// Bad input.
+	bad := []struct {
+		method, path string
+		body         any
+		want         int
+	}{
+		{http.MethodPost, "/api/orgs/" + slug + "/teams", map[string]any{"name": ""}, 422},
+		{http.MethodPost, "/api/orgs/" + slug + "/teams", map[string]any{"name": "readers"}, 422},
+		{http.MethodPost, "/api/orgs/" + slug + "/teams", map[string]any{"name": "X", "color": "red"}, 422},
+		{http.MethodPost, "/api/orgs/" + slug + "/teams", "{", 422},
+		{http.MethodPut, idPath("/api/orgs/%s/teams/%d/members/%d", slug, readers, plainID), map[string]any{"role": "boss"}, 422},
+		{http.MethodPut, idPath("/api/orgs/%s/teams/%d/grants", slug, readers), map[string]any{"resource_id": agentID, "permission": "owner"}, 422},
+		{http.MethodPut, idPath("/api/orgs/%s/teams/%d/grants", slug, readers), map[string]any{"resource_id": "x"}, 422},
+		{http.MethodPut, idPath("/api/orgs/%s/teams/%d/grants", slug, readers), map[string]any{"permission": "read"}, 422},
+		{http.MethodPut, idPath("/api/orgs/%s/teams/%d/grants", slug, readers), map[string]any{"resource_kind": "skill", "resource_id": agentID}, 422},
+		{http.MethodPost, "/api/agents", map[string]any{"name": ""}, 422},
+		{http.MethodPost, "/api/agents", map[string]any{"name": "x", "org": true}, 422},
+		{http.MethodPost, "/api/agents", map[string]any{"name": "x", "org": oslug}, 404},
+		{http.MethodPost, idPath("/api/agents/%d/transfer", agentID), map[string]any{"email": "nope"}, 422},
+		{http.MethodPost, idPath("/api/agents/%d/move-to-org", agentID), map[string]any{}, 422},
+		{http.MethodGet, "/api/orgs/" + slug + "/resources?kind=planet", nil, 422},
+		{http.MethodGet, "/api/agents/abc", nil, 404},
+		{http.MethodDelete, idPath("/api/orgs/%s/teams/%d/grants/%d", slug, readers, 999999), nil, 404},
+	}
+	for _, b := range bad {
+		if r := admin.Do(b.method, b.path, b.body); r.Status != b.want || r.Body["success"] != false || r.ErrorMessage() == "" {
+			t.Errorf("%s %s %v: %d %s, want %d", b.method, b.path, b.body, r.Status, r.Raw, b.want)
+		}
+	}
+	// Plain members cannot create teams or list resources.
+	if r := plain.Do(http.MethodPost, "/api/orgs/"+slug+"/teams", map[string]any{"name": "Mine"}); r.Status != 403 {
+		t.Errorf("member creates team: %d", r.Status)
+	}
+	if r := plain.Do(http.MethodGet, "/api/orgs/"+slug+"/resources?kind=agent", nil); r.Status != 403 {
+		t.Errorf("member lists resources: %d", r.Status)
+	}
+	res := admin.Do(http.MethodGet, "/api/orgs/"+slug+"/resources?kind=agent", nil)
+	if res.Status != 200 || len(res.List()) != 2 {
+		t.Errorf("resources: %s", res.Raw)
+	}
+	// Team detail and list.
+	d := both.Do(http.MethodGet, idPath("/api/orgs/%s/teams/%d", slug, admins), nil)
+	if d.Status != 200 || len(d.Data()["members"].([]any)) != 1 || len(d.Data()["grants"].([]any)) != 1 {
+		t.Fatalf("team detail: %s", d.Raw)
+	}
+	if l := bill.Do(http.MethodGet, "/api/orgs/"+slug+"/teams", nil); l.Status != 200 || len(l.List()) != 2 {
+		t.Fatalf("teams list: %s", l.Raw)
+	}
+	if u := admin.Do(http.MethodPatch, idPath("/api/orgs/%s/teams/%d", slug, admins), map[string]any{"description": "The admins"}); u.Status != 200 || u.Data()["description"] != "The admins" || u.Data()["name"] != "Admins" {
+		t.Fatalf("patch team: %s", u.Raw)
+	}
+	// Leave a team; remove a grant; delete a team.
+	if r := both.Do(http.MethodDelete, idPath("/api/orgs/%s/teams/%d/members/%d", slug, readers, bothID), nil); r.Status != 200 || r.Data()["removed"] != true {
+		t.Fatalf("leave team: %s", r.Raw)
+	}
+	if r := admin.Do(http.MethodDelete, idPath("/api/orgs/%s/teams/%d/grants/%d", slug, admins, num(g2.Data()["id"])), nil); r.Status != 200 {
+		t.Fatalf("remove grant: %s", r.Raw)
+	}
+	if r := both.Do(http.MethodGet, idPath("/api/agents/%d", agentID), nil); r.Status != 404 {
+		t.Fatalf("after grant removal: %d", r.Status)
+	}
+	if r := admin.Do(http.MethodDelete, idPath("/api/orgs/%s/teams/%d", slug, admins), nil); r.Status != 200 || r.Data()["deleted"] != true {
+		t.Fatalf("delete team: %s", r.Raw)
+	}
+	// The org owns agents: deleting it is a 409 naming them.
+	del := admin.Do(http.MethodDelete, "/api/orgs/"+slug, map[string]any{"confirm": slug})
+	if del.Status != 409 || !strings.Contains(del.Raw, "Support bot") {
+		t.Errorf("delete org with agents: %d %s", del.Status, del.Raw)
+	}
+}
+
+// TestAgentMoveAndTransferAPI: a personal agent moves into the org; another
+// is transferred to a colleague who accepts it.
+func TestAgentMoveAndTransferAPI(t *testing.T) {
+	env := webtest.New(t)
+	dev, devID := env.SignUpAPI("dev@example.com", "Dev")
+	colleague, _ := env.SignUpAPI("colleague@example.com", "Colleague")
+	env.VerifyEmail("colleague@example.com")
+	org := dev.Do(http.MethodPost, "/api/orgs", map[string]any{"display_name": "Dev Org"})
+	orgID := num(org.Data()["id"])
+
+	side := dev.Do(http.MethodPost, "/api/agents", map[string]any{"name": "Side project"})
+	if side.Status != 201 || side.Data()["org_id"] == float64(orgID) {
+		t.Fatalf("personal agent: %s", side.Raw)
+	}
+	moved := dev.Do(http.MethodPost, idPath("/api/agents/%d/move-to-org", num(side.Data()["id"])), map[string]any{"org_id": orgID})
+	if moved.Status != 200 || num(moved.Data()["org_id"]) != orgID || num(moved.Data()["created_by"]) != devID || moved.Data()["permission"] != "admin" {
+		t.Fatalf("move: %s", moved.Raw)
+	}
+	if r := colleague.Do(http.MethodPost, idPath("/api/agents/%d/move-to-org", num(side.Data()["id"])), map[string]any{"org_id": orgID}); r.Status != 404 {
+		t.Fatalf("stranger moves: %d", r.Status)
+	}
+
+	gift := dev.Do(http.MethodPost, "/api/agents", map[string]any{"name": "Gift bot"})
+	giftID := num(gift.Data()["id"])
+	tr := dev.Do(http.MethodPost, idPath("/api/agents/%d/transfer", giftID), map[string]any{"email": "colleague@example.com"})
+	if tr.Status != 201 || tr.Data()["status"] != "pending" || tr.Data()["to_email"] != "colleague@example.com" {
+		t.Fatalf("transfer: %s", tr.Raw)
+	}
+	if !strings.Contains(env.LinkIn("colleague@example.com", "/agent-transfers/"), "/agent-transfers/agt_") {
+		t.Fatal("no transfer link mailed")
+	}
+	if r := dev.Do(http.MethodPost, idPath("/api/agents/%d/transfer", giftID), map[string]any{"email": "x@example.com"}); r.Status != 409 {
+		t.Fatalf("second transfer: %d", r.Status)
+	}
+	mine := colleague.Do(http.MethodGet, "/api/me/agent-transfers", nil)
+	if len(mine.List()) != 1 {
+		t.Fatalf("incoming: %s", mine.Raw)
+	}
+	trID := num(tr.Data()["id"])
+	if r := dev.Do(http.MethodPost, idPath("/api/me/agent-transfers/%d/accept", trID), nil); r.Status != 404 {
+		t.Fatalf("sender accepts: %d", r.Status)
+	}
+	acc := colleague.Do(http.MethodPost, idPath("/api/me/agent-transfers/%d/accept", trID), nil)
+	if acc.Status != 200 || acc.Data()["permission"] != "admin" || acc.Data()["name"] != "Gift bot" {
+		t.Fatalf("accept: %s", acc.Raw)
+	}
+	if r := dev.Do(http.MethodGet, idPath("/api/agents/%d", giftID), nil); r.Status != 404 {
+		t.Fatalf("sender still sees it: %d", r.Status)
+	}
+	if r := colleague.Do(http.MethodPost, idPath("/api/me/agent-transfers/%d/decline", trID), nil); r.Status != 409 {
+		t.Fatalf("decline after accept: %d", r.Status)
+	}
+	if r := colleague.Do(http.MethodDelete, idPath("/api/agents/%d", giftID), nil); r.Status != 200 {
+		t.Fatalf("new owner deletes: %d %s", r.Status, r.Raw)
+	}
+}
+
+// TestTeamPagesHTMX drives the team and agent pages as a browser would with
+// htmx: add a member, grant, change the level, the explainer; cross-org ids
+// are 404 and bad input a 422 fragment.
+func TestTeamPagesHTMX(t *testing.T) {
+	env := webtest.New(t)
+	admin := env.SignUpVerified("admin@example.com", "Ada Admin")
+	env.SignUpVerified("member@example.com", "Mo Member")
+	outsider := env.SignUpVerified("out@example.com", "Otto Outsider")
+	if r := admin.Post("/orgs", url.Values{"display_name": {"Acme"}}); r.Status != 303 {
+		t.Fatalf("create org: %d", r.Status)
+	}
+	var orgID int64
+	if err := env.Store.DB().Get(&orgID, `SELECT id FROM orgs WHERE kind = 'team'`); err != nil {
+		t.Fatal(err)
+	}
+	mo, _ := env.Store.AccountByEmail(t.Context(), "member@example.com")
+	tgJoin(t, env, orgID, mo.ID, "member")
+	admin.Post("/workspace", url.Values{"org_id": {strconv.FormatInt(orgID, 10)}})
+	admin.Get("/teams")
+
+	if r := admin.Post("/agents", url.Values{"name": {""}}); r.Status != 422 || !strings.Contains(r.Body, `id="e-name"`) {
+		t.Fatalf("empty agent name: %d", r.Status)
+	}
+	r := admin.Post("/agents", url.Values{"name": {"Support bot"}, "description": {"Answers tickets"}})
+	if r.Status != 303 || !strings.HasPrefix(r.Location, "/agents/") {
+		t.Fatalf("create agent: %d %s", r.Status, r.Location)
+	}
+	agentPath := r.Location
+	if r := admin.Post("/teams", url.Values{"name": {""}}); r.Status != 422 || !strings.Contains(r.Body, `id="e-name"`) {
+		t.Fatalf("empty team name: %d", r.Status)
+	}
+	r = admin.Post("/teams", url.Values{"name": {"Platform"}})
+	if r.Status != 303 || !strings.HasPrefix(r.Location, "/teams/") {
+		t.Fatalf("create team: %d", r.Status)
+	}
+	teamPath := r.Location
+	page := admin.Get(teamPath)
+	if page.Status != 200 || !strings.Contains(page.Body, "Mo Member (member@example.com)") || !strings.Contains(page.Body, ">Support bot<") {
+		t.Fatalf("team page lacks the pickers: %d", page.Status)
+	}
+	r = admin.HTMX(http.MethodPost, teamPath+"/members", url.Values{"user_id": {strconv.FormatInt(mo.ID, 10)}, "role": {"member"}})
+	if r.Status != 200 || !strings.Contains(r.Body, `id="team-members"`) || !strings.Contains(r.Body, `data-email="member@example.com"`) {
+		t.Fatalf("add member fragment: %d %s", r.Status, r.Body)
+	}
+	if r := admin.HTMX(http.MethodPost, teamPath+"/members", url.Values{"user_id": {"abc"}}); r.Status != 422 {
+		t.Fatalf("bad member id: %d", r.Status)
+	}
+	agentID := strings.TrimPrefix(agentPath, "/agents/")
+	r = admin.HTMX(http.MethodPost, teamPath+"/grants", url.Values{"resource_kind": {"agent"}, "resource_id": {agentID}, "permission": {"read"}})
+	if r.Status != 200 || !strings.Contains(r.Body, `data-permission="read"`) {
+		t.Fatalf("grant fragment: %d %s", r.Status, r.Body)
+	}
+	var grantID int64
+	if err := env.Store.DB().Get(&grantID, `SELECT id FROM grants`); err != nil {
+		t.Fatal(err)
+	}
+	r = admin.HTMX(http.MethodPost, idPath("%s/grants/%d", teamPath, grantID), url.Values{"permission": {"admin"}})
+	if r.Status != 200 || !strings.Contains(r.Body, `data-permission="admin"`) || !strings.Contains(r.Body, "Now Admin") {
+		t.Fatalf("level change: %d %s", r.Status, r.Body)
+	}
+	if r := admin.HTMX(http.MethodPost, idPath("%s/grants/%d", teamPath, grantID), url.Values{"permission": {"owner"}}); r.Status != 422 || !strings.Contains(r.Body, "Choose a permission") {
+		t.Fatalf("bad level: %d %s", r.Status, r.Body)
+	}
+	// The explainer fragment.
+	r = admin.HTMX(http.MethodGet, agentPath+"/access?user_id="+strconv.FormatInt(mo.ID, 10), nil)
+	if r.Status != 200 || !strings.Contains(r.Body, `data-permission="admin"`) || !strings.Contains(r.Body, "through team Platform") {
+		t.Fatalf("explainer: %d %s", r.Status, r.Body)
+	}
+	// The member sees it with admin in the list.
+	mc := env.NewClient()
+	mc.SignIn("member@example.com", webtest.Password)
+	mc.Post("/workspace", url.Values{"org_id": {strconv.FormatInt(orgID, 10)}})
+	if l := mc.Get("/agents"); !strings.Contains(l.Body, `data-agent="Support bot" data-permission="admin"`) {
+		t.Fatalf("member's list lacks the agent at admin")
+	}
+	// Cross-org: the outsider gets 404 for the team and the agent.
+	for _, p := range []string{teamPath, agentPath, agentPath + "/access?user_id=1"} {
+		if r := outsider.Get(p); r.Status != 404 {
+			t.Errorf("outsider GET %s: %d", p, r.Status)
+		}
+	}
+	if r := outsider.Post(agentPath+"/delete", nil); r.Status != 404 {
+		t.Errorf("outsider delete: %d", r.Status)
+	}
+	if r := outsider.Get("/agents/abc"); r.Status != 404 {
+		t.Errorf("bad id: %d", r.Status)
+	}
+}
