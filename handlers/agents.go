@@ -129,7 +129,7 @@ func (h *Agents) Create(c echo.Context) error {
 			form.Message = e.Message
 		}
 		v.Form = form
-		return Render(c, pageStatus(e.Code), views.AgentsPage(h.Shell(c, "Agents", "agents"), v))
+		return Render(c, StatusOf(e.Code), views.AgentsPage(h.Shell(c, "Agents", "agents"), v))
 	}
 	if err != nil {
 		return err
@@ -295,7 +295,7 @@ func (h *Agents) refused(c echo.Context, id int64, err error, set func(v *views.
 		msg = m
 	}
 	set(&v, msg)
-	return h.render(c, pageStatus(e.Code), v)
+	return h.render(c, StatusOf(e.Code), v)
 }
 
 // Move is POST /agents/{id}/move {org_id}.
@@ -400,7 +400,7 @@ func (h *Agents) linkRefused(c echo.Context, err error) error {
 		return verr
 	}
 	if v.Closed == "" {
-		v.Message, status = e.Message, pageStatus(e.Code)
+		v.Message, status = e.Message, StatusOf(e.Code)
 	}
 	return h.renderLink(c, status, v)
 }

@@ -97,6 +97,29 @@ func Render(c echo.Context, status int, comp templ.Component) error {
 	return c.HTMLBlob(status, buf.Bytes())
 }
 
+// StatusOf maps an error code to its HTTP status (SPEC 11), for web/errors.go
+// and for pages that render their own refusals. Policy codes of purchases and
+// plan limits are 403.
+func StatusOf(code model.Code) int {
+	switch code {
+	case model.CodeUnauthorized:
+		return http.StatusUnauthorized
+	case model.CodeForbidden, model.CodePlanLimit:
+		return http.StatusForbidden
+	case model.CodeNotFound:
+		return http.StatusNotFound
+	case model.CodeConflict:
+		return http.StatusConflict
+	case model.CodeValidation:
+		return http.StatusUnprocessableEntity
+	case model.CodeInsufficientFunds:
+		return http.StatusPaymentRequired
+	case model.CodeRateLimited:
+		return http.StatusTooManyRequests
+	}
+	return http.StatusForbidden
+}
+
 // IsHTMX reports whether htmx sent the request (answer with a fragment).
 func IsHTMX(c echo.Context) bool { return c.Request().Header.Get("HX-Request") == "true" }
 

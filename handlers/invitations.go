@@ -175,27 +175,9 @@ func (h *Invitations) refused(c echo.Context, err error) error {
 	}
 	if v.Mode != views.LinkClosed {
 		v.Message = e.Message
-		status = pageStatus(e.Code)
+		status = StatusOf(e.Code)
 	}
 	return h.renderLink(c, status, v)
-}
-
-// pageStatus is the HTTP status of an error code for pages that render their
-// own refusals (it mirrors web/errors.go).
-func pageStatus(code model.Code) int {
-	switch code {
-	case model.CodeUnauthorized:
-		return http.StatusUnauthorized
-	case model.CodeNotFound:
-		return http.StatusNotFound
-	case model.CodeConflict:
-		return http.StatusConflict
-	case model.CodeValidation:
-		return http.StatusUnprocessableEntity
-	case model.CodeRateLimited:
-		return http.StatusTooManyRequests
-	}
-	return http.StatusForbidden
 }
 
 // Accept is POST /invitations/{token}/accept by the signed-in invitee.

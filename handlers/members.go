@@ -214,7 +214,7 @@ func (h *Members) ChangeRole(c echo.Context) error {
 	row := h.rowView(ws, acc.ID, m, owners)
 	status := http.StatusOK
 	if e != nil {
-		row.Error, status = e.Message, pageStatus(e.Code)
+		row.Error, status = e.Message, StatusOf(e.Code)
 	} else {
 		row.Notice = "Now " + m.Role.Label() + "."
 	}
@@ -280,7 +280,7 @@ func (h *Members) Leave(c echo.Context) error {
 		if IsHTMX(c) {
 			return err
 		}
-		return Render(c, pageStatus(e.Code), views.ConfirmPage(h.Shell(c, "Leave", "members"), h.leaveConfirm(c, e.Message)))
+		return Render(c, StatusOf(e.Code), views.ConfirmPage(h.Shell(c, "Leave", "members"), h.leaveConfirm(c, e.Message)))
 	}
 	if err != nil {
 		return err
@@ -342,7 +342,7 @@ func (h *Members) Transfer(c echo.Context) error {
 		if merr != nil {
 			return err
 		}
-		return Render(c, pageStatus(e.Code), views.ConfirmPage(h.Shell(c, "Transfer ownership", "members"), h.transferConfirm(c, m, e.Message)))
+		return Render(c, StatusOf(e.Code), views.ConfirmPage(h.Shell(c, "Transfer ownership", "members"), h.transferConfirm(c, m, e.Message)))
 	}
 	if err != nil {
 		return err
@@ -388,7 +388,7 @@ func (h *Members) Invite(c echo.Context) error {
 	form := views.InviteForm{Email: c.FormValue("email"), Role: c.FormValue("role")}
 	inv, token, err := h.Store.CreateInvitation(ctx, request.Actor(c), ws.ID, form.Email, form.Role)
 	if e, ok := model.AsError(err); ok && e.Code != model.CodeNotFound {
-		return h.invitationsAnswer(c, pageStatus(e.Code), inviteRefusal(form, e))
+		return h.invitationsAnswer(c, StatusOf(e.Code), inviteRefusal(form, e))
 	}
 	if err != nil {
 		return err
@@ -421,7 +421,7 @@ func (h *Members) Resend(c echo.Context) error {
 	}
 	inv, token, err := h.Store.ResendInvitation(ctx, request.Actor(c), ws.ID, id)
 	if e, ok := model.AsError(err); ok && e.Code != model.CodeNotFound {
-		return h.invitationsAnswer(c, pageStatus(e.Code), views.InviteForm{Message: e.Message})
+		return h.invitationsAnswer(c, StatusOf(e.Code), views.InviteForm{Message: e.Message})
 	}
 	if err != nil {
 		return err
@@ -445,7 +445,7 @@ func (h *Members) Cancel(c echo.Context) error {
 	}
 	inv, err := h.Store.CancelInvitation(c.Request().Context(), request.Actor(c), ws.ID, id)
 	if e, ok := model.AsError(err); ok && e.Code != model.CodeNotFound {
-		return h.invitationsAnswer(c, pageStatus(e.Code), views.InviteForm{Message: e.Message})
+		return h.invitationsAnswer(c, StatusOf(e.Code), views.InviteForm{Message: e.Message})
 	}
 	if err != nil {
 		return err

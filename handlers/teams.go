@@ -196,7 +196,7 @@ func (h *Teams) section(c echo.Context, id int64, which string, change error, no
 	status := http.StatusOK
 	msg := ""
 	if change != nil {
-		status, msg = pageStatus(e.Code), e.Message
+		status, msg = StatusOf(e.Code), e.Message
 		for _, m := range e.Fields {
 			msg = m
 		}
@@ -344,7 +344,7 @@ func (h *Teams) GrantLevel(c echo.Context) error {
 		Permission: string(cur.Permission), CanManage: d.CanManage()}
 	status := http.StatusOK
 	if err != nil {
-		row.Error, status = e.Message, pageStatus(e.Code)
+		row.Error, status = e.Message, StatusOf(e.Code)
 	} else {
 		row.Permission, row.Notice = string(g.Permission), "Now "+g.Permission.Label()+"."
 	}

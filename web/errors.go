@@ -12,28 +12,6 @@ import (
 	"guildhall/views"
 )
 
-// StatusOf maps an error code to its HTTP status (SPEC 11). Policy codes of
-// purchases and plan limits are 403.
-func StatusOf(code model.Code) int {
-	switch code {
-	case model.CodeUnauthorized:
-		return http.StatusUnauthorized
-	case model.CodeForbidden, model.CodePlanLimit:
-		return http.StatusForbidden
-	case model.CodeNotFound:
-		return http.StatusNotFound
-	case model.CodeConflict:
-		return http.StatusConflict
-	case model.CodeValidation:
-		return http.StatusUnprocessableEntity
-	case model.CodeInsufficientFunds:
-		return http.StatusPaymentRequired
-	case model.CodeRateLimited:
-		return http.StatusTooManyRequests
-	}
-	return http.StatusForbidden
-}
-
 type errorBody struct {
 	Code    model.Code `json:"code"`
 	Message string     `json:"message"`
@@ -44,7 +22,7 @@ type errorBody struct {
 // Anything unknown is a 500 whose cause is logged, never shown.
 func classify(err error) (int, *model.Error, bool) {
 	if e, ok := model.AsError(err); ok {
-		return StatusOf(e.Code), e, false
+		return handlers.StatusOf(e.Code), e, false
 	}
 	var he *echo.HTTPError
 	if errors.As(err, &he) {
