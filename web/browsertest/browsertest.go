@@ -45,7 +45,12 @@ func New(t testing.TB) *Browser {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tmp := t.TempDir()
+	// A short folder, not t.TempDir(): Chromium puts unix sockets in TMPDIR,
+	// and a path built from a long test name passes the 107-byte socket limit.
+	tmp, err := os.MkdirTemp("", "ghb-")
+	if err != nil {
+		t.Fatal(err)
+	}
 	profile := filepath.Join(tmp, "chromium-profile")
 	tmpdir := filepath.Join(tmp, "chromium-tmp")
 	for _, d := range []string{profile, tmpdir} {
@@ -82,6 +87,7 @@ func New(t testing.TB) *Browser {
 		// keep writing in the profile, which t.TempDir then fails to remove.
 		killLeftovers(profile)
 		log.stop()
+		os.RemoveAll(tmp)
 	})
 
 	// Start the browser with a context that has no deadline (the first run

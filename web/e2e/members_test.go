@@ -1,0 +1,278 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"guildhall/web/browsertest"
+	"guildhall/web/webtest"
+)
+
+// memberBrowser wraps a browser with the steps the members tests repeat.
+type memberBrowser struct {
+	*browsertest.Browser
+	t   *testing.T
+	env *webtest.Env
+}
+
+func (b memberBrowser) signIn(email string) {
+	b.t.Helper()
+	b.Navigate(b.env.URL + "/login")
+	b.Fill("#f-email", email)
+	b.Fill("#f-password", webtest.Password)
+	b.RunResponse(browsertest.SubmitForm("#f-password"))
+}
+
+func (b memberBrowser) signOut() {
+	b.t.Helper()
+	b.RunResponse(browsertest.SubmitForm(`form[action="/logout"] button`))
+}
+
+// switchTo makes the org with slug the active workspace, with the switcher.
+func (b memberBrowser) switchTo(slug string) {
+	b.t.Helper()
+	b.RunResponse(browsertest.SubmitForm(`form[action="/workspace"] button[data-slug="` + slug + `"]`))
+}
+
+// waitText waits until the page's text contains s. A poll that a page
+// load interrupts ("Cannot find context") is retried.
+func (b memberBrowser) waitText(s string) {
+	b.t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(b.Ctx(), time.Until(deadline))
+		_, err := chromedp.Run(ctx, chromedp.Poll[bool](`document.body && document.body.innerText.includes(`+strconv.Quote(s)+`)`))
+		cancel()
+		if err == nil {
+			return
+		}
+		if time.Now().Before(deadline) && strings.Contains(err.Error(), "context") && !strings.Contains(err.Error(), "deadline") {
+			time.Sleep(50 * time.Millisecond)
+			continue
+		}
+		body, _ := chromedp.Run(b.Ctx(), chromedp.Evaluate[string](`document.body.innerText`))
+		b.t.Fatalf("page never showed %q: %v\n%s", s, err, body)
+	}
+}
+
+// choose sets a select's value and fires change, as a user picking an option.
+func (b memberBrowser) choose(selector, value string) {
+	b.t.Helper()
+	js := `(() => {
+		const el = document.querySelector(` + strconv.Quote(selector) + `);
+		if (!el) return false;
+		el.value = ` + strconv.Quote(value) + `;
+		el.dispatchEvent(new Event("change", {bubbles: true}));
+		return el.value === ` + strconv.Quote(value) + `;
+	})()`
+	b.Run(chromedp.WaitVisible(chromedp.CSS(selector)), chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		ok, err := chromedp.Evaluate[bool](js)(ctx, t)
+		if err == nil && !ok {
+			err = fmt.Errorf("choose %q in %q: no such select or option", value, selector)
+		}
+		return err
+	}))
+}
+
+func (b memberBrowser) attr(selector, name string) string {
+	b.t.Helper()
+	v, err := chromedp.Run(b.Ctx(), chromedp.Evaluate[string](`document.querySelector(`+strconv.Quote(selector)+`).getAttribute(`+strconv.Quote(name)+`)`))
+	if err != nil {
+		b.t.Fatalf("attribute %s of %s: %v", name, selector, err)
+	}
+	return v
+}
+
+func (b memberBrowser) invite(email, role string) {
+	b.t.Helper()
+	b.Fill("#invite-form #f-email", email)
+	b.choose("#invite-form #f-role", role)
+	b.Submit("#invite-form")
+	b.waitText("Invitation sent to " + email)
+}
+
+func roleIn(t *testing.T, env *webtest.Env, slug, email string) string {
+	t.Helper()
+	var r string
+	err := env.Store.DB().Get(&r, `SELECT COALESCE((SELECT m.role FROM memberships m JOIN accounts a ON a.id = m.account_id
+		JOIN orgs o ON o.id = m.org_id WHERE o.slug = $1 AND a.email = $2), '')`, slug, email)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func idOf(t *testing.T, env *webtest.Env, email string) string {
+	t.Helper()
+	acc, err := env.Store.AccountByEmail(t.Context(), email)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strconv.FormatInt(acc.ID, 10)
+}
+
+// TestMembersBrowser: an owner invites three people from the Members page;
+// each opens the emailed link (signed in, signed in as the wrong account, no
+// account); the owner changes a role with the htmx select, removes a member,
+// transfers ownership; the last owner cannot leave.
+func TestMembersBrowser(t *testing.T) {
+	env := webtest.New(t)
+	env.SignUpVerified("olive@example.com", "Olive Owner")
+	env.SignUpVerified("ann@example.com", "Ann Archer")
+	env.SignUpVerified("wes@example.com", "Wes Wrong")
+	b := memberBrowser{Browser: browsertest.New(t), t: t, env: env}
+
+	// The owner creates the org and opens Members.
+	b.signIn("olive@example.com")
+	b.Navigate(env.URL + "/orgs/new")
+	b.Fill("#f-display_name", "Acme Robotics")
+	b.RunResponse(browsertest.SubmitForm("#f-display_name"))
+	b.Navigate(env.URL + "/members")
+	b.waitText("1 member")
+	b.Screenshot("01-members-alone")
+
+	// Inline field error from the htmx form.
+	b.Fill("#invite-form #f-email", "not an email")
+	b.Submit("#invite-form")
+	b.WaitVisible("#e-email")
+	b.Screenshot("02-invite-field-error")
+
+	// Three invitations.
+	b.invite("ann@example.com", "admin")
+	b.invite("bob@example.com", "member")
+	b.invite("cy@example.com", "billing")
+	b.WaitVisible("#pending-table")
+	if got := b.Text("#seats"); !strings.Contains(got, "4 of 5") {
+		t.Fatalf("seats: %q", got)
+	}
+	b.Screenshot("03-three-pending")
+	b.signOut()
+
+	// Ann opens her link while signed in with the invited email: accept.
+	b.signIn("ann@example.com")
+	b.Navigate(env.LinkIn("ann@example.com", "/invitations/"))
+	b.WaitVisible("#accept")
+	b.Screenshot("04-link-signed-in")
+	b.RunResponse(browsertest.SubmitForm("#accept"))
+	b.waitText("Welcome to Acme Robotics")
+	b.Screenshot("05-joined")
+	if r := roleIn(t, env, "acme-robotics", "ann@example.com"); r != "admin" {
+		t.Fatalf("ann's role %q", r)
+	}
+	b.signOut()
+
+	// Wes opens cy's link: a clear page naming the invited email.
+	b.signIn("wes@example.com")
+	b.Navigate(env.LinkIn("cy@example.com", "/invitations/"))
+	b.WaitVisible("#wrong-account")
+	if got := b.Text("#wrong-account"); !strings.Contains(got, "cy@example.com") || !strings.Contains(got, "wes@example.com") {
+		t.Fatalf("wrong-account page: %q", got)
+	}
+	b.Screenshot("06-link-wrong-account")
+	b.signOut()
+
+	// Bob has no account: sign up with the email fixed, verified, joined.
+	b.Navigate(env.LinkIn("bob@example.com", "/invitations/"))
+	b.WaitVisible("#invite-signup")
+	if ro := b.attr("#invite-signup #f-email", "readonly"); ro == "null" {
+		t.Fatal("the email must be fixed")
+	}
+	b.Fill("#invite-signup #f-name", "Bob Baker")
+	b.Fill("#invite-signup #f-password", webtest.Password)
+	b.Screenshot("07-link-sign-up")
+	b.RunResponse(browsertest.SubmitForm("#invite-signup"))
+	b.waitText("Welcome to Acme Robotics")
+	if acc, err := env.Store.AccountByEmail(t.Context(), "bob@example.com"); err != nil || !acc.Verified() {
+		t.Fatalf("bob: %+v %v", acc, err)
+	}
+	b.signOut()
+
+	// The owner changes Bob's role with the select: htmx re-renders the row.
+	b.signIn("olive@example.com")
+	b.switchTo("acme-robotics")
+	b.Navigate(env.URL + "/members")
+	bob, ann := idOf(t, env, "bob@example.com"), idOf(t, env, "ann@example.com")
+	b.choose("#role-"+bob, "billing")
+	b.WaitVisible("#member-" + bob + " .row-ok")
+	if got := b.attr("#member-"+bob, "data-role"); got != "billing" {
+		t.Fatalf("row role after change: %q", got)
+	}
+	if r := roleIn(t, env, "acme-robotics", "bob@example.com"); r != "billing" {
+		t.Fatalf("stored role %q", r)
+	}
+	b.Screenshot("08-role-changed")
+
+	// Remove Bob, after the inline confirmation.
+	b.Click("#member-" + bob + " details.confirm summary")
+	b.WaitVisible("#member-" + bob + " .confirm-pop button")
+	b.Screenshot("09-remove-confirm")
+	b.Click("#member-" + bob + " .confirm-pop button")
+	b.Run(chromedp.WaitNotPresent(chromedp.CSS("#member-" + bob)))
+	b.waitText("Removed Bob Baker from Acme Robotics")
+	if r := roleIn(t, env, "acme-robotics", "bob@example.com"); r != "" {
+		t.Fatalf("bob still %q", r)
+	}
+
+	// Transfer ownership to Ann, with a confirmation page.
+	b.RunResponse(chromedp.Click(chromedp.CSS("#member-" + ann + ` a[href$="/transfer"]`)))
+	b.WaitVisible("#confirm-button")
+	b.Screenshot("10-transfer-confirm")
+	b.RunResponse(browsertest.SubmitForm("#confirm-button"))
+	b.waitText("Ann Archer is now an owner of Acme Robotics")
+	b.Screenshot("11-transferred")
+	if roleIn(t, env, "acme-robotics", "ann@example.com") != "owner" || roleIn(t, env, "acme-robotics", "olive@example.com") != "admin" {
+		t.Fatal("transfer did not swap the roles")
+	}
+	b.signOut()
+
+	// Ann is now the only owner: she cannot leave.
+	b.signIn("ann@example.com")
+	b.switchTo("acme-robotics")
+	b.Navigate(env.URL + "/members/leave")
+	b.waitText("promote another member to owner first")
+	b.Screenshot("12-last-owner-cannot-leave")
+}
+
+// TestBannerBrowser: a pending invitation shows on every page
+// for the verified invitee, who accepts it from the banner.
+func TestBannerBrowser(t *testing.T) {
+	env := webtest.New(t)
+	owner := env.SignUpVerified("olive@example.com", "Olive Owner")
+	owner.Post("/orgs", map[string][]string{"display_name": {"Acme Robotics"}})
+	owner.Get("/")
+	owner.Post("/members/invitations", map[string][]string{"email": {"vera@example.com"}, "role": {"admin"}})
+	env.SignUpVerified("vera@example.com", "Vera Vance")
+
+	b := memberBrowser{Browser: browsertest.New(t), t: t, env: env}
+	b.signIn("vera@example.com")
+	b.Navigate(env.URL + "/")
+	b.waitText("Olive Owner invited you to join Acme Robotics as Admin.")
+	b.Screenshot("01-banner")
+	b.RunResponse(browsertest.SubmitForm(`#banner form[action$="/accept"] button`))
+	b.waitText("Welcome to Acme Robotics")
+	b.Screenshot("02-accepted")
+	if r := roleIn(t, env, "acme-robotics", "vera@example.com"); r != "admin" {
+		t.Fatalf("vera's role %q", r)
+	}
+}
+
+// TestStaleLinkBrowser: an expired link gives a clear page.
+func TestStaleLinkBrowser(t *testing.T) {
+	env := webtest.New(t)
+	owner := env.SignUpVerified("olive@example.com", "Olive Owner")
+	owner.Post("/orgs", map[string][]string{"display_name": {"Acme Robotics"}})
+	owner.Get("/")
+	owner.Post("/members/invitations", map[string][]string{"email": {"late@example.com"}})
+	link := env.LinkIn("late@example.com", "/invitations/")
+	env.Clock.Advance(8 * 24 * time.Hour)
+	b := memberBrowser{Browser: browsertest.New(t), t: t, env: env}
+	b.Navigate(link)
+	b.waitText("This invitation has expired")
+	b.Screenshot("01-expired-link")
+}

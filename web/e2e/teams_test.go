@@ -1,0 +1,161 @@
+package e2e
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/chromedp/chromedp"
+
+	"guildhall/web/browsertest"
+	"guildhall/web/webtest"
+)
+
+// signIn signs a browser in through the login form.
+func tgSignIn(b *browsertest.Browser, env *webtest.Env, email string) {
+	b.Navigate(env.URL + "/login")
+	b.Fill("#f-email", email)
+	b.Fill("#f-password", webtest.Password)
+	b.RunResponse(browsertest.SubmitForm("#f-password"))
+}
+
+// choose picks an option of a select and fires change, as a user does.
+func tgChoose(b *browsertest.Browser, selector, value string) {
+	js := `(() => {
+		const el = document.querySelector(` + strconv.Quote(selector) + `);
+		if (!el) return false;
+		el.value = ` + strconv.Quote(value) + `;
+		el.dispatchEvent(new Event("change", {bubbles: true}));
+		return true;
+	})()`
+	b.Run(chromedp.WaitVisible(chromedp.CSS(selector)), chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		_, err := chromedp.Evaluate[bool](js)(ctx, t)
+		return err
+	}))
+}
+
+func tgOptionValue(b *browsertest.Browser, selector, labelPart string) string {
+	js := `(() => {
+		for (const o of document.querySelectorAll(` + strconv.Quote(selector+" option") + `)) {
+			if (o.textContent.includes(` + strconv.Quote(labelPart) + `)) return o.value;
+		}
+		return "";
+	})()`
+	var v string
+	b.Run(chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		var err error
+		v, err = chromedp.Evaluate[string](js)(ctx, t)
+		return err
+	}))
+	if v == "" {
+		b.Screenshot("missing-option")
+	}
+	return v
+}
+
+// TestTeamAgentTransferPages: an admin builds a team in the browser (add a
+// member, grant an agent, change the level with htmx), uses the access
+// explainer, and transfers another agent to a colleague who accepts it from
+// the emailed link.
+func TestTeamAgentTransferPages(t *testing.T) {
+	env := webtest.New(t)
+	env.SignUpVerified("ada@example.com", "Ada Admin")
+	env.SignUpVerified("mo@example.com", "Mo Member")
+	env.SignUpVerified("cleo@example.com", "Cleo Colleague")
+
+	b := browsertest.New(t)
+	tgSignIn(b, env, "ada@example.com")
+	b.Navigate(env.URL + "/orgs/new")
+	b.Fill("#f-display_name", "Acme Robotics")
+	b.RunResponse(browsertest.SubmitForm("#f-display_name"))
+	var orgID int64
+	if err := env.Store.DB().Get(&orgID, `SELECT id FROM orgs WHERE kind = 'team'`); err != nil {
+		t.Fatal(err)
+	}
+	mo, _ := env.Store.AccountByEmail(t.Context(), "mo@example.com")
+	if _, err := env.Store.DB().Exec(`INSERT INTO memberships (org_id, account_id, role) VALUES ($1, $2, 'member')`, orgID, mo.ID); err != nil {
+		t.Fatal(err)
+	}
+
+	// Two agents.
+	for _, name := range []string{"Support triage", "Release notes writer"} {
+		b.Navigate(env.URL + "/agents")
+		b.Fill("#f-name", name)
+		b.Fill("#f-description", "Helps the team with "+strings.ToLower(name))
+		b.RunResponse(browsertest.SubmitForm("#f-name"))
+		if got := b.Text("#agent-title"); got != name {
+			t.Fatalf("agent page title %q", got)
+		}
+	}
+	agentPage := b.Location()
+	b.Navigate(env.URL + "/agents")
+	b.Screenshot("agents-list")
+
+	// A team: add Mo, grant the triage agent at read, then raise to admin.
+	b.Navigate(env.URL + "/teams")
+	b.Fill("#f-name", "Platform")
+	b.Fill("#f-description", "Runs the support tooling")
+	b.RunResponse(browsertest.SubmitForm("#f-name"))
+	teamPage := b.Location()
+	tgChoose(b, "#f-user_id", tgOptionValue(b, "#f-user_id", "Mo Member"))
+	b.Click("#add-member")
+	b.WaitVisible(`#team-members tr[data-email="mo@example.com"]`)
+	tgChoose(b, "#f-resource_id", tgOptionValue(b, "#f-resource_id", "Support triage"))
+	tgChoose(b, "#f-permission", "read")
+	b.Click("#add-grant")
+	b.WaitVisible(`#grants-table tr[data-agent="Support triage"][data-permission="read"]`)
+	tgChoose(b, "#grants-table select.grant-level", "admin")
+	b.WaitVisible(`#grants-table tr[data-agent="Support triage"][data-permission="admin"]`)
+	if !strings.Contains(b.Text("#grants-table"), "Now Admin") {
+		t.Error("no confirmation after the level change")
+	}
+	b.Screenshot("team-page")
+	var level string
+	if err := env.Store.DB().Get(&level, `SELECT permission FROM grants`); err != nil || level != "admin" {
+		t.Fatalf("grant level in the database: %q %v", level, err)
+	}
+
+	// The explainer on the triage agent: Mo has admin through Platform.
+	var triageID int64
+	if err := env.Store.DB().Get(&triageID, `SELECT id FROM agents WHERE name = 'Support triage'`); err != nil {
+		t.Fatal(err)
+	}
+	b.Navigate(env.URL + "/agents/" + strconv.FormatInt(triageID, 10))
+	tgChoose(b, "#f-explain", strconv.FormatInt(mo.ID, 10))
+	b.WaitVisible(`#explain-result .perm-explain[data-permission="admin"]`)
+	if got := b.Text("#explain-reason"); !strings.Contains(got, "through team Platform") {
+		t.Errorf("explainer says %q", got)
+	}
+	b.Screenshot("agent-explainer")
+
+	// Transfer the other agent to Cleo.
+	b.Navigate(agentPage)
+	b.Fill("#f-email", "cleo@example.com")
+	b.RunResponse(browsertest.SubmitForm("#transfer-button"))
+	b.WaitVisible("#pending-transfer")
+	link := env.Path(env.LinkIn("cleo@example.com", "/agent-transfers/"))
+
+	c := browsertest.New(t)
+	tgSignIn(c, env, "cleo@example.com")
+	c.WaitVisible(`[id^="transfer-banner-"]`)
+	c.Screenshot("transfer-banner")
+	c.Navigate(env.URL + link)
+	c.WaitVisible("#accept-transfer")
+	c.Screenshot("transfer-link")
+	c.RunResponse(browsertest.SubmitForm("#accept-transfer"))
+	if got := c.Text("#agent-title"); got != "Release notes writer" {
+		t.Fatalf("after accepting: %q", got)
+	}
+	if !strings.Contains(c.Text("#my-permission"), "admin") {
+		t.Error("recipient is not admin")
+	}
+	c.Screenshot("transfer-accepted")
+
+	// The sender no longer sees it.
+	resp := b.RunResponse(chromedp.Navigate(agentPage))
+	if resp.Status != 404 {
+		t.Errorf("sender opens the transferred agent: %d", resp.Status)
+	}
+	_ = teamPage
+}
