@@ -112,6 +112,14 @@ func (h *Accounts) Login(c echo.Context) error {
 	return c.Redirect(http.StatusSeeOther, SafeNext(f.Next))
 }
 
+// LogoutPage confirms before signing out.
+func (h *Accounts) LogoutPage(c echo.Context) error {
+	if _, ok := request.Account(c); !ok {
+		return c.Redirect(http.StatusSeeOther, "/login")
+	}
+	return Render(c, http.StatusOK, views.LogoutPage(h.Shell(c, "Sign out", "")))
+}
+
 // Logout ends the session.
 func (h *Accounts) Logout(c echo.Context) error {
 	if err := request.Session(c).SignOut(c); err != nil {

@@ -76,6 +76,13 @@ func TestSignupVerifyAndSession(t *testing.T) {
 	if res := c.Get("/verify/ver_nonsense"); res.Status != http.StatusNotFound {
 		t.Fatalf("unknown link: %d", res.Status)
 	}
+	// GET /logout only asks; it never signs out by itself.
+	if res := c.Get("/logout"); res.Status != http.StatusOK || !strings.Contains(res.Body, "Sign out of Guildhall?") {
+		t.Fatalf("GET /logout: %d", res.Status)
+	}
+	if res := c.Get("/"); res.Status != http.StatusOK {
+		t.Fatalf("signed out by a GET: %d", res.Status)
+	}
 	// Sign out: the old cookie is dead even if replayed.
 	jarCookies := c.HTTP.Jar.Cookies(mustURL(env.URL))
 	if res := c.Post("/logout", nil); res.Status != http.StatusSeeOther {

@@ -37,6 +37,7 @@ func (s *Server) routes() []Route {
 		{http.MethodPost, "/signup", h.Accounts.Signup, Public},
 		{http.MethodGet, "/login", h.Accounts.LoginPage, Public},
 		{http.MethodPost, "/login", h.Accounts.Login, Public},
+		{http.MethodGet, "/logout", h.Accounts.LogoutPage, Public},
 		{http.MethodPost, "/logout", h.Accounts.Logout, Public},
 		{http.MethodGet, "/verify/:token", h.Accounts.Verify, Public},
 		{http.MethodPost, "/verify/resend", h.Accounts.ResendVerification, Member},
