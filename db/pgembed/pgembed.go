@@ -105,9 +105,33 @@ func Start(ctx context.Context, o Options) (*Cluster, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pgembed: %w", err)
 	}
+	var cred *syscall.Credential
+	if os.Geteuid() == 0 {
+		if cred, err = postgresCredential(); err != nil {
+			return nil, err
+		}
+	}
+	if err := os.MkdirAll(root, 0o755); err != nil {
+		return nil, fmt.Errorf("pgembed: %w", err)
+	}
+	// As root, postgres runs as the postgres user, who must be able to
+	// reach the cluster. A clone under /root (mode 0700) is not reachable,
+	// so the cluster then lives in a folder of its own, named after the data
+	// folder, and the data folder records where (pg.location).
+	home := root
+	if cred != nil {
+		if err := checkTraversable(root, cred); err != nil {
+			if home, err = fallbackHome(root, cred, err); err != nil {
+				return nil, err
+			}
+			logf("pgembed: %s is not reachable by the postgres user; the cluster lives in %s", root, home)
+		} else {
+			_ = os.Remove(filepath.Join(root, "pg.location"))
+		}
+	}
 	c := &Cluster{
-		dataDir: filepath.Join(root, "pg"),
-		logPath: filepath.Join(root, "pg.log"),
+		dataDir: filepath.Join(home, "pg"),
+		logPath: filepath.Join(home, "pg.log"),
 		logf:    logf,
 	}
 
@@ -118,22 +142,7 @@ func Start(ctx context.Context, o Options) (*Cluster, error) {
 	if c.binDir, err = findBinDir(existingVersion); err != nil {
 		return nil, err
 	}
-
-	var cred *syscall.Credential
-	if os.Geteuid() == 0 {
-		if cred, err = postgresCredential(); err != nil {
-			return nil, err
-		}
-	}
-
-	if err := os.MkdirAll(root, 0o755); err != nil {
-		return nil, fmt.Errorf("pgembed: %w", err)
-	}
-	if cred != nil {
-		if err := checkTraversable(root, cred); err != nil {
-			return nil, err
-		}
-	}
+	root = home
 
 	if existingVersion == "" {
 		if err := c.initdb(ctx, o, cred); err != nil {
@@ -620,6 +629,30 @@ func socketDir(root, dataDir string, cred *syscall.Credential) (string, error) {
 		return "", fmt.Errorf("pgembed: %w", err)
 	}
 	return dir, nil
+}
+
+// fallbackHome is where the cluster of data folder root lives when the
+// postgres user cannot reach root: /var/lib/guildhall/<hash of root>, made
+// reachable, and recorded in root/pg.location.
+func fallbackHome(root string, cred *syscall.Credential, cause error) (string, error) {
+	sum := sha256.Sum256([]byte(root))
+	base := "/var/lib/guildhall"
+	home := filepath.Join(base, hex.EncodeToString(sum[:])[:16])
+	if err := os.MkdirAll(home, 0o755); err != nil {
+		return "", fmt.Errorf("%w (and the fallback %s: %v)", cause, home, err)
+	}
+	for _, d := range []string{base, home} {
+		if err := os.Chmod(d, 0o755); err != nil {
+			return "", fmt.Errorf("pgembed: %w", err)
+		}
+	}
+	if err := checkTraversable(home, cred); err != nil {
+		return "", fmt.Errorf("%w (and the fallback: %v)", cause, err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "pg.location"), []byte(home+"\n"), 0o644); err != nil {
+		return "", fmt.Errorf("pgembed: %w", err)
+	}
+	return home, nil
 }
 
 // findBinDir finds the folder holding initdb and postgres: PATH first, then

@@ -202,13 +202,8 @@ func TestUnreachableDir(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "cannot enter "+closed) {
 		t.Fatalf("err = %v, want a 'cannot enter' error", err)
 	}
-	if os.Geteuid() == 0 {
-		// The real thing: Start as root runs postgres as the postgres user.
-		_, err := Start(context.Background(), Options{Dir: data, Fast: true})
-		if err == nil || !strings.Contains(err.Error(), "cannot enter "+closed) {
-			t.Fatalf("Start: err = %v, want a 'cannot enter' error", err)
-		}
-	}
+	// Start itself then falls back to a reachable folder: see
+	// TestUnreachableDataDirFallsBack.
 	// Our own data folder (the last element) is opened up, not refused.
 	if err := os.Chmod(closed, 0o755); err != nil {
 		t.Fatal(err)
@@ -258,5 +253,40 @@ func TestInitCache(t *testing.T) {
 	entries, err := os.ReadDir(cache)
 	if err != nil || len(entries) != 1 || !strings.HasPrefix(entries[0].Name(), "initdb-") {
 		t.Fatalf("cache entries %v, %v; want one initdb-*", entries, err)
+	}
+}
+
+// As root, a data folder the postgres user cannot reach (a clone under
+// /root, or t.TempDir with its 0700 parent) still works: the cluster moves to
+// a reachable folder named after the data folder, recorded in pg.location.
+func TestUnreachableDataDirFallsBack(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data") // the parent of t.TempDir() is 0700
+	o := Options{Dir: dir, Fast: true, Logf: t.Logf}
+	if cache, err := os.UserCacheDir(); err == nil {
+		o.InitCache = filepath.Join(cache, "guildhall", "pgembed")
+	}
+	c, err := Start(context.Background(), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		c.Stop()
+		if b, err := os.ReadFile(filepath.Join(dir, "pg.location")); err == nil {
+			os.RemoveAll(strings.TrimSpace(string(b)))
+		}
+	})
+	db := open(t, c, "postgres")
+	if err := db.Ping(); err != nil {
+		t.Fatal(err)
+	}
+	loc, err := os.ReadFile(filepath.Join(dir, "pg.location"))
+	if os.Geteuid() != 0 {
+		if err == nil {
+			t.Fatalf("not root, yet the cluster moved to %s", loc)
+		}
+		return
+	}
+	if err != nil || !strings.HasPrefix(c.DataDir(), strings.TrimSpace(string(loc))) {
+		t.Fatalf("pg.location %q (%v), cluster in %s", loc, err, c.DataDir())
 	}
 }
