@@ -37,6 +37,11 @@ func (h *Workspaces) Overview(c echo.Context) error {
 		RoleLabel: ws.Role.Label(), Balance: views.Cents(ov.BalanceCents), Members: ov.Members, Teams: ov.Teams,
 		Agents: ov.Agents, Verified: acc.Verified(), CanAudit: model.Can(ws.Role, model.ActReadAudit) && !ws.Personal(),
 	}
+	for _, w := range request.Workspaces(c) {
+		if !w.Personal() {
+			v.Orgs++
+		}
+	}
 	now := h.Store.Now()
 	for _, e := range evs {
 		v.Activity = append(v.Activity, views.ActivityItem{Actor: orDash(e.ActorEmail), Action: e.Action, Target: e.TargetLabel, When: views.Ago(e.CreatedAt, now)})
