@@ -15,6 +15,7 @@ import (
 
 	"github.com/jmoiron/sqlx"
 
+	"guildhall/cmd/guildhall/cli"
 	"guildhall/db"
 	"guildhall/db/demo"
 	"guildhall/db/migrations"
@@ -30,6 +31,15 @@ Usage:
   guildhall serve [flags]   run the web app and JSON API (migrates first)
   guildhall migrate         apply database migrations and exit
   guildhall demo            load the demo data set
+
+Command-line client (talks to a running server's JSON API):
+  guildhall login [--url URL] [--email EMAIL] [--password-stdin]
+                                     sign in and store an API token
+  guildhall org create SLUG "NAME"   create a team organization
+  guildhall org switch SLUG|none     make an org active (none: your personal workspace)
+  guildhall org whoami               show who is signed in and the active org
+  guildhall org invite EMAIL [--role ROLE]
+                                     invite someone to the active org
 
 Configuration comes from the environment (GUILDHALL_ADDR, GUILDHALL_BASE_URL,
 DATABASE_URL, GUILDHALL_DATA, GUILDHALL_SECRET, SMTP_URL, GUILDHALL_DEV);
@@ -59,6 +69,10 @@ func main() {
 			}
 			return err
 		})
+	case "login", "org":
+		code := cli.Main(ctx, os.Args[1:])
+		stop()
+		os.Exit(code)
 	case "help", "-h", "--help":
 		fmt.Print(usage)
 	default:
