@@ -3,6 +3,7 @@ package web
 import (
 	"errors"
 	"net/http"
+	"sort"
 	"strings"
 
 	"github.com/labstack/echo/v4"
@@ -59,10 +60,15 @@ func (s *Server) errorHandler(err error, c echo.Context) {
 		if details == nil && len(e.Fields) > 0 {
 			details = map[string]any{"fields": e.Fields}
 		}
+		msg := e.Message
+		if len(e.Fields) > 0 && msg == model.Invalid(nil).Message {
+			// "the highlighted fields" means nothing to a script: say which.
+			msg = fieldsSentence(e.Fields)
+		}
 		if details == nil {
 			details = map[string]any{}
 		}
-		werr = c.JSON(status, map[string]any{"success": false, "error": errorBody{Code: e.Code, Message: e.Message, Details: details}})
+		werr = c.JSON(status, map[string]any{"success": false, "error": errorBody{Code: e.Code, Message: msg, Details: details}})
 	case c.Request().Method == http.MethodHead:
 		werr = c.NoContent(status)
 	case handlers.IsHTMX(c):
@@ -79,4 +85,18 @@ func (s *Server) errorHandler(err error, c echo.Context) {
 	if werr != nil {
 		c.Logger().Errorf("write error answer: %v", werr)
 	}
+}
+
+// fieldsSentence joins per-field messages in field order.
+func fieldsSentence(fields map[string]string) string {
+	keys := make([]string, 0, len(fields))
+	for k := range fields {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, 0, len(keys))
+	for _, k := range keys {
+		parts = append(parts, k+": "+fields[k])
+	}
+	return strings.Join(parts, " ")
 }

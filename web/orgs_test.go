@@ -119,6 +119,12 @@ func TestAPIOrgsCreateSlugRules(t *testing.T) {
 			t.Errorf("%s: %d %s", name, r.Status, r.Raw)
 		}
 	}
+	// A validation answer names the fields in its message and in details.fields.
+	r = api.Do(http.MethodPost, "/api/orgs", map[string]any{"display_name": "", "slug": "x"})
+	fields, _ := r.Body["error"].(map[string]any)["details"].(map[string]any)["fields"].(map[string]any)
+	if !strings.Contains(r.ErrorMessage(), "display_name: ") || !strings.Contains(r.ErrorMessage(), "slug: ") || fields["slug"] == nil || fields["display_name"] == nil {
+		t.Fatalf("validation answer: %s", r.Raw)
+	}
 	list := api.Do(http.MethodGet, "/api/orgs", nil)
 	if len(list.List()) != 4 {
 		t.Fatalf("orgs: %s, want personal + 3", list.Raw)
