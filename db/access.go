@@ -311,6 +311,9 @@ func (s *Store) ListAgents(ctx context.Context, accountID int64, f AgentFilter) 
 	if f.Page <= 0 {
 		f.Page = 1
 	}
+	if f.Page > model.MaxPage {
+		f.Page = model.MaxPage // keeps the OFFSET from overflowing
+	}
 	var rows []struct {
 		agentFactsRow
 		Total int `db:"total"`

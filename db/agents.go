@@ -386,9 +386,11 @@ type recipient struct {
 	Personal int64  `db:"personal_org_id"`
 }
 
-// openTransfer loads the recipient and row-locks a pending, unexpired
-// transfer addressed to them. By id, a transfer to someone else is not found;
-// by token it is forbidden (the link was forwarded).
+// openTransfer loads the recipient and a pending, unexpired transfer
+// addressed to them, without locking it: callers lock what they change in
+// the one order every agent change uses (the agent row, then its transfers)
+// and then re-check with lockTransfer. By id, a transfer to someone else is
+// not found; by token it is forbidden (the link was forwarded).
 func (tx *Tx) openTransfer(ref TransferRef, action string) (model.AgentTransfer, recipient, error) {
 	var me recipient
 	var t model.AgentTransfer
@@ -398,9 +400,9 @@ func (tx *Tx) openTransfer(ref TransferRef, action string) (model.AgentTransfer,
 	}
 	var err error
 	if ref.Token != "" {
-		err = tx.GetContext(tx.ctx, &t, transferSelect+` WHERE tr.token_hash = $1 FOR UPDATE OF tr`, HashSecret(strings.TrimSpace(ref.Token)))
+		err = tx.GetContext(tx.ctx, &t, transferSelect+` WHERE tr.token_hash = $1`, HashSecret(strings.TrimSpace(ref.Token)))
 	} else {
-		err = tx.GetContext(tx.ctx, &t, transferSelect+` WHERE tr.id = $1 AND tr.to_email = $2 FOR UPDATE OF tr`, ref.ID, me.Email)
+		err = tx.GetContext(tx.ctx, &t, transferSelect+` WHERE tr.id = $1 AND tr.to_email = $2`, ref.ID, me.Email)
 	}
 	if err != nil {
 		return t, me, notFound(err, "transfer")
@@ -412,13 +414,29 @@ func (tx *Tx) openTransfer(ref TransferRef, action string) (model.AgentTransfer,
 	if !me.Verified {
 		return t, me, model.Forbidden("Verify your email address before answering a transfer.")
 	}
+	return t, me, tx.transferOpen(t)
+}
+
+// transferOpen refuses a transfer that is no longer pending or has expired.
+func (tx *Tx) transferOpen(t model.AgentTransfer) error {
 	if t.Status != model.TransferPending {
-		return t, me, model.Conflict("This transfer was already %s.", t.Status)
+		return model.Conflict("This transfer was already %s.", t.Status)
 	}
 	if t.Expired(tx.Now()) {
-		return t, me, model.Conflict("This transfer expired. Ask the sender to send it again.")
+		return model.Conflict("This transfer expired. Ask the sender to send it again.")
 	}
-	return t, me, nil
+	return nil
+}
+
+// lockTransfer row-locks transfer id and checks it is still open: a move,
+// a delete, a cancel or another answer may have closed it meanwhile (a
+// deleted agent takes its transfers with it: not found).
+func (tx *Tx) lockTransfer(id int64) (model.AgentTransfer, error) {
+	var t model.AgentTransfer
+	if err := tx.GetContext(tx.ctx, &t, transferSelect+` WHERE tr.id = $1 FOR UPDATE OF tr`, id); err != nil {
+		return t, notFound(err, "transfer")
+	}
+	return t, tx.transferOpen(t)
 }
 
 // AcceptAgentTransfer moves the agent into the recipient's personal
@@ -439,12 +457,31 @@ func (s *Store) AcceptAgentTransfer(ctx context.Context, actor model.Actor, ref 
 		if err != nil {
 			return err
 		}
+		// The agent row first, then the transfer: the order of moves,
+		// deletes and cancels, which lock the agent and then touch its
+		// transfers. The other order deadlocks against them.
 		var cur int64
 		if err := tx.GetContext(ctx, &cur, `SELECT org_id FROM agents WHERE id = $1 FOR UPDATE`, t.AgentID); err != nil {
 			return notFound(err, "agent")
 		}
+		if t, err = tx.lockTransfer(t.ID); err != nil {
+			return err
+		}
 		if cur != t.FromOrgID {
 			return model.Conflict("The agent has moved since this transfer was sent. Ask the sender to send it again.")
+		}
+		// The offer stands only while its sender may still transfer the
+		// agent: someone removed from the org, demoted or stripped of their
+		// grant since sending cannot hand the org's agent out any more.
+		if t.FromAccountID == nil {
+			return model.Conflict("The sender's account is gone, so this transfer no longer stands.")
+		}
+		sender, err := agentFor(ctx, tx, *t.FromAccountID, t.AgentID, false)
+		if err != nil {
+			return err
+		}
+		if model.CanTransferAgent(sender.Permission) != nil {
+			return model.Conflict("The sender can no longer transfer this agent, so this transfer no longer stands.")
 		}
 		if err := tx.checkAgentLimit(org, 1); err != nil {
 			return err
@@ -477,6 +514,9 @@ func (s *Store) DeclineAgentTransfer(ctx context.Context, actor model.Actor, ref
 	err := s.InTx(ctx, actor, func(tx *Tx) error {
 		t, _, err := tx.openTransfer(ref, "agent.transfer_declined")
 		if err != nil {
+			return err
+		}
+		if t, err = tx.lockTransfer(t.ID); err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE agent_transfers SET status = 'declined', updated_at = $1 WHERE id = $2`,

@@ -354,3 +354,115 @@ func TestMoveCancelsPendingTransfer(t *testing.T) {
 	_, err = e.s.AcceptAgentTransfer(e.ctx, recip, db.TransferRef{ID: tr.ID})
 	wantCode(t, err, model.CodeConflict)
 }
+
+// TestTransferAcceptRacesMoveAndDelete: a recipient accepting while the
+// sender deletes, moves or cancels the agent gets a clean answer either way,
+// never a database deadlock (accept used to lock the transfer before the
+// agent, the reverse of every other agent change), and exactly one side wins.
+func TestTransferAcceptRacesMoveAndDelete(t *testing.T) {
+	e := newTG(t)
+	dev, _ := e.user("Dev")
+	recip, _ := e.user("Recipient")
+	org := e.org(dev, "Dev Org")
+	e.exec(`UPDATE orgs SET limit_agents = 1000`)
+	for round := 0; round < 36; round++ {
+		ag := e.agent(dev, 0, "Bot")
+		_, tr, err := e.s.TransferAgent(e.ctx, dev, ag.ID, recip.Email)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		var acceptErr, otherErr error
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			<-start
+			_, acceptErr = e.s.AcceptAgentTransfer(e.ctx, recip, db.TransferRef{ID: tr.ID})
+		}()
+		go func() {
+			defer wg.Done()
+			<-start
+			switch round % 3 {
+			case 0:
+				otherErr = e.s.DeleteAgent(e.ctx, dev, ag.ID)
+			case 1:
+				_, otherErr = e.s.MoveAgentToOrg(e.ctx, dev, ag.ID, org)
+			case 2:
+				otherErr = e.s.CancelAgentTransfer(e.ctx, dev, ag.ID)
+			}
+		}()
+		close(start)
+		wg.Wait()
+		for _, err := range []error{acceptErr, otherErr} {
+			if err != nil && model.CodeOf(err) == "" {
+				t.Fatalf("round %d: internal error %v", round, err)
+			}
+		}
+		if (acceptErr == nil) == (otherErr == nil) {
+			t.Fatalf("round %d: accept %v, other %v: exactly one must win", round, acceptErr, otherErr)
+		}
+		if acceptErr == nil {
+			e.wantAccess(recip, ag.ID, model.PermAdmin, model.SourcePersonalOwner)
+		}
+	}
+}
+
+// TestTransferNeedsSenderStillAdmin: a transfer out of a team org stands only
+// while its sender may still transfer the agent. A member removed from the
+// org (or stripped of their grant) cannot have the org's agent handed to them
+// after the fact.
+func TestTransferNeedsSenderStillAdmin(t *testing.T) {
+	e := newTG(t)
+	owner, _ := e.user("Owner")
+	leaver, _ := e.user("Leaver")
+	granted, _ := e.user("Granted")
+	org := e.org(owner, "Keepers")
+	e.join(org, leaver, model.RoleMember)
+	e.join(org, granted, model.RoleMember)
+	ag := e.agent(owner, org, "Crown jewels")
+	tm := e.team(owner, org, "Admins")
+	for _, who := range []model.Actor{leaver, granted} {
+		if _, err := e.s.SetTeamMember(e.ctx, owner, org, tm.ID, who.AccountID, ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	g, err := e.s.SetGrant(e.ctx, owner, org, tm.ID, db.SetGrantInput{ResourceID: ag.ID, Permission: "admin"})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// The leaver offers the agent to their own personal address, then is removed.
+	_, tr, err := e.s.TransferAgent(e.ctx, leaver, ag.ID, leaver.Email)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.s.RemoveMember(e.ctx, owner, org, leaver.AccountID); err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.s.AcceptAgentTransfer(e.ctx, leaver, db.TransferRef{ID: tr.ID})
+	wantCode(t, err, model.CodeConflict)
+	e.wantAccess(owner, ag.ID, model.PermAdmin, model.SourceOrgRole)
+	if n := e.count(`SELECT count(*) FROM agent_transfers WHERE id = $1 AND status = 'cancelled'`, tr.ID); n != 1 {
+		t.Error("removing the member left their transfer pending")
+	}
+
+	// Losing the grant ends the offer too; with it, the offer works.
+	recip, _ := e.user("Recipient")
+	_, tr, err = e.s.TransferAgent(e.ctx, granted, ag.ID, recip.Email)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.s.RemoveGrant(e.ctx, owner, org, tm.ID, g.ID); err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.s.AcceptAgentTransfer(e.ctx, recip, db.TransferRef{ID: tr.ID})
+	wantCode(t, err, model.CodeConflict)
+	if _, err := e.s.SetGrant(e.ctx, owner, org, tm.ID, db.SetGrantInput{ResourceID: ag.ID, Permission: "admin"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.s.AcceptAgentTransfer(e.ctx, recip, db.TransferRef{ID: tr.ID}); err != nil {
+		t.Fatalf("accept while the sender is admin again: %v", err)
+	}
+	e.wantAccess(recip, ag.ID, model.PermAdmin, model.SourcePersonalOwner)
+}

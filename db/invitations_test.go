@@ -1,7 +1,9 @@
 package db
 
 import (
+	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -427,5 +429,41 @@ func TestSignupWithInvitation(t *testing.T) {
 	wantErrCode(t, err, model.CodeConflict)
 	if _, err := f.s.AccountByEmail(f.ctx, "late@example.com"); err == nil {
 		t.Fatal("account created from an expired link")
+	}
+}
+
+// TestInvitationSeatsUnderConcurrency: many owners inviting at once never
+// take more seats than the plan's team_members, and every refusal is a clean
+// plan_limit.
+func TestInvitationSeatsUnderConcurrency(t *testing.T) {
+	f := newMemFix(t)
+	owner := f.account("olive@example.com")
+	org := f.org(owner, "Acme") // free plan: 5 team members, 1 used
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	errs := make(chan error, 12)
+	for i := 0; i < 12; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			_, _, err := f.s.CreateInvitation(f.ctx, owner, org, fmt.Sprintf("p%d@example.com", i), "member")
+			if err != nil && model.CodeOf(err) != model.CodePlanLimit {
+				errs <- err
+			}
+		}()
+	}
+	close(start)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatalf("unexpected error %v", err)
+	}
+	var pending int
+	if err := f.s.DB().GetContext(f.ctx, &pending, `SELECT count(*) FROM invitations WHERE org_id = $1 AND status = 'pending'`, org); err != nil {
+		t.Fatal(err)
+	}
+	if pending != 4 {
+		t.Errorf("%d pending invitations, want 4 (5 seats, 1 member)", pending)
 	}
 }

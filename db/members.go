@@ -156,9 +156,37 @@ func (s *Store) ChangeRole(ctx context.Context, actor model.Actor, orgID, userID
 		tgt.Label = fmt.Sprintf("%s: %s → %s", target.Email, target.Role, to)
 		target.Role = to
 		out = target
-		return tx.Record(orgID, action, tgt)
+		if err := tx.Record(orgID, action, tgt); err != nil {
+			return err
+		}
+		if model.CanJoinTeam(to) != nil {
+			// A role that may not be in teams (billing) leaves them all, so
+			// no team lists a billing member and a later promotion does not
+			// silently bring the old grants back.
+			return tx.leaveTeams(orgID, target)
+		}
+		return nil
 	})
 	return out, err
+}
+
+// leaveTeams takes member m out of every team of org, each audited as
+// team.member_removed. Callers hold m's membership row lock.
+func (tx *Tx) leaveTeams(orgID int64, m model.MemberRow) error {
+	var left []struct {
+		ID   int64  `db:"id"`
+		Name string `db:"name"`
+	}
+	if err := tx.SelectContext(tx.ctx, &left, `DELETE FROM team_members tm USING teams t
+		WHERE t.id = tm.team_id AND tm.org_id = $1 AND tm.account_id = $2 RETURNING t.id, t.name`, orgID, m.AccountID); err != nil {
+		return fmt.Errorf("leave teams: %w", err)
+	}
+	for _, t := range left {
+		if err := tx.Record(orgID, "team.member_removed", model.Target{Kind: "team", ID: strconv.FormatInt(t.ID, 10), Label: t.Name + ": " + m.Email}); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // RemoveMember removes userID from org; removing yourself is leaving
@@ -207,6 +235,13 @@ func (s *Store) RemoveMember(ctx context.Context, actor model.Actor, orgID, user
 		if _, err := tx.ExecContext(ctx, `UPDATE api_tokens SET revoked_at = $1
 			WHERE account_id = $2 AND org_id = $3 AND revoked_at IS NULL`, tx.Now(), userID, orgID); err != nil {
 			return fmt.Errorf("revoke member's tokens: %w", err)
+		}
+		// Their pending offers of the org's agents go too (accepting one
+		// re-checks the sender's rights anyway; this frees the agent for a
+		// new transfer at once).
+		if _, err := tx.ExecContext(ctx, `UPDATE agent_transfers SET status = 'cancelled', updated_at = $1
+			WHERE from_org_id = $2 AND from_account_id = $3 AND status = 'pending'`, tx.Now(), orgID, userID); err != nil {
+			return fmt.Errorf("cancel member's agent transfers: %w", err)
 		}
 		return tx.Record(orgID, action, tgt)
 	})

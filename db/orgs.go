@@ -39,7 +39,9 @@ func (s *Store) CreateOrg(ctx context.Context, actor model.Actor, in CreateOrgIn
 			f.Add("slug", msgOf(err))
 		}
 	}
-	if len(in.Description) > 500 {
+	if !model.ValidText(in.Description) {
+		f.Add("description", "The description is not valid text.")
+	} else if len(in.Description) > 500 {
 		f.Add("description", "Keep the description under 500 characters.")
 	}
 	if err := f.Err(); err != nil {
@@ -186,6 +188,9 @@ func (s *Store) Workspaces(ctx context.Context, accountID int64) ([]model.Worksp
 // account does not belong to is not found, whether or not it exists.
 func (s *Store) Workspace(ctx context.Context, accountID int64, ref string) (model.Workspace, error) {
 	var ws model.Workspace
+	if !model.ValidText(ref) {
+		return ws, model.NotFound("organization") // PostgreSQL would refuse it as text
+	}
 	q := `SELECT ` + orgCols + `, m.role FROM orgs o JOIN memberships m ON m.org_id = o.id AND m.account_id = $1 WHERE `
 	var err error
 	if id, perr := strconv.ParseInt(ref, 10, 64); perr == nil {
@@ -271,7 +276,9 @@ func (s *Store) UpdateOrg(ctx context.Context, actor model.Actor, orgID int64, i
 		}
 		if in.Description != nil {
 			next.Description = strings.TrimSpace(*in.Description)
-			if len(next.Description) > 500 {
+			if !model.ValidText(next.Description) {
+				f.Add("description", "The description is not valid text.")
+			} else if len(next.Description) > 500 {
 				f.Add("description", "Keep the description under 500 characters.")
 			}
 		}

@@ -239,23 +239,29 @@ func (s *Store) SetTeamMember(ctx context.Context, actor model.Actor, orgID, tea
 				return err
 			}
 		}
-		var who struct {
-			Email   string     `db:"email"`
-			OrgRole model.Role `db:"org_role"`
-			Current string     `db:"current"`
-		}
-		err = tx.GetContext(ctx, &who, `SELECT a.email,
-			COALESCE((SELECT m.role FROM memberships m WHERE m.org_id = $1 AND m.account_id = a.id), '') AS org_role,
-			COALESCE((SELECT tm.role FROM team_members tm WHERE tm.team_id = $2 AND tm.account_id = a.id), '') AS current
-			FROM accounts a WHERE a.id = $3`, orgID, teamID, accountID)
+		// The share lock on the member's membership makes a concurrent
+		// demotion to billing (which empties their teams) or removal wait
+		// for this change, or this change see its outcome.
+		var orgRole model.Role
+		err = tx.GetContext(ctx, &orgRole, `SELECT role FROM memberships WHERE org_id = $1 AND account_id = $2 FOR SHARE`, orgID, accountID)
 		if errors.Is(err, sql.ErrNoRows) {
 			return model.CanJoinTeam("")
 		}
 		if err != nil {
 			return fmt.Errorf("load member: %w", err)
 		}
-		if err := model.CanJoinTeam(who.OrgRole); err != nil {
+		if err := model.CanJoinTeam(orgRole); err != nil {
 			return err
+		}
+		var who struct {
+			Email   string `db:"email"`
+			Current string `db:"current"`
+		}
+		err = tx.GetContext(ctx, &who, `SELECT a.email,
+			COALESCE((SELECT tm.role FROM team_members tm WHERE tm.team_id = $1 AND tm.account_id = a.id), '') AS current
+			FROM accounts a WHERE a.id = $2`, teamID, accountID)
+		if err != nil {
+			return fmt.Errorf("load member: %w", err)
 		}
 		target := teamTarget(t)
 		target.Label = t.Name + ": " + who.Email + " as " + string(role)

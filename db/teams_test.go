@@ -2,6 +2,7 @@ package db_test
 
 import (
 	"strings"
+	"sync"
 	"testing"
 
 	"guildhall/db"
@@ -207,5 +208,67 @@ func TestOrgWithAgentsCannotBeDeleted(t *testing.T) {
 	}
 	if err := e.s.DeleteOrg(e.ctx, owner, org, slug); err != nil {
 		t.Fatalf("delete after removing agents: %v", err)
+	}
+}
+
+// TestDemotedToBillingLeavesTeams: billing members cannot be in teams, so a
+// demotion to billing takes the member out of every team of the org (each
+// audited), and promoting them back does not silently restore old grants.
+func TestDemotedToBillingLeavesTeams(t *testing.T) {
+	e := newTG(t)
+	owner, _ := e.user("Owner")
+	member, _ := e.user("Member")
+	org := e.org(owner, "Demoters")
+	e.join(org, member, model.RoleMember)
+	ag := e.agent(owner, org, "Bot")
+	for _, name := range []string{"One", "Two"} {
+		tm := e.team(owner, org, name)
+		if _, err := e.s.SetTeamMember(e.ctx, owner, org, tm.ID, member.AccountID, "maintainer"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.s.SetGrant(e.ctx, owner, org, tm.ID, db.SetGrantInput{ResourceID: ag.ID, Permission: "admin"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.wantAccess(member, ag.ID, model.PermAdmin, model.SourceTeamGrant)
+	if _, err := e.s.ChangeRole(e.ctx, owner, org, member.AccountID, "billing"); err != nil {
+		t.Fatal(err)
+	}
+	if n := e.count(`SELECT count(*) FROM team_members WHERE org_id = $1 AND account_id = $2`, org, member.AccountID); n != 0 {
+		t.Errorf("billing member still in %d teams", n)
+	}
+	e.wantAudit(org, "team.member_removed", model.OutcomeSuccess, 2)
+	e.wantAccess(member, ag.ID, model.PermRead, model.SourceBillingRole)
+	if _, err := e.s.ChangeRole(e.ctx, owner, org, member.AccountID, "member"); err != nil {
+		t.Fatal(err)
+	}
+	e.wantAccess(member, ag.ID, model.PermNone, model.SourceNone)
+
+	// Concurrent add-to-team and demotion never leave a billing member in a team.
+	tm := e.team(owner, org, "Race")
+	for round := 0; round < 10; round++ {
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			<-start
+			_, _ = e.s.SetTeamMember(e.ctx, owner, org, tm.ID, member.AccountID, "member")
+		}()
+		go func() {
+			defer wg.Done()
+			<-start
+			_, _ = e.s.ChangeRole(e.ctx, owner, org, member.AccountID, "billing")
+		}()
+		close(start)
+		wg.Wait()
+		if n := e.count(`SELECT count(*) FROM team_members tm JOIN memberships m ON m.org_id = tm.org_id AND m.account_id = tm.account_id
+			WHERE m.role = 'billing'`); n != 0 {
+			t.Fatalf("round %d: a billing member is in a team", round)
+		}
+		if _, err := e.s.ChangeRole(e.ctx, owner, org, member.AccountID, "member"); err != nil {
+			t.Fatal(err)
+		}
+		e.exec(`DELETE FROM team_members WHERE team_id = $1`, tm.ID)
 	}
 }

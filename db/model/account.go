@@ -95,6 +95,13 @@ func ValidateName(s string, field string) error {
 	return nil
 }
 
+// ValidText reports whether free text (a description, an agent's config) can
+// be stored: valid UTF-8 with no NUL byte. PostgreSQL refuses both, so a
+// value failing this must be a validation error, never reach the database.
+func ValidText(s string) bool {
+	return utf8.ValidString(s) && !strings.ContainsRune(s, 0)
+}
+
 // fieldLabel turns a field name into the start of a sentence:
 // "display_name" → "Display name".
 func fieldLabel(field string) string {

@@ -122,3 +122,20 @@ func TestValidateName(t *testing.T) {
 		})
 	}
 }
+
+// TestValidText: free text PostgreSQL can store: valid UTF-8 without NUL.
+func TestValidText(t *testing.T) {
+	for s, want := range map[string]bool{
+		"":                  true,
+		"plain text":        true,
+		"lines\nand\ttabs":  true,
+		"ünïcødé ✓":         true,
+		"nul \x00 inside":   false,
+		"\xff invalid utf8": false,
+		"half \xe2\x82":     false,
+	} {
+		if got := ValidText(s); got != want {
+			t.Errorf("ValidText(%q) = %v, want %v", s, got, want)
+		}
+	}
+}

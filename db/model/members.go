@@ -15,11 +15,19 @@ const (
 	MembersMaxPerPage = 100
 )
 
-// MemberPaging clamps a requested page and page size: page starts at 1,
-// per_page defaults to 20 and is at most 100.
+// MaxPage is the highest page number any numbered list serves. Past it the
+// list is empty anyway, and capping it keeps (page-1)*per_page, the SQL
+// OFFSET, from overflowing into a negative number.
+const MaxPage = 1_000_000
+
+// MemberPaging clamps a requested page and page size: page starts at 1 and
+// is at most MaxPage, per_page defaults to 20 and is at most 100.
 func MemberPaging(page, perPage int) (int, int) {
 	if page < 1 {
 		page = 1
+	}
+	if page > MaxPage {
+		page = MaxPage
 	}
 	if perPage <= 0 {
 		perPage = MembersPerPage

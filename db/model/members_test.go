@@ -1,6 +1,7 @@
 package model
 
 import (
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -95,6 +96,8 @@ func TestMemberPaging(t *testing.T) {
 		{1, 100, 1, 100},
 		{1, 101, 1, 100},
 		{7, 5000, 7, 100},
+		{MaxPage + 1, 100, MaxPage, 100},
+		{math.MaxInt, 100, MaxPage, 100}, // would overflow the SQL OFFSET
 	}
 	for _, tt := range tests {
 		p, per := MemberPaging(tt.page, tt.per)

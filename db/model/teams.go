@@ -135,10 +135,14 @@ func (in *AgentInput) Normalize() error {
 	if err := ValidateName(in.Name, "name"); err != nil {
 		f.Add("name", err.(*Error).Message)
 	}
-	if utf8.RuneCountInString(in.Description) > MaxDescriptionLength {
+	if !ValidText(in.Description) {
+		f.Add("description", "The description is not valid text.")
+	} else if utf8.RuneCountInString(in.Description) > MaxDescriptionLength {
 		f.Add("description", "Keep the description under 500 characters.")
 	}
-	if len(in.Config) > MaxAgentConfigLength {
+	if !ValidText(in.Config) {
+		f.Add("config", "The config is not valid text.")
+	} else if len(in.Config) > MaxAgentConfigLength {
 		f.Add("config", "Keep the config under 20,000 characters.")
 	}
 	return f.Err()
@@ -158,7 +162,9 @@ func (in *TeamInput) Normalize() error {
 	if err := ValidateName(in.Name, "name"); err != nil {
 		f.Add("name", err.(*Error).Message)
 	}
-	if utf8.RuneCountInString(in.Description) > MaxDescriptionLength {
+	if !ValidText(in.Description) {
+		f.Add("description", "The description is not valid text.")
+	} else if utf8.RuneCountInString(in.Description) > MaxDescriptionLength {
 		f.Add("description", "Keep the description under 500 characters.")
 	}
 	return f.Err()

@@ -259,7 +259,8 @@ func (h *Agents) Move(c echo.Context) error {
 	if ref == "" {
 		return model.InvalidField("org_id", "org_id is required: the organization to move the agent into.")
 	}
-	ws, err := h.Store.Workspace(c.Request().Context(), Account(c).ID, ref)
+	// Through OrgRef: a token bound to one org cannot move anything into another.
+	ws, err := h.OrgRef(c, ref)
 	if err != nil {
 		return model.InvalidField("org_id", "Choose an organization you belong to.")
 	}
@@ -315,6 +316,10 @@ func (h *Agents) AcceptMine(c echo.Context) error {
 	id, err := ParseID(c, "id", "transfer")
 	if err != nil {
 		return err
+	}
+	if b := boundOrg(c); b != 0 && b != Account(c).PersonalOrgID {
+		// Accepting puts the agent in the personal workspace: outside the token's org.
+		return model.Forbidden("This token is bound to one organization; it cannot take agents into your personal workspace.")
 	}
 	a, err := h.Store.AcceptAgentTransfer(c.Request().Context(), request.Actor(c), db.TransferRef{ID: id})
 	if err != nil {
