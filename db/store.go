@@ -12,6 +12,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -26,6 +27,7 @@ type Store struct {
 	db       *sqlx.DB
 	now      func() time.Time
 	fastHash bool
+	stmts    *sync.Map // query -> *sqlx.Stmt, see prepared
 }
 
 // Option configures a Store.
@@ -36,7 +38,7 @@ func WithClock(now func() time.Time) Option { return func(s *Store) { s.now = no
 
 // New wraps an open database.
 func New(db *sqlx.DB, opts ...Option) *Store {
-	s := &Store{db: db, now: time.Now}
+	s := &Store{db: db, now: time.Now, stmts: &sync.Map{}}
 	for _, o := range opts {
 		o(s)
 	}

@@ -345,7 +345,7 @@ func grantTarget(g model.Grant) model.Target {
 func (s *Store) SetGrant(ctx context.Context, actor model.Actor, orgID, teamID int64, in SetGrantInput) (model.Grant, error) {
 	var g model.Grant
 	err := s.InTx(ctx, actor, func(tx *Tx) error {
-		t, _, err := tx.manageTeam(orgID, teamID, "grant.set")
+		t, r, err := tx.manageTeam(orgID, teamID, "grant.set")
 		if err != nil {
 			return err
 		}
@@ -372,6 +372,15 @@ func (s *Store) SetGrant(ctx context.Context, actor model.Actor, orgID, teamID i
 		}
 		if err != nil {
 			return fmt.Errorf("load agent: %w", err)
+		}
+		if r.Role != model.RoleOwner && r.Role != model.RoleAdmin {
+			mine, err := agentFor(ctx, tx, actor.AccountID, in.ResourceID, false)
+			if err != nil {
+				return err
+			}
+			if err := model.CanGrant(r.Role, mine.Permission, perm); err != nil {
+				return tx.Deny(orgID, "grant.set", teamTarget(t), err)
+			}
 		}
 		var id int64
 		err = tx.GetContext(ctx, &id, `INSERT INTO grants (org_id, team_id, resource_kind, resource_id, permission, created_at, updated_at)
@@ -432,6 +441,17 @@ func (s *Store) Resources(ctx context.Context, actor model.Actor, orgID int64, k
 		return nil, model.Forbidden("Only owners, admins and team maintainers can list the org's resources.")
 	}
 	rs := []model.Resource{}
+	if who.Role != model.RoleOwner && who.Role != model.RoleAdmin {
+		// A maintainer picks among the agents they can read (CanGrant).
+		page, err := s.ListAgents(ctx, actor.AccountID, AgentFilter{OrgID: orgID, PerPage: 200})
+		if err != nil {
+			return nil, err
+		}
+		for _, a := range page.Agents {
+			rs = append(rs, model.Resource{Kind: kind, ID: a.ID, Name: a.Name})
+		}
+		return rs, nil
+	}
 	err = s.db.SelectContext(ctx, &rs, `SELECT $2::text AS kind, a.id, a.name FROM agents a
 		WHERE a.org_id = $1 ORDER BY lower(a.name), a.id`, orgID, kind)
 	if err != nil {

@@ -51,7 +51,25 @@ func TestTeamManagementRights(t *testing.T) {
 	if m.Role != model.TeamMember || m.Email != member.Email || m.OrgRole != model.RoleMember {
 		t.Errorf("team member = %+v", m)
 	}
-	if _, err := e.s.SetGrant(e.ctx, maint, org, core.ID, db.SetGrantInput{ResourceID: ag.ID, Permission: "write"}); err != nil {
+	// A maintainer who is a plain member grants only what they hold: Bot is
+	// invisible to them (404, audited), their own agent they may grant.
+	_, err = e.s.SetGrant(e.ctx, maint, org, core.ID, db.SetGrantInput{ResourceID: ag.ID, Permission: "write"})
+	wantCode(t, err, model.CodeNotFound)
+	e.wantAudit(org, "grant.set", model.OutcomeDenied, 1)
+	mine := e.agent(maint, org, "Maint bot")
+	if _, err := e.s.SetGrant(e.ctx, maint, org, core.ID, db.SetGrantInput{ResourceID: mine.ID, Permission: "write"}); err != nil {
+		t.Fatal(err)
+	}
+	// Read through a team lets them grant read, not more.
+	if _, err := e.s.SetGrant(e.ctx, owner, org, side.ID, db.SetGrantInput{ResourceID: ag.ID, Permission: "read"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.s.SetTeamMember(e.ctx, owner, org, side.ID, maint.AccountID, "member"); err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.s.SetGrant(e.ctx, maint, org, core.ID, db.SetGrantInput{ResourceID: ag.ID, Permission: "admin"})
+	wantCode(t, err, model.CodeForbidden)
+	if _, err := e.s.SetGrant(e.ctx, maint, org, core.ID, db.SetGrantInput{ResourceID: ag.ID, Permission: "read"}); err != nil {
 		t.Fatal(err)
 	}
 	renamed, err := e.s.UpdateTeam(e.ctx, maint, org, core.ID, db.UpdateTeamInput{Name: ptr("Core team"), Description: ptr("The core")})
@@ -59,7 +77,7 @@ func TestTeamManagementRights(t *testing.T) {
 		t.Fatalf("rename = %+v, %v", renamed, err)
 	}
 	rs, err := e.s.Resources(e.ctx, maint, org, "agent")
-	if err != nil || len(rs) != 1 {
+	if err != nil || len(rs) != 2 { // their own agent and Bot (read through Side)
 		t.Errorf("maintainer resources = %v, %v", rs, err)
 	}
 	// ...but not Side, and cannot create or delete teams.
@@ -88,7 +106,7 @@ func TestTeamManagementRights(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(d.Members) != 2 || d.Members[0].AccountID != maint.AccountID || len(d.Grants) != 1 || d.Grants[0].ResourceName != "Bot" {
+	if len(d.Members) != 2 || d.Members[0].AccountID != maint.AccountID || len(d.Grants) != 2 || d.Grants[0].ResourceName != "Bot" {
 		t.Errorf("detail = %+v", d)
 	}
 	if d.CanManage() {
@@ -98,7 +116,7 @@ func TestTeamManagementRights(t *testing.T) {
 		t.Error("maintainer cannot manage their team")
 	}
 	ts, err := e.s.Teams(e.ctx, member.AccountID, org)
-	if err != nil || len(ts) != 2 || ts[0].Name != "Core team" || ts[0].MemberCount != 2 || ts[0].GrantCount != 1 || ts[0].ViewerRole != model.TeamMember {
+	if err != nil || len(ts) != 2 || ts[0].Name != "Core team" || ts[0].MemberCount != 2 || ts[0].GrantCount != 2 || ts[0].ViewerRole != model.TeamMember {
 		t.Errorf("teams = %+v, %v", ts, err)
 	}
 	_, err = e.s.Teams(e.ctx, e.mustUser("Stranger").AccountID, org)
@@ -125,7 +143,7 @@ func TestTeamManagementRights(t *testing.T) {
 	if err := e.s.DeleteTeam(e.ctx, owner, org, core.ID); err != nil {
 		t.Fatal(err)
 	}
-	if n := e.count(`SELECT count(*) FROM grants`) + e.count(`SELECT count(*) FROM team_members WHERE team_id = $1`, core.ID); n != 0 {
+	if n := e.count(`SELECT count(*) FROM grants WHERE team_id = $1`, core.ID) + e.count(`SELECT count(*) FROM team_members WHERE team_id = $1`, core.ID); n != 0 {
 		t.Errorf("%d rows left after delete", n)
 	}
 	e.wantAudit(org, "team.deleted", model.OutcomeSuccess, 1)

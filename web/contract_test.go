@@ -313,7 +313,11 @@ func TestAPIContractMembersTeamsAgents(t *testing.T) {
 			body: map[string]any{"role": "member"}, status: 422, code: "validation_error"},
 		{name: "unknown team role", who: who(admin), method: "PUT", path: p("/api/orgs/acme/teams/%d/members/%d", &teamID, memberPtr),
 			body: map[string]any{"role": "captain"}, status: 422, code: "validation_error"},
-		{name: "grant", who: who(member), method: "PUT", path: p("/api/orgs/acme/teams/%d/grants", &teamID),
+		{name: "maintainer grants an agent they cannot see", who: who(member), method: "PUT", path: p("/api/orgs/acme/teams/%d/grants", &teamID),
+			body: func() any {
+				return map[string]any{"resource_kind": "agent", "resource_id": agentID, "permission": "read"}
+			}, status: 404, code: "not_found"},
+		{name: "grant", who: who(admin), method: "PUT", path: p("/api/orgs/acme/teams/%d/grants", &teamID),
 			body: func() any {
 				return map[string]any{"resource_kind": "agent", "resource_id": agentID, "permission": "read"}
 			}, status: 200,

@@ -224,3 +224,22 @@ func CanMoveAgentToOrg(agentInActorsPersonalOrg bool, targetKind OrgKind, target
 	}
 	return nil
 }
+
+// CanGrant checks that an actor may give a team level on a resource. Owners
+// and admins grant anything. A maintainer who is a plain member manages their
+// team's grants (SPEC 2) but cannot hand out more than they hold themselves:
+// at least read to grant at all, and never above their own level, so a
+// maintainer cannot turn a team into a way around the grants (as in GitHub,
+// where adding a repository to a team needs admin on it).
+func CanGrant(actor Role, actorLevel, level Permission) error {
+	if actor == RoleOwner || actor == RoleAdmin {
+		return nil
+	}
+	if !actorLevel.AtLeast(PermRead) {
+		return NotFound("agent")
+	}
+	if level.Rank() > actorLevel.Rank() {
+		return Forbidden("You have %s on this agent, so you can grant at most %s.", actorLevel, actorLevel)
+	}
+	return nil
+}
