@@ -154,23 +154,3 @@ func (s *Store) RevokeToken(ctx context.Context, actor model.Actor, id int64) er
 		return tx.Record(org, "token.revoked", model.Target{Kind: "token", ID: strconv.FormatInt(id, 10), Label: row.Name})
 	})
 }
-
-// SaveOutbox keeps a message in the dev outbox.
-func (s *Store) SaveOutbox(ctx context.Context, m model.Mail) error {
-	_, err := s.db.ExecContext(ctx, `INSERT INTO outbox (to_addr, subject, text_body, html_body, created_at) VALUES ($1, $2, $3, $4, $5)`,
-		m.To, m.Subject, m.Text, m.HTML, s.Now())
-	if err != nil {
-		return fmt.Errorf("save outbox mail: %w", err)
-	}
-	return nil
-}
-
-// Outbox lists the newest kept messages.
-func (s *Store) Outbox(ctx context.Context, limit int) ([]model.OutboxMail, error) {
-	var ms []model.OutboxMail
-	err := s.db.SelectContext(ctx, &ms, `SELECT id, to_addr, subject, text_body, html_body, created_at FROM outbox ORDER BY id DESC LIMIT $1`, limit)
-	if err != nil {
-		return nil, fmt.Errorf("list outbox: %w", err)
-	}
-	return ms, nil
-}

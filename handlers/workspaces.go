@@ -245,7 +245,8 @@ func (h *Workspaces) Outbox(c echo.Context) error {
 	}
 	items := make([]views.OutboxItem, 0, len(ms))
 	for _, m := range ms {
-		items = append(items, views.OutboxItem{To: m.To, Subject: m.Subject, Text: m.Text, When: m.CreatedAt.UTC().Format(time.RFC1123)})
+		items = append(items, views.OutboxItem{To: m.To, Subject: m.Subject, Text: m.Text, When: m.CreatedAt.UTC().Format(time.RFC1123),
+			Status: m.Status, Error: m.LastError})
 	}
 	return Render(c, http.StatusOK, views.OutboxPage(h.Shell(c, "Outbox", ""), items))
 }

@@ -140,7 +140,9 @@ func serve(ctx context.Context, args []string) error {
 			if err != nil {
 				return err
 			}
-			mailer = m
+			q := mail.NewQueue(store, m)
+			go q.Run(ctx)
+			mailer = q
 		} else if !cfg.Dev {
 			log.Print("SMTP_URL is not set: mail is kept in the outbox table (set GUILDHALL_DEV=1 to read it at /dev/outbox)")
 		}

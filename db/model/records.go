@@ -160,4 +160,7 @@ type OutboxMail struct {
 	Text      string    `db:"text_body"`
 	HTML      string    `db:"html_body"`
 	CreatedAt time.Time `db:"created_at"`
+	Status    string    `db:"status"` // kept, pending, sent, failed
+	Attempts  int       `db:"attempts"`
+	LastError string    `db:"last_error"`
 }

@@ -5,6 +5,7 @@ package webtest
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -70,10 +71,18 @@ func New(t testing.TB, opts ...Options) *Env {
 	clock := &Clock{}
 	store := db.New(dbtest.New(t), db.WithClock(clock.Now), db.WithFastPasswordHashing())
 	smtpSrv := mailtest.Start(t)
-	mailer, err := mail.NewSMTP(smtpSrv.URL(), "Guildhall <no-reply@guildhall.test>")
+	smtpMailer, err := mail.NewSMTP(smtpSrv.URL(), "Guildhall <no-reply@guildhall.test>")
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The same queue as production: requests enqueue, a worker delivers.
+	mailer := mail.NewQueue(store, smtpMailer)
+	mailer.Poll = 200 * time.Millisecond
+	mailer.Logf = t.Logf
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); mailer.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
 	env := &Env{T: t, Store: store, Mail: smtpSrv, Clock: clock}
 	// The base URL must be known before the server starts (emails carry it),
 	// so listen first.
