@@ -308,17 +308,19 @@ func (s *Store) UpdateOrg(ctx context.Context, actor model.Actor, orgID int64, i
 
 // Blocker is something an org still owns that stops its deletion.
 type Blocker struct {
-	Kind  string `json:"kind" db:"kind"`
-	ID    int64  `json:"id" db:"id"`
-	Label string `json:"label" db:"label"`
+	Kind        string `json:"kind" db:"kind"`
+	ID          int64  `json:"id" db:"id"`
+	Label       string `json:"label" db:"label"`
+	AmountCents int64  `json:"amount_cents,omitempty" db:"amount_cents"`
 }
 
 // deleteGuards each list what an org still owns of one kind. A new kind of
 // owned thing (packages, ...) adds its query here, and deletion refuses while
 // any of them returns rows.
 var deleteGuards = []string{
-	`SELECT 'agent' AS kind, id, name AS label FROM agents WHERE org_id = $1 ORDER BY id`,
-	`SELECT 'balance' AS kind, org_id AS id, balance_cents::text || ' cents' AS label FROM wallets WHERE org_id = $1 AND balance_cents > 0`,
+	`SELECT 'agent' AS kind, id, name AS label, 0::bigint AS amount_cents FROM agents WHERE org_id = $1 ORDER BY id`,
+	`SELECT 'balance' AS kind, org_id AS id, balance_cents::text || ' cents' AS label, balance_cents AS amount_cents
+		FROM wallets WHERE org_id = $1 AND balance_cents > 0`,
 }
 
 // DeleteBlockers lists what stops org from being deleted.

@@ -232,7 +232,7 @@ func blockerLabel(b db.Blocker) string {
 	case "agent":
 		return "Agent “" + b.Label + "” — move, transfer or delete it"
 	case "balance":
-		return "A balance of " + b.Label + " — spend or transfer it"
+		return "A balance of " + views.Cents(b.AmountCents) + " — spend or transfer it"
 	}
 	return b.Kind + " " + b.Label
 }

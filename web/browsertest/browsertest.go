@@ -451,3 +451,36 @@ func (b *tailBuffer) String() string {
 	defer b.mu.Unlock()
 	return string(b.buf)
 }
+
+// Choose picks an option of a select and fires input and change, as a person
+// choosing does (htmx listens for change). It fails when the select or the
+// option does not exist.
+func (b *Browser) Choose(selector, value string) {
+	b.t.Helper()
+	js := `(() => {
+		const el = document.querySelector(` + strconv.Quote(selector) + `);
+		if (!el || ![...el.options].some(o => o.value === ` + strconv.Quote(value) + `)) return false;
+		el.focus();
+		el.value = ` + strconv.Quote(value) + `;
+		el.dispatchEvent(new Event("input", {bubbles: true}));
+		el.dispatchEvent(new Event("change", {bubbles: true}));
+		return true;
+	})()`
+	b.Run(chromedp.WaitVisible(chromedp.CSS(selector)), chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		ok, err := chromedp.Evaluate[bool](js)(ctx, t)
+		if err == nil && !ok {
+			err = fmt.Errorf("choose %q in %q: no such select or option", value, selector)
+		}
+		return err
+	}))
+}
+
+// SignIn signs in through Guildhall's sign-in form at baseURL and waits for
+// the page it leads to.
+func (b *Browser) SignIn(baseURL, email, password string) {
+	b.t.Helper()
+	b.Navigate(baseURL + "/login")
+	b.Fill("#f-email", email)
+	b.Fill("#f-password", password)
+	b.RunResponse(SubmitForm("#f-password"))
+}

@@ -219,7 +219,7 @@ func TestOrgSettingsAndDelete(t *testing.T) {
 	p.shot("settings-bad-slug")
 
 	p.Fill("#f-slug", "acme-robotics")
-	p.setSelect("#f-member_base_permission", "read")
+	p.Choose("#f-member_base_permission", "read")
 	p.submit("#settings-form button[type=submit]")
 	p.wantPath("/settings")
 	p.wantText("#flash", "Settings saved.")
@@ -307,7 +307,7 @@ func TestAuditLogFilters(t *testing.T) {
 	p.shot("audit-filter-action")
 
 	// Outcome from the select (htmx on change): only bob's denied update.
-	p.setSelect("#f-outcome", "denied")
+	p.Choose("#f-outcome", "denied")
 	p.waitRows(1)
 	p.wantText("#audit-results tbody", "bob@example.com")
 	p.wantText("#audit-results tbody", "denied")
@@ -541,23 +541,6 @@ func (p *browserPage) value(sel string) string {
 func (p *browserPage) texts(sel string) []string {
 	p.t.Helper()
 	return evalJS[[]string](p, `Array.from(document.querySelectorAll(`+strconv.Quote(sel)+`), el => el.innerText.trim())`)
-}
-
-// setSelect picks an option and fires change, as a person choosing does.
-func (p *browserPage) setSelect(sel, value string) {
-	p.t.Helper()
-	ok := p.evalBool(`(() => {
-		const el = document.querySelector(` + strconv.Quote(sel) + `);
-		if (!el || ![...el.options].some(o => o.value === ` + strconv.Quote(value) + `)) return false;
-		el.focus();
-		el.value = ` + strconv.Quote(value) + `;
-		el.dispatchEvent(new Event("input", {bubbles: true}));
-		el.dispatchEvent(new Event("change", {bubbles: true}));
-		return true;
-	})()`)
-	if !ok {
-		p.t.Fatalf("select %s: no option %q", sel, value)
-	}
 }
 
 // waitRows waits until the audit table shows n rows and htmx has settled.

@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"fmt"
 	"strconv"
 	"strings"
 	"testing"
@@ -23,10 +22,7 @@ type memberBrowser struct {
 
 func (b memberBrowser) signIn(email string) {
 	b.t.Helper()
-	b.Navigate(b.env.URL + "/login")
-	b.Fill("#f-email", email)
-	b.Fill("#f-password", webtest.Password)
-	b.RunResponse(browsertest.SubmitForm("#f-password"))
+	b.SignIn(b.env.URL, email, webtest.Password)
 }
 
 func (b memberBrowser) signOut() {
@@ -61,25 +57,6 @@ func (b memberBrowser) waitText(s string) {
 	}
 }
 
-// choose sets a select's value and fires change, as a user picking an option.
-func (b memberBrowser) choose(selector, value string) {
-	b.t.Helper()
-	js := `(() => {
-		const el = document.querySelector(` + strconv.Quote(selector) + `);
-		if (!el) return false;
-		el.value = ` + strconv.Quote(value) + `;
-		el.dispatchEvent(new Event("change", {bubbles: true}));
-		return el.value === ` + strconv.Quote(value) + `;
-	})()`
-	b.Run(chromedp.WaitVisible(chromedp.CSS(selector)), chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
-		ok, err := chromedp.Evaluate[bool](js)(ctx, t)
-		if err == nil && !ok {
-			err = fmt.Errorf("choose %q in %q: no such select or option", value, selector)
-		}
-		return err
-	}))
-}
-
 func (b memberBrowser) attr(selector, name string) string {
 	b.t.Helper()
 	v, err := chromedp.Run(b.Ctx(), chromedp.Evaluate[string](`document.querySelector(`+strconv.Quote(selector)+`).getAttribute(`+strconv.Quote(name)+`)`))
@@ -92,7 +69,7 @@ func (b memberBrowser) attr(selector, name string) string {
 func (b memberBrowser) invite(email, role string) {
 	b.t.Helper()
 	b.Fill("#invite-form #f-email", email)
-	b.choose("#invite-form #f-role", role)
+	b.Choose("#invite-form #f-role", role)
 	b.Submit("#invite-form")
 	b.waitText("Invitation sent to " + email)
 }
@@ -198,7 +175,7 @@ func TestMembersBrowser(t *testing.T) {
 	b.switchTo("acme-robotics")
 	b.Navigate(env.URL + "/members")
 	bob, ann := idOf(t, env, "bob@example.com"), idOf(t, env, "ann@example.com")
-	b.choose("#role-"+bob, "billing")
+	b.Choose("#role-"+bob, "billing")
 	b.WaitVisible("#member-" + bob + " .row-ok")
 	if got := b.attr("#member-"+bob, "data-role"); got != "billing" {
 		t.Fatalf("row role after change: %q", got)

@@ -12,29 +12,6 @@ import (
 	"guildhall/web/webtest"
 )
 
-// signIn signs a browser in through the login form.
-func tgSignIn(b *browsertest.Browser, env *webtest.Env, email string) {
-	b.Navigate(env.URL + "/login")
-	b.Fill("#f-email", email)
-	b.Fill("#f-password", webtest.Password)
-	b.RunResponse(browsertest.SubmitForm("#f-password"))
-}
-
-// choose picks an option of a select and fires change, as a user does.
-func tgChoose(b *browsertest.Browser, selector, value string) {
-	js := `(() => {
-		const el = document.querySelector(` + strconv.Quote(selector) + `);
-		if (!el) return false;
-		el.value = ` + strconv.Quote(value) + `;
-		el.dispatchEvent(new Event("change", {bubbles: true}));
-		return true;
-	})()`
-	b.Run(chromedp.WaitVisible(chromedp.CSS(selector)), chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
-		_, err := chromedp.Evaluate[bool](js)(ctx, t)
-		return err
-	}))
-}
-
 func tgOptionValue(b *browsertest.Browser, selector, labelPart string) string {
 	js := `(() => {
 		for (const o of document.querySelectorAll(` + strconv.Quote(selector+" option") + `)) {
@@ -65,7 +42,7 @@ func TestTeamAgentTransferPages(t *testing.T) {
 	env.SignUpVerified("cleo@example.com", "Cleo Colleague")
 
 	b := browsertest.New(t)
-	tgSignIn(b, env, "ada@example.com")
+	b.SignIn(env.URL, "ada@example.com", webtest.Password)
 	b.Navigate(env.URL + "/orgs/new")
 	b.Fill("#f-display_name", "Acme Robotics")
 	b.RunResponse(browsertest.SubmitForm("#f-display_name"))
@@ -98,14 +75,14 @@ func TestTeamAgentTransferPages(t *testing.T) {
 	b.Fill("#f-description", "Runs the support tooling")
 	b.RunResponse(browsertest.SubmitForm("#f-name"))
 	teamPage := b.Location()
-	tgChoose(b, "#f-user_id", tgOptionValue(b, "#f-user_id", "Mo Member"))
+	b.Choose("#f-user_id", tgOptionValue(b, "#f-user_id", "Mo Member"))
 	b.Click("#add-member")
 	b.WaitVisible(`#team-members tr[data-email="mo@example.com"]`)
-	tgChoose(b, "#f-resource_id", tgOptionValue(b, "#f-resource_id", "Support triage"))
-	tgChoose(b, "#f-permission", "read")
+	b.Choose("#f-resource_id", tgOptionValue(b, "#f-resource_id", "Support triage"))
+	b.Choose("#f-permission", "read")
 	b.Click("#add-grant")
 	b.WaitVisible(`#grants-table tr[data-agent="Support triage"][data-permission="read"]`)
-	tgChoose(b, "#grants-table select.grant-level", "admin")
+	b.Choose("#grants-table select.grant-level", "admin")
 	b.WaitVisible(`#grants-table tr[data-agent="Support triage"][data-permission="admin"]`)
 	if !strings.Contains(b.Text("#grants-table"), "Now Admin") {
 		t.Error("no confirmation after the level change")
@@ -122,7 +99,7 @@ func TestTeamAgentTransferPages(t *testing.T) {
 		t.Fatal(err)
 	}
 	b.Navigate(env.URL + "/agents/" + strconv.FormatInt(triageID, 10))
-	tgChoose(b, "#f-explain", strconv.FormatInt(mo.ID, 10))
+	b.Choose("#f-explain", strconv.FormatInt(mo.ID, 10))
 	b.WaitVisible(`#explain-result .perm-explain[data-permission="admin"]`)
 	if got := b.Text("#explain-reason"); !strings.Contains(got, "through team Platform") {
 		t.Errorf("explainer says %q", got)
@@ -137,7 +114,7 @@ func TestTeamAgentTransferPages(t *testing.T) {
 	link := env.Path(env.LinkIn("cleo@example.com", "/agent-transfers/"))
 
 	c := browsertest.New(t)
-	tgSignIn(c, env, "cleo@example.com")
+	c.SignIn(env.URL, "cleo@example.com", webtest.Password)
 	c.WaitVisible(`[id^="transfer-banner-"]`)
 	c.Screenshot("transfer-banner")
 	c.Navigate(env.URL + link)
