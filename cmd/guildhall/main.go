@@ -33,14 +33,7 @@ Usage:
   guildhall demo            load the demo data set
 
 Command-line client (talks to a running server's JSON API):
-  guildhall login [--url URL] [--email EMAIL] [--password-stdin]
-                                     sign in and store an API token
-  guildhall org create SLUG "NAME"   create a team organization
-  guildhall org switch SLUG|none     make an org active (none: your personal workspace)
-  guildhall org whoami               show who is signed in and the active org
-  guildhall org invite EMAIL [--role ROLE]
-                                     invite someone to the active org
-
+` + cli.Verbs + `
 Configuration comes from the environment (GUILDHALL_ADDR, GUILDHALL_BASE_URL,
 DATABASE_URL, GUILDHALL_DATA, GUILDHALL_SECRET, SMTP_URL, GUILDHALL_DEV);
 flags override it: run "guildhall serve -h".

@@ -120,6 +120,23 @@ type Agent struct {
 	ViewerOrgRole Role       `db:"-" json:"-"`
 }
 
+// normalizeNamed trims and checks the name and description that agents and
+// teams share.
+func normalizeNamed(name, description *string) Fields {
+	*name = strings.TrimSpace(*name)
+	*description = strings.TrimSpace(*description)
+	f := Fields{}
+	if err := ValidateName(*name, "name"); err != nil {
+		f.Add("name", err.(*Error).Message)
+	}
+	if !ValidText(*description) {
+		f.Add("description", "The description is not valid text.")
+	} else if utf8.RuneCountInString(*description) > MaxDescriptionLength {
+		f.Add("description", "Keep the description under 500 characters.")
+	}
+	return f
+}
+
 // AgentInput is what creating or editing an agent takes.
 type AgentInput struct {
 	Name        string
@@ -129,17 +146,7 @@ type AgentInput struct {
 
 // Normalize trims the fields and validates them.
 func (in *AgentInput) Normalize() error {
-	in.Name = strings.TrimSpace(in.Name)
-	in.Description = strings.TrimSpace(in.Description)
-	f := Fields{}
-	if err := ValidateName(in.Name, "name"); err != nil {
-		f.Add("name", err.(*Error).Message)
-	}
-	if !ValidText(in.Description) {
-		f.Add("description", "The description is not valid text.")
-	} else if utf8.RuneCountInString(in.Description) > MaxDescriptionLength {
-		f.Add("description", "Keep the description under 500 characters.")
-	}
+	f := normalizeNamed(&in.Name, &in.Description)
 	if !ValidText(in.Config) {
 		f.Add("config", "The config is not valid text.")
 	} else if len(in.Config) > MaxAgentConfigLength {
@@ -156,18 +163,7 @@ type TeamInput struct {
 
 // Normalize trims the fields and validates them.
 func (in *TeamInput) Normalize() error {
-	in.Name = strings.TrimSpace(in.Name)
-	in.Description = strings.TrimSpace(in.Description)
-	f := Fields{}
-	if err := ValidateName(in.Name, "name"); err != nil {
-		f.Add("name", err.(*Error).Message)
-	}
-	if !ValidText(in.Description) {
-		f.Add("description", "The description is not valid text.")
-	} else if utf8.RuneCountInString(in.Description) > MaxDescriptionLength {
-		f.Add("description", "Keep the description under 500 characters.")
-	}
-	return f.Err()
+	return normalizeNamed(&in.Name, &in.Description).Err()
 }
 
 // Agent transfer statuses.

@@ -28,9 +28,8 @@ const (
 	ExitUsage = 2 // the command line is wrong (usage printed on stderr)
 )
 
-// Usage lists the CLI verbs. cmd/guildhall's own usage repeats these lines.
-const Usage = `Usage:
-  guildhall login [--url URL] [--email EMAIL] [--password-stdin]
+// Verbs lists the CLI verbs, one block each; cmd/guildhall's usage shows them too.
+const Verbs = `  guildhall login [--url URL] [--email EMAIL] [--password-stdin]
                                      sign in and store an API token
   guildhall org create SLUG "NAME"   create a team organization
   guildhall org switch SLUG|none     make an org active (none: your personal workspace)
@@ -38,7 +37,10 @@ const Usage = `Usage:
   guildhall org invite EMAIL [--role ROLE]
                                      invite someone to the active org (role: owner,
                                      admin, member or billing; default member)
+`
 
+// Usage is the CLI's help text.
+const Usage = "Usage:\n" + Verbs + `
 login's server is --url, else GUILDHALL_URL, else the last one logged in to,
 else http://127.0.0.1:8080. The token, its server and the active org are kept
 in GUILDHALL_CONFIG, else <user config dir>/guildhall/cli.json (mode 0600).
