@@ -36,60 +36,117 @@ func (r tokenRow) token() model.APIToken {
 
 const tokenCols = `id, account_id, name, prefix, scopes, org_id, policy_id, expires_at, last_used_at, revoked_at, created_at`
 
-// CreateToken issues a bearer token for the actor. The secret is returned once;
-// only its hash is stored.
-func (s *Store) CreateToken(ctx context.Context, actor model.Actor, in CreateTokenInput) (string, model.APIToken, error) {
-	in.Name = strings.TrimSpace(in.Name)
-	if in.Name == "" {
-		in.Name = "API token"
-	}
+// validateTokenInput checks and normalizes a new token's fields: a name of one
+// line, known scopes (deduplicated, in the order of model.AllScopes; none means
+// read and write), an expiry in the future.
+func (s *Store) validateTokenInput(in *CreateTokenInput) error {
 	f := model.Fields{}
-	if len(in.Name) > 100 {
-		f.Add("name", "Keep the name under 100 characters.")
+	if !model.ValidText(in.Name) {
+		f.Add("name", "Name is not valid text.")
+	} else if err := model.ValidateName(in.Name, "name"); err != nil {
+		e, _ := model.AsError(err)
+		f.Add("name", e.Fields["name"])
 	}
+	in.Name = strings.TrimSpace(in.Name)
 	if len(in.Scopes) == 0 {
 		in.Scopes = []string{model.ScopeRead, model.ScopeWrite}
 	}
+	want := map[string]bool{}
 	for _, sc := range in.Scopes {
-		ok := false
+		known := false
 		for _, a := range model.AllScopes {
-			ok = ok || a == sc
+			known = known || a == sc
 		}
-		if !ok {
-			f.Add("scopes", fmt.Sprintf("Unknown scope %q: use %s.", sc, strings.Join(model.AllScopes, ", ")))
+		if !known {
+			shown := sc
+			if !model.ValidText(sc) {
+				shown = strings.ToValidUTF8(strings.ReplaceAll(sc, "\x00", ""), "")
+			}
+			f.Add("scopes", fmt.Sprintf("Unknown scope %q: use %s.", shown, strings.Join(model.AllScopes, ", ")))
+			continue
+		}
+		want[sc] = true
+	}
+	scopes := make([]string, 0, len(want))
+	for _, a := range model.AllScopes {
+		if want[a] {
+			scopes = append(scopes, a)
 		}
 	}
-	if in.ExpiresAt != nil && !in.ExpiresAt.After(s.Now()) {
-		f.Add("expires_at", "The expiry must be in the future.")
+	in.Scopes = scopes
+	if in.ExpiresAt != nil {
+		if !in.ExpiresAt.After(s.Now()) {
+			f.Add("expires_at", "The expiry must be in the future.")
+		} else {
+			t := in.ExpiresAt.UTC()
+			in.ExpiresAt = &t
+		}
 	}
-	if err := f.Err(); err != nil {
+	if in.PolicyID != nil && *in.PolicyID <= 0 {
+		f.Add("policy_id", "Unknown spend policy.")
+	}
+	return f.Err()
+}
+
+// CreateToken issues a bearer token for the actor. The secret is returned once;
+// only its hash is stored. The plan limit api_keys (SPEC 14) counts the
+// account's active tokens in the token's org (unbound tokens count in the
+// personal org); the org row lock makes it hold under concurrent creates.
+func (s *Store) CreateToken(ctx context.Context, actor model.Actor, in CreateTokenInput) (string, model.APIToken, error) {
+	if err := s.validateTokenInput(&in); err != nil {
 		return "", model.APIToken{}, err
 	}
 	secret, hash := NewSecret("gh_")
 	var row tokenRow
 	err := s.InTx(ctx, actor, func(tx *Tx) error {
-		orgForAudit := int64(0)
+		acc, err := tx.accountByID(actor.AccountID)
+		if err != nil {
+			return err
+		}
+		orgID := acc.PersonalOrgID
 		if in.OrgID != nil {
 			if _, err := tx.roleIn(*in.OrgID, actor.AccountID); err != nil {
 				return model.InvalidField("org", "You are not a member of that organization.")
 			}
-			orgForAudit = *in.OrgID
-		} else {
-			acc, err := tx.accountByID(actor.AccountID)
-			if err != nil {
-				return err
-			}
-			orgForAudit = acc.PersonalOrgID
+			orgID = *in.OrgID
 		}
-		err := tx.GetContext(ctx, &row, `INSERT INTO api_tokens (account_id, name, token_hash, prefix, scopes, org_id, policy_id, expires_at, created_at)
+		org, err := tx.lockOrg(orgID)
+		if err != nil {
+			return err
+		}
+		used, err := tx.countActiveTokens(actor.AccountID, orgID, orgID == acc.PersonalOrgID)
+		if err != nil {
+			return err
+		}
+		if err := model.CheckLimit(model.LimitAPIKeys, used+1, org.LimitAPIKeys); err != nil {
+			return err
+		}
+		err = tx.GetContext(ctx, &row, `INSERT INTO api_tokens (account_id, name, token_hash, prefix, scopes, org_id, policy_id, expires_at, created_at)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING `+tokenCols,
 			actor.AccountID, in.Name, hash, secret[:10], pq.StringArray(in.Scopes), in.OrgID, in.PolicyID, in.ExpiresAt, tx.Now())
 		if err != nil {
 			return fmt.Errorf("insert token: %w", err)
 		}
-		return tx.Record(orgForAudit, "token.created", model.Target{Kind: "token", ID: strconv.FormatInt(row.ID, 10), Label: in.Name})
+		return tx.Record(orgID, "token.created", model.Target{Kind: "token", ID: strconv.FormatInt(row.ID, 10), Label: in.Name})
 	})
-	return secret, row.token(), err
+	if err != nil {
+		return "", model.APIToken{}, err
+	}
+	return secret, row.token(), nil
+}
+
+// countActiveTokens counts the account's tokens in org that are neither
+// revoked nor expired; in the personal org, unbound tokens count too.
+// Callers hold lockOrg(orgID).
+func (tx *Tx) countActiveTokens(accountID, orgID int64, personal bool) (int, error) {
+	var n int
+	err := tx.GetContext(tx.ctx, &n, `SELECT count(*) FROM api_tokens
+		WHERE account_id = $1 AND (org_id = $2 OR ($3 AND org_id IS NULL))
+		AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $4)`, accountID, orgID, personal, tx.Now())
+	if err != nil {
+		return 0, fmt.Errorf("count tokens: %w", err)
+	}
+	return n, nil
 }
 
 // TokenAccount resolves a bearer secret to its token and account. Revoked,
@@ -136,14 +193,30 @@ func (s *Store) Tokens(ctx context.Context, accountID int64) ([]model.APIToken, 
 	return out, nil
 }
 
-// RevokeToken revokes one of the actor's tokens.
+// Token loads one of the account's tokens; another account's is not found.
+func (s *Store) Token(ctx context.Context, accountID, id int64) (model.APIToken, error) {
+	var row tokenRow
+	err := s.db.GetContext(ctx, &row, `SELECT `+tokenCols+` FROM api_tokens WHERE id = $1 AND account_id = $2`, id, accountID)
+	if err != nil {
+		return model.APIToken{}, notFound(err, "token")
+	}
+	return row.token(), nil
+}
+
+// RevokeToken revokes one of the actor's tokens. Revoking a revoked token
+// changes nothing and succeeds; another account's token is not found.
 func (s *Store) RevokeToken(ctx context.Context, actor model.Actor, id int64) error {
 	return s.InTx(ctx, actor, func(tx *Tx) error {
 		var row tokenRow
-		err := tx.GetContext(ctx, &row, `UPDATE api_tokens SET revoked_at = COALESCE(revoked_at, $1)
-			WHERE id = $2 AND account_id = $3 RETURNING `+tokenCols, tx.Now(), id, actor.AccountID)
+		err := tx.GetContext(ctx, &row, `SELECT `+tokenCols+` FROM api_tokens WHERE id = $1 AND account_id = $2 FOR UPDATE`, id, actor.AccountID)
 		if err != nil {
 			return notFound(err, "token")
+		}
+		if row.RevokedAt != nil {
+			return nil
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE api_tokens SET revoked_at = $1 WHERE id = $2`, tx.Now(), id); err != nil {
+			return fmt.Errorf("revoke token: %w", err)
 		}
 		org := int64(0)
 		if row.OrgID != nil {

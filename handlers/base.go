@@ -83,6 +83,7 @@ func navFor(w model.Workspace) []views.NavItem {
 	if model.Can(w.Role, model.ActReadAudit) {
 		items = append(items, views.NavItem{Key: "audit", Label: "Audit log", Href: "/audit", Icon: "☰"})
 	}
+	items = append(items, views.NavItem{Key: "tokens", Label: "API tokens", Href: "/tokens", Icon: "⌘"})
 	items = append(items, views.NavItem{Key: "settings", Label: "Settings", Href: "/settings", Icon: "⚙"})
 	return items
 }

@@ -24,6 +24,10 @@ type Handlers struct {
 	Agents    *handlers.Agents
 	APITeams  *api.Teams
 	APIAgents *api.Agents
+
+	// --- API tokens ---
+	Tokens    *handlers.Tokens
+	APITokens *api.Tokens
 }
 
 func newHandlers(base *handlers.Base, apiBase *api.Base, limiter *ratelimit.Limiter) *Handlers {
@@ -46,6 +50,10 @@ func newHandlers(base *handlers.Base, apiBase *api.Base, limiter *ratelimit.Limi
 	h.APITeams = &api.Teams{Base: apiBase}
 	h.APIAgents = &api.Agents{Base: apiBase, Mail: base}
 	base.Banners = append(base.Banners, base.TransferBanner)
+
+	// --- API tokens ---
+	h.Tokens = &handlers.Tokens{Base: base}
+	h.APITokens = &api.Tokens{Base: apiBase}
 
 	return h
 }

@@ -144,6 +144,15 @@ func (s *Server) routes() []Route {
 		{http.MethodGet, "/api/me/agent-transfers", h.APIAgents.Mine, API},
 		{http.MethodPost, "/api/me/agent-transfers/:id/accept", h.APIAgents.AcceptMine, API},
 		{http.MethodPost, "/api/me/agent-transfers/:id/decline", h.APIAgents.DeclineMine, API},
+
+		// --- API tokens ---
+		{http.MethodGet, "/tokens", h.Tokens.Page, Member},
+		{http.MethodPost, "/tokens", h.Tokens.Create, Member},
+		{http.MethodPost, "/tokens/:id/revoke", h.Tokens.Revoke, Member},
+
+		{http.MethodGet, "/api/me/tokens", h.APITokens.List, API},
+		{http.MethodPost, "/api/me/tokens", h.APITokens.Create, API},
+		{http.MethodDelete, "/api/me/tokens/:id", h.APITokens.Revoke, API},
 	}
 	if s.cfg.Dev {
 		r = append(r, Route{http.MethodGet, "/dev/outbox", h.Workspaces.Outbox, Member})
