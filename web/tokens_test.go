@@ -331,3 +331,40 @@ func TestTokensPage(t *testing.T) {
 		t.Fatalf("no CSRF: %d", r.Status)
 	}
 }
+
+// A token bound to one org cannot join another: accepting an invitation
+// (by id or by the emailed token) needs an unbound token.
+func TestOrgBoundTokenCannotJoinOtherOrgs(t *testing.T) {
+	env := webtest.New(t)
+	owner, _ := env.SignUpAPI("owner@example.com", "Owner")
+	owner.Do(http.MethodPost, "/api/orgs", map[string]any{"display_name": "Acme", "slug": "acme"})
+	owner.Do(http.MethodPost, "/api/orgs", map[string]any{"display_name": "Other", "slug": "other"})
+	inv := owner.Do(http.MethodPost, "/api/orgs/acme/invitations", map[string]any{"email": "bob@example.com"})
+	if inv.Status != http.StatusCreated {
+		t.Fatalf("invite: %s", inv.Raw)
+	}
+	bob, _ := env.SignUpAPI("bob@example.com", "Bob")
+	env.VerifyEmail("bob@example.com")
+	me := bob.Do(http.MethodGet, "/api/me", nil)
+	personal := me.Data()["personal_org"].(map[string]any)["slug"].(string)
+	tok := bob.Do(http.MethodPost, "/api/me/tokens", map[string]any{"name": "bound", "scopes": []string{"read", "write"}, "org": personal})
+	if tok.Status != http.StatusCreated {
+		t.Fatalf("bound token: %s", tok.Raw)
+	}
+	bound := env.NewAPI(tok.Data()["token"].(string))
+	id := fmt.Sprint(int64(inv.Data()["id"].(float64)))
+	if r := bound.Do(http.MethodPost, "/api/me/org-invitations/"+id+"/accept", nil); r.Status != http.StatusForbidden {
+		t.Fatalf("bound token accepts by id: %d %s", r.Status, r.Raw)
+	}
+	link := env.LinkIn("bob@example.com", "/invitations/")
+	if r := bound.Do(http.MethodPost, "/api/invitations/accept", map[string]any{"token": link}); r.Status != http.StatusForbidden {
+		t.Fatalf("bound token accepts by link: %d %s", r.Status, r.Raw)
+	}
+	if r := bob.Do(http.MethodGet, "/api/orgs/acme", nil); r.Status != http.StatusNotFound {
+		t.Fatalf("bob joined through a bound token: %d", r.Status)
+	}
+	// The unbound token may.
+	if r := bob.Do(http.MethodPost, "/api/me/org-invitations/"+id+"/accept", nil); r.Status != http.StatusOK {
+		t.Fatalf("unbound accept: %d %s", r.Status, r.Raw)
+	}
+}

@@ -130,3 +130,13 @@ func ParseID(c echo.Context, name, what string) (int64, error) {
 	}
 	return id, nil
 }
+
+// RequireUnbound refuses calls that would reach beyond a token's org binding
+// (joining another org, taking an agent into the personal workspace): an
+// org-bound token acts only inside its org.
+func RequireUnbound(c echo.Context) error {
+	if t, ok := request.Token(c); ok && t.OrgID != nil {
+		return model.Forbidden("This token is bound to one organization and cannot act outside it: use a token without an org binding.")
+	}
+	return nil
+}

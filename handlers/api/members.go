@@ -315,6 +315,9 @@ func (h *Members) Mine(c echo.Context) error {
 
 // AcceptMine is POST /api/me/org-invitations/{id}/accept: the membership.
 func (h *Members) AcceptMine(c echo.Context) error {
+	if err := RequireUnbound(c); err != nil {
+		return err
+	}
 	id, err := ParseID(c, "id", "invitation")
 	if err != nil {
 		return err
@@ -346,6 +349,9 @@ type acceptTokenBody struct {
 // AcceptToken is POST /api/invitations/accept {token}: the emailed link's
 // token, for API clients. The caller's verified email must be the invited one.
 func (h *Members) AcceptToken(c echo.Context) error {
+	if err := RequireUnbound(c); err != nil {
+		return err
+	}
 	var in acceptTokenBody
 	if err := Bind(c, &in); err != nil {
 		return err
