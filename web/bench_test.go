@@ -34,6 +34,24 @@ func BenchmarkPages(b *testing.B) {
 			}
 		})
 	}
+	// A load run: many clients at once on the overview (the busiest page),
+	// each with its own session. ns/op is then the inverse of throughput.
+	b.Run("parallel/overview", func(b *testing.B) {
+		b.SetParallelism(8)
+		b.RunParallel(func(pb *testing.PB) {
+			cl := env.NewClient()
+			cl.HTTP.Jar = c.HTTP.Jar // same signed-in session
+			for pb.Next() {
+				res, err := cl.HTTP.Get(env.URL + "/")
+				if err != nil || res.StatusCode != 200 {
+					b.Errorf("overview under load: %v %v", res, err)
+					return
+				}
+				io.Copy(io.Discard, res.Body)
+				res.Body.Close()
+			}
+		})
+	})
 	b.Run("api/orgs", func(b *testing.B) {
 		for b.Loop() {
 			req, _ := http.NewRequest(http.MethodGet, env.URL+"/api/orgs/api-org", nil)

@@ -69,7 +69,9 @@ func New(t testing.TB, opts ...Options) *Env {
 		o = opts[0]
 	}
 	clock := &Clock{}
-	store := db.New(dbtest.New(t), db.WithClock(clock.Now), db.WithFastPasswordHashing())
+	sqlDB := dbtest.New(t)
+	db.ConfigurePool(sqlDB) // as in production, so load runs measure the app
+	store := db.New(sqlDB, db.WithClock(clock.Now), db.WithFastPasswordHashing())
 	smtpSrv := mailtest.Start(t)
 	smtpMailer, err := mail.NewSMTP(smtpSrv.URL(), "Guildhall <no-reply@guildhall.test>")
 	if err != nil {
