@@ -106,6 +106,22 @@ func (s *Store) OwnerCount(ctx context.Context, orgID int64) (int, error) {
 	return n, nil
 }
 
+// memberChange starts a change to member userID of org: it takes the org
+// lock (so owner counts hold), then loads the actor's role and the target
+// row. Neither a stranger to the org nor an unknown member gets further.
+func (tx *Tx) memberChange(orgID, userID int64) (model.Org, model.Role, model.MemberRow, error) {
+	org, err := tx.lockOrg(orgID)
+	if err != nil {
+		return org, "", model.MemberRow{}, err
+	}
+	actorRole, err := tx.roleIn(orgID, tx.actor.AccountID)
+	if err != nil {
+		return org, "", model.MemberRow{}, err
+	}
+	target, err := tx.memberRow(orgID, userID)
+	return org, actorRole, target, err
+}
+
 // ChangeRole moves member userID of org to role (SPEC 2): owners and admins
 // change non-owners; anything touching owner is the owner's; the last owner is
 // never demoted. An unchanged role is a no-op. Refusals are audited as denied.
@@ -113,15 +129,7 @@ func (s *Store) ChangeRole(ctx context.Context, actor model.Actor, orgID, userID
 	const action = "member.role_changed"
 	var out model.MemberRow
 	err := s.InTx(ctx, actor, func(tx *Tx) error {
-		org, err := tx.lockOrg(orgID)
-		if err != nil {
-			return err
-		}
-		actorRole, err := tx.roleIn(orgID, actor.AccountID)
-		if err != nil {
-			return err
-		}
-		target, err := tx.memberRow(orgID, userID)
+		org, actorRole, target, err := tx.memberChange(orgID, userID)
 		if err != nil {
 			return err
 		}
@@ -195,15 +203,7 @@ func (tx *Tx) leaveTeams(orgID int64, m model.MemberRow) error {
 // API tokens bound to the org are revoked; agents they created stay.
 func (s *Store) RemoveMember(ctx context.Context, actor model.Actor, orgID, userID int64) error {
 	return s.InTx(ctx, actor, func(tx *Tx) error {
-		org, err := tx.lockOrg(orgID)
-		if err != nil {
-			return err
-		}
-		actorRole, err := tx.roleIn(orgID, actor.AccountID)
-		if err != nil {
-			return err
-		}
-		target, err := tx.memberRow(orgID, userID)
+		org, actorRole, target, err := tx.memberChange(orgID, userID)
 		if err != nil {
 			return err
 		}
