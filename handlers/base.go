@@ -80,8 +80,22 @@ func navFor(w model.Workspace) []views.NavItem {
 			views.NavItem{Key: "teams", Label: "Teams", Href: "/teams", Icon: "◈"})
 	}
 	items = append(items, views.NavItem{Key: "agents", Label: "Agents", Href: "/agents", Icon: "◆"})
+	items = append(items, views.NavItem{Key: "packages", Label: "Packages", Href: "/packages", Icon: "▣"})
+	if model.Can(w.Role, model.ActViewBalance) {
+		items = append(items, views.NavItem{Key: "wallet", Label: "Wallet", Href: "/wallet", Icon: "¤"})
+	}
+	if model.Can(w.Role, model.ActManagePolicies) {
+		items = append(items, views.NavItem{Key: "policies", Label: "Policies", Href: "/policies", Icon: "≡"},
+			views.NavItem{Key: "approvals", Label: "Approvals", Href: "/approvals", Icon: "✓"})
+	}
 	if model.Can(w.Role, model.ActReadAudit) {
 		items = append(items, views.NavItem{Key: "audit", Label: "Audit log", Href: "/audit", Icon: "☰"})
+	}
+	if !w.Personal() && model.Can(w.Role, model.ActViewSSO) {
+		items = append(items, views.NavItem{Key: "sso", Label: "SSO", Href: "/sso", Icon: "⚿"})
+	}
+	if model.Can(w.Role, model.ActViewUsage) {
+		items = append(items, views.NavItem{Key: "usage", Label: "Usage", Href: "/usage", Icon: "▤"})
 	}
 	items = append(items, views.NavItem{Key: "tokens", Label: "API tokens", Href: "/tokens", Icon: "⌘"})
 	items = append(items, views.NavItem{Key: "settings", Label: "Settings", Href: "/settings", Icon: "⚙"})

@@ -28,6 +28,19 @@ type Handlers struct {
 	// --- API tokens ---
 	Tokens    *handlers.Tokens
 	APITokens *api.Tokens
+
+	// --- security and two-factor (issue 7): fields below this line ---
+
+	// --- layout (issue 8): fields below this line ---
+
+	// --- wallet, policies, approvals, packages (issue 9): fields below this line ---
+
+	// --- single sign-on (issue 10): fields below this line ---
+
+	// --- plans and usage (issue 11): fields below this line ---
+
+	// --- operations and scale (issue 12): fields below this line ---
+
 }
 
 func newHandlers(base *handlers.Base, apiBase *api.Base, limiter *ratelimit.Limiter) *Handlers {
@@ -54,6 +67,18 @@ func newHandlers(base *handlers.Base, apiBase *api.Base, limiter *ratelimit.Limi
 	// --- API tokens ---
 	h.Tokens = &handlers.Tokens{Base: base}
 	h.APITokens = &api.Tokens{Base: apiBase}
+
+	// --- security and two-factor (issue 7): construct below this line ---
+
+	// --- layout (issue 8): construct below this line ---
+
+	// --- wallet, policies, approvals, packages (issue 9): construct below this line ---
+
+	// --- single sign-on (issue 10): construct below this line ---
+
+	// --- plans and usage (issue 11): construct below this line ---
+
+	// --- operations and scale (issue 12): construct below this line ---
 
 	return h
 }

@@ -153,6 +153,19 @@ func (s *Server) routes() []Route {
 		{http.MethodGet, "/api/me/tokens", h.APITokens.List, API},
 		{http.MethodPost, "/api/me/tokens", h.APITokens.Create, API},
 		{http.MethodDelete, "/api/me/tokens/:id", h.APITokens.Revoke, API},
+
+		// --- security and two-factor (issue 7): add routes below this line ---
+
+		// --- layout (issue 8): add routes below this line ---
+
+		// --- wallet, policies, approvals, packages (issue 9): add routes below this line ---
+
+		// --- single sign-on (issue 10): add routes below this line ---
+
+		// --- plans and usage (issue 11): add routes below this line ---
+
+		// --- operations and scale (issue 12): add routes below this line ---
+
 	}
 	if s.cfg.Dev {
 		r = append(r, Route{http.MethodGet, "/dev/outbox", h.Workspaces.Outbox, Member})
