@@ -366,8 +366,11 @@ func (s *Store) DisableTwoFactor(ctx context.Context, actor model.Actor, box *Se
 		target := accountTarget(acc.ID, acc.Email)
 		if !byPassword {
 			if strings.TrimSpace(code) == "" {
-				return tx.Deny(acc.PersonalOrgID, "two_factor.disabled", target,
-					model.InvalidField("password", "Enter your password or a current code to turn two-factor authentication off."))
+				msg := "Enter your password or a current code to turn two-factor authentication off."
+				if password != "" {
+					msg = "That is not your password."
+				}
+				return tx.Deny(acc.PersonalOrgID, "two_factor.disabled", target, model.InvalidField("password", msg))
 			}
 			if _, err := tx.checkSecondFactor(box, acc.ID, code, false); err != nil {
 				return tx.DenyIf(acc.PersonalOrgID, "two_factor.disabled", target, err)
@@ -449,4 +452,16 @@ func (s *Store) RevokeOtherSessions(ctx context.Context, actor model.Actor, keep
 		return tx.Record(personal, "session.revoked", model.Target{Kind: "session", ID: "others", Label: strconv.Itoa(n) + " other sessions"})
 	})
 	return n, err
+}
+
+// MembersWithoutTwoFactor counts the org's members who have no second factor
+// (who would lose access if the org required it).
+func (s *Store) MembersWithoutTwoFactor(ctx context.Context, orgID int64) (int, error) {
+	var n int
+	err := s.db.GetContext(ctx, &n, `SELECT count(*) FROM memberships m JOIN accounts a ON a.id = m.account_id
+		WHERE m.org_id = $1 AND NOT `+hasTwoFactorA, orgID)
+	if err != nil {
+		return 0, fmt.Errorf("count members without two-factor: %w", err)
+	}
+	return n, nil
 }
