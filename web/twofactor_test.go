@@ -17,8 +17,8 @@ import (
 )
 
 var (
-	totpSecretRe   = regexp.MustCompile(`id="totp-secret">([A-Z2-7 ]+)<`)
-	recoveryRe = regexp.MustCompile(`<li><code>([a-z2-9]{5}-[a-z2-9]{5})</code></li>`)
+	totpSecretRe = regexp.MustCompile(`id="totp-secret">([A-Z2-7 ]+)<`)
+	recoveryRe   = regexp.MustCompile(`<li><code>([a-z2-9]{5}-[a-z2-9]{5})</code></li>`)
 )
 
 // enrolTOTP turns on two-factor for a signed-in client through the pages and
