@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/go-webauthn/webauthn/webauthn"
 	"github.com/labstack/echo/v4"
 
 	"guildhall/db"
@@ -26,6 +27,8 @@ type TwoFactor struct {
 	Limiter *ratelimit.Limiter
 	// Box seals TOTP secrets at rest.
 	Box *db.SecretBox
+	// WebAuthn checks passkeys; nil turns passkeys off.
+	WebAuthn *webauthn.WebAuthn
 }
 
 // pendingKey holds, in the encrypted cookie session, a sign-in whose
@@ -168,7 +171,10 @@ func (b *Base) withSecurity(c echo.Context, f views.ProfileForm) (views.ProfileF
 		return f, err
 	}
 	now := b.Store.Now()
-	v := views.SecurityView{TwoFactorOn: st.Enabled(), Enrolling: st.Enrolling, RecoveryLeft: st.RecoveryLeft, DisableErrors: f.Security.DisableErrors}
+	v := views.SecurityView{TwoFactorOn: st.Enabled(), Enrolling: st.Enrolling, RecoveryLeft: st.RecoveryLeft, DisableErrors: f.Security.DisableErrors, PasskeysOn: true}
+	if v.Passkeys, err = b.passkeyViews(c, acc.ID); err != nil {
+		return f, err
+	}
 	if st.TOTPSince != nil {
 		v.Since = views.FormatTime(*st.TOTPSince)
 	}

@@ -71,6 +71,9 @@ func newHandlers(base *handlers.Base, apiBase *api.Base, limiter *ratelimit.Limi
 
 	// --- security and two-factor (issue 7): construct below this line ---
 	h.TwoFactor = &handlers.TwoFactor{Base: base, Limiter: limiter} // Box: setSecretBox
+	if wa, err := handlers.NewWebAuthn(base.BaseURL); err == nil {
+		h.TwoFactor.WebAuthn = wa
+	}
 
 	// --- layout (issue 8): construct below this line ---
 

@@ -167,6 +167,11 @@ func (s *Server) routes() []Route {
 		{http.MethodPost, "/profile/sessions/:id/revoke", h.TwoFactor.RevokeSession, Member},
 		{http.MethodPost, "/profile/sessions/revoke-others", h.TwoFactor.RevokeOtherSessions, Member},
 		{http.MethodPost, "/settings/two-factor", h.TwoFactor.RequireSetting, Member},
+		{http.MethodPost, "/profile/passkeys/options", h.TwoFactor.RegisterOptions, Member},
+		{http.MethodPost, "/profile/passkeys", h.TwoFactor.Register, Member},
+		{http.MethodPost, "/profile/passkeys/:id/remove", h.TwoFactor.RemovePasskey, Member},
+		{http.MethodPost, "/login/2fa/passkey/options", h.TwoFactor.LoginOptions, Public},
+		{http.MethodPost, "/login/2fa/passkey", h.TwoFactor.Login, Public},
 
 		// --- layout (issue 8): add routes below this line ---
 

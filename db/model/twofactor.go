@@ -128,3 +128,28 @@ func DeviceLabel(ua string) string {
 	}
 	return browser + " on " + system
 }
+
+// Passkey is a WebAuthn credential registered as a second factor. Data is the
+// WebAuthn library's credential record (public key, sign count), as JSON.
+type Passkey struct {
+	ID           int64      `db:"id" json:"id"`
+	Name         string     `db:"name" json:"name"`
+	CredentialID []byte     `db:"credential_id" json:"-"`
+	Data         []byte     `db:"data" json:"-"`
+	CreatedAt    time.Time  `db:"created_at" json:"created_at"`
+	LastUsedAt   *time.Time `db:"last_used_at" json:"last_used_at"`
+}
+
+// ValidatePasskeyName checks the label a person gives a passkey.
+func ValidatePasskeyName(name string) error {
+	name = strings.TrimSpace(name)
+	switch {
+	case name == "":
+		return InvalidField("name", "Give the passkey a name, like the device it lives on.")
+	case !ValidText(name) || strings.ContainsAny(name, "\r\n"):
+		return InvalidField("name", "The name is not valid text.")
+	case len([]rune(name)) > 60:
+		return InvalidField("name", "Keep the name under 60 characters.")
+	}
+	return nil
+}

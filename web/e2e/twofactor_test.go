@@ -1,12 +1,14 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
+	cdpwebauthn "github.com/chromedp/cdproto/webauthn"
 	"github.com/chromedp/chromedp"
 	"github.com/pquerna/otp/totp"
 
@@ -144,4 +146,61 @@ func evalInt(t *testing.T, b *browsertest.Browser, expr string) int {
 		t.Fatalf("%s: %v", expr, err)
 	}
 	return n
+}
+
+// TestPasskeyPages adds a passkey on the profile with Chromium's virtual
+// authenticator, then signs in with the password and the passkey.
+func TestPasskeyPages(t *testing.T) {
+	for _, width := range []int64{1280, 390} {
+		t.Run(fmt.Sprint(width), func(t *testing.T) { passkeyPages(t, width) })
+	}
+}
+
+func passkeyPages(t *testing.T, width int64) {
+	env := webtest.New(t)
+	env.SignUpAPI("ada@example.com", "Ada Lovelace")
+	env.VerifyEmail("ada@example.com")
+	// Browsers refuse an IP address as the passkey's site: use localhost.
+	base := strings.Replace(env.URL, "127.0.0.1", "localhost", 1)
+
+	b := browsertest.New(t)
+	b.Run(chromedp.EmulateViewport(width, 900), chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
+		if _, err := chromedp.Call(ctx, cdpwebauthn.Enable, cdpwebauthn.EnableParams{}); err != nil {
+			return err
+		}
+		_, err := chromedp.Call(ctx, cdpwebauthn.AddVirtualAuthenticator, cdpwebauthn.AddVirtualAuthenticatorParams{
+			Options: &cdpwebauthn.VirtualAuthenticatorOptions{Protocol: cdpwebauthn.AuthenticatorProtocolCtap2,
+				Transport: cdpwebauthn.AuthenticatorTransportInternal, HasResidentKey: true, HasUserVerification: true,
+				IsUserVerified: true, AutomaticPresenceSimulation: true}})
+		return err
+	}))
+	b.SignIn(base, "ada@example.com", webtest.Password)
+	b.Navigate(base + "/profile")
+	b.WaitVisible("#passkey-register")
+	b.Fill("#f-passkey-name", "YubiKey 5")
+	b.Submit("#passkey-register")
+	b.WaitVisible("#passkey-list")
+	if txt := b.Text("#passkey-list"); !strings.Contains(txt, "YubiKey 5") {
+		t.Fatalf("passkey list %q", txt)
+	}
+	if txt := b.Text("#two-factor h2"); !strings.Contains(txt, "On") {
+		t.Fatalf("two-factor heading %q", txt)
+	}
+	evalString(t, b, `window.scrollTo(0, 0), ""`)
+	b.Screenshot("profile-passkey")
+
+	// Sign out, then in with the password and the passkey.
+	b.Navigate(base + "/logout")
+	b.RunResponse(browsertest.SubmitForm("#logout-form"))
+	b.SignIn(base, "ada@example.com", webtest.Password)
+	b.WaitVisible("#passkey-login")
+	b.Screenshot("second-step-passkey")
+	b.Submit("#passkey-login")
+	b.WaitVisible("#main .page-head, #main h1")
+	b.Screenshot("signed-in")
+	var n int
+	_ = env.Store.DB().Get(&n, `SELECT count(*) FROM webauthn_credentials WHERE last_used_at IS NOT NULL`)
+	if n != 1 {
+		t.Fatalf("passkey use not recorded: %d", n)
+	}
 }
