@@ -67,16 +67,16 @@ func (h *TwoFactor) pending(c echo.Context) (pendingSignIn, bool) {
 	return p, h.Store.Now().Unix() < p.Expires
 }
 
-func (h *TwoFactor) secondFactorForm(c echo.Context, p pendingSignIn) (views.SecondFactorForm, error) {
+func (h *TwoFactor) secondFactorForm(c echo.Context, p pendingSignIn) (views.SecondFactorForm, model.Account, error) {
 	acc, err := h.Store.AccountByID(c.Request().Context(), p.AccountID)
 	if err != nil {
-		return views.SecondFactorForm{}, err
+		return views.SecondFactorForm{}, acc, err
 	}
 	st, err := h.Store.TwoFactorStatus(c.Request().Context(), acc.ID)
 	if err != nil {
-		return views.SecondFactorForm{}, err
+		return views.SecondFactorForm{}, acc, err
 	}
-	return views.SecondFactorForm{Email: acc.Email, TOTP: st.TOTP, Passkeys: st.Passkeys > 0}, nil
+	return views.SecondFactorForm{Email: acc.Email, TOTP: st.TOTP, Passkeys: st.Passkeys > 0}, acc, nil
 }
 
 func (h *TwoFactor) expired(c echo.Context) error {
@@ -98,7 +98,7 @@ func (h *TwoFactor) SecondStepPage(c echo.Context) error {
 	if !ok {
 		return h.expired(c)
 	}
-	f, err := h.secondFactorForm(c, p)
+	f, _, err := h.secondFactorForm(c, p)
 	if err != nil {
 		return err
 	}
@@ -112,7 +112,7 @@ func (h *TwoFactor) SecondStep(c echo.Context) error {
 	if !ok {
 		return h.expired(c)
 	}
-	f, err := h.secondFactorForm(c, p)
+	f, acc, err := h.secondFactorForm(c, p)
 	if err != nil {
 		return err
 	}
@@ -120,7 +120,7 @@ func (h *TwoFactor) SecondStep(c echo.Context) error {
 	accKey := "2fa-account:" + strconv.FormatInt(p.AccountID, 10)
 	if ok, _ := h.Limiter.Allow("2fa-ip:"+c.RealIP(), accKey); !ok {
 		f.Error = ErrRateLimited.Message
-		_ = h.Store.RecordDenied(ctx, model.Actor{AccountID: p.AccountID, Email: f.Email, IP: c.RealIP()}, 0, "two_factor.challenge_failed", model.Target{Kind: "account", ID: strconv.FormatInt(p.AccountID, 10), Label: f.Email})
+		_ = h.Store.RecordDenied(ctx, model.Actor{AccountID: acc.ID, Email: acc.Email, IP: c.RealIP()}, acc.PersonalOrgID, "two_factor.challenge_failed", model.Target{Kind: "account", ID: strconv.FormatInt(acc.ID, 10), Label: acc.Email})
 		return Render(c, http.StatusTooManyRequests, views.SecondFactorPage(h.Shell(c, "Two-factor authentication", ""), f))
 	}
 	before, err := h.Store.TwoFactorStatus(ctx, p.AccountID)

@@ -337,3 +337,42 @@ func currentCode(t *testing.T, env *webtest.Env, secret string) string {
 	}
 	return code
 }
+
+// TestPasskeyEndpointsRefuse covers the refusals of the passkey routes; the
+// ceremonies themselves run in Chromium (web/e2e TestPasskeyPages).
+func TestPasskeyEndpointsRefuse(t *testing.T) {
+	env := webtest.New(t)
+	ada := env.SignUpVerified("ada@example.com", "Ada")
+	eve := env.SignUpVerified("eve@example.com", "Eve")
+	// No sign-in waiting for a second step.
+	wantStatus(t, env.NewClient().Post("/login/2fa/passkey/options", nil), http.StatusConflict)
+	wantStatus(t, env.NewClient().Post("/login/2fa/passkey", nil), http.StatusConflict)
+	// No ceremony started, or a bad name.
+	wantStatus(t, ada.Post("/profile/passkeys?name=Laptop", nil), http.StatusConflict)
+	wantStatus(t, ada.Post("/profile/passkeys?name=", nil), http.StatusUnprocessableEntity)
+	wantStatus(t, ada.Post("/profile/passkeys?name=a%00b", nil), http.StatusUnprocessableEntity)
+	// Options carry a challenge and are not cached.
+	opts := ada.Post("/profile/passkeys/options", nil)
+	if opts.Status != http.StatusOK || !strings.Contains(opts.Body, `"challenge"`) || opts.Header.Get("Cache-Control") != "no-store" {
+		t.Fatalf("options: %d %s", opts.Status, opts.Body)
+	}
+	// A forged answer is refused and uses up the challenge.
+	wantStatus(t, ada.Post("/profile/passkeys?name=Laptop", url.Values{"id": {"x"}}), http.StatusUnprocessableEntity)
+	wantStatus(t, ada.Post("/profile/passkeys?name=Laptop", nil), http.StatusConflict)
+	// Another account's passkey is not found.
+	var id int64
+	if err := env.Store.DB().Get(&id, `INSERT INTO webauthn_credentials (account_id, name, credential_id, data)
+		SELECT id, 'Key', '\x01'::bytea, '{}' FROM accounts WHERE email = 'ada@example.com' RETURNING id`); err != nil {
+		t.Fatal(err)
+	}
+	wantStatus(t, eve.Post(fmt.Sprintf("/profile/passkeys/%d/remove", id), nil), http.StatusNotFound)
+	if r := ada.Post(fmt.Sprintf("/profile/passkeys/%d/remove", id), nil); r.Status != http.StatusSeeOther {
+		t.Fatalf("remove own passkey: %d", r.Status)
+	}
+	acc, _ := env.Store.AccountByEmail(t.Context(), "ada@example.com")
+	var n int
+	_ = env.Store.DB().Get(&n, `SELECT count(*) FROM audit_events WHERE org_id = $1 AND action IN ('two_factor.passkey_removed', 'two_factor.disabled')`, acc.PersonalOrgID)
+	if n != 2 {
+		t.Fatalf("audit events for the removal: %d, want 2", n)
+	}
+}
