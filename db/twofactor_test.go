@@ -206,6 +206,35 @@ func TestTOTPCodeAcceptedOnceUnderConcurrency(t *testing.T) {
 	}
 }
 
+func TestRecoveryCodeUsedOnceUnderConcurrency(t *testing.T) {
+	s, clock := tfStore(t)
+	ctx := context.Background()
+	box := db.NewSecretBox("test")
+	acc, actor := signup(t, s, "ada@example.com")
+	_, codes := enrol(t, s, clock, box, actor)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	ok := 0
+	for range 12 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if s.VerifySecondFactor(ctx, model.Actor{}, box, acc.ID, codes[0]) == nil {
+				mu.Lock()
+				ok++
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if ok != 1 {
+		t.Fatalf("one recovery code accepted %d times", ok)
+	}
+	if n := tfCount(t, s, `SELECT count(*) FROM audit_events WHERE action = 'two_factor.recovery_used'`); n != 1 {
+		t.Fatalf("recovery_used events %d", n)
+	}
+}
+
 func TestDisableTwoFactor(t *testing.T) {
 	s, clock := tfStore(t)
 	ctx := context.Background()
@@ -332,5 +361,43 @@ func TestSessionsListAndRevoke(t *testing.T) {
 	}
 	if n := tfCount(t, s, `SELECT count(*) FROM audit_events WHERE org_id = $1 AND action = 'session.revoked'`, acc.PersonalOrgID); n != 2 {
 		t.Fatalf("session.revoked events %d", n)
+	}
+}
+
+func TestPasskeysStore(t *testing.T) {
+	s, _ := tfStore(t)
+	ctx := context.Background()
+	acc, actor := signup(t, s, "ada@example.com")
+	_, eve := signup(t, s, "eve@example.com")
+	_, err := s.AddPasskey(ctx, actor, "  ", []byte{1}, []byte(`{}`))
+	wantCodeOf(t, err, model.CodeValidation, "blank name")
+	pk, err := s.AddPasskey(ctx, actor, " YubiKey ", []byte{1}, []byte(`{"id":"AQ"}`))
+	if err != nil || pk.Name != "YubiKey" {
+		t.Fatalf("add: %+v %v", pk, err)
+	}
+	_, err = s.AddPasskey(ctx, eve, "Copy", []byte{1}, []byte(`{}`))
+	wantCodeOf(t, err, model.CodeConflict, "same credential twice")
+	if a, _ := s.AccountByID(ctx, acc.ID); !a.TwoFactor {
+		t.Fatal("a passkey does not count as two-factor")
+	}
+	if err := s.UsePasskey(ctx, acc.ID, []byte{1}, []byte(`{"id":"AQ","n":2}`)); err != nil {
+		t.Fatal(err)
+	}
+	wantCodeOf(t, s.UsePasskey(ctx, acc.ID, []byte{2}, []byte(`{}`)), model.CodeNotFound, "unknown credential")
+	list, _ := s.Passkeys(ctx, acc.ID)
+	if len(list) != 1 || list[0].LastUsedAt == nil {
+		t.Fatalf("passkeys %+v", list)
+	}
+	wantCodeOf(t, s.RemovePasskey(ctx, eve, pk.ID), model.CodeNotFound, "another account's passkey")
+	if err := s.RemovePasskey(ctx, actor, pk.ID); err != nil {
+		t.Fatal(err)
+	}
+	if a, _ := s.AccountByID(ctx, acc.ID); a.TwoFactor {
+		t.Fatal("still on after removing the only passkey")
+	}
+	for action, want := range map[string]int{"two_factor.enabled": 1, "two_factor.passkey_added": 1, "two_factor.passkey_removed": 1, "two_factor.disabled": 1} {
+		if n := tfCount(t, s, `SELECT count(*) FROM audit_events WHERE org_id = $1 AND action = $2`, acc.PersonalOrgID, action); n != want {
+			t.Errorf("%s: %d events, want %d", action, n, want)
+		}
 	}
 }
