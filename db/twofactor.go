@@ -27,6 +27,14 @@ import (
 const hasTwoFactorA = `(EXISTS (SELECT 1 FROM two_factor_totp t2f WHERE t2f.account_id = a.id AND t2f.confirmed_at IS NOT NULL)
 	OR EXISTS (SELECT 1 FROM webauthn_credentials w2f WHERE w2f.account_id = a.id))`
 
+// twoFactorAllows1 is model.TwoFactorGate in SQL for the resource access
+// queries (db/access.go): a membership of org o counts for account $1 only if
+// o does not require two-factor or the account has it. Otherwise a member
+// locked out of the org's pages could still reach its agents by id.
+const twoFactorAllows1 = `NOT (o.require_two_factor AND o.kind <> 'personal'
+	AND NOT EXISTS (SELECT 1 FROM two_factor_totp t2f WHERE t2f.account_id = $1 AND t2f.confirmed_at IS NOT NULL)
+	AND NOT EXISTS (SELECT 1 FROM webauthn_credentials w2f WHERE w2f.account_id = $1))`
+
 // totpPeriod is the TOTP step in seconds (RFC 6238's default, what apps use).
 const totpPeriod = 30
 

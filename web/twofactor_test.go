@@ -294,6 +294,17 @@ func TestOrgRequiresTwoFactor(t *testing.T) {
 	if r := bobAPI.Do(http.MethodGet, "/api/me", nil); r.Status != http.StatusOK {
 		t.Fatalf("/api/me: %d", r.Status)
 	}
+	// Acme's agents are out of Bob's reach too, by id and in lists.
+	ag := oliveAPIFor(t, env, oliveSecret).Do(http.MethodPost, "/api/agents", map[string]any{"name": "Acme bot", "org": "acme"})
+	agentPath := fmt.Sprintf("/api/agents/%v", ag.Data()["id"])
+	env.Store.DB().MustExec(`UPDATE orgs SET member_base_permission = 'read' WHERE id = $1`, acme)
+	if r := bobAPI.Do(http.MethodGet, agentPath, nil); r.Status != http.StatusNotFound {
+		t.Fatalf("GET %s while locked out: %d %s", agentPath, r.Status, r.Raw)
+	}
+	if r := bobAPI.Do(http.MethodGet, "/api/agents", nil); strings.Contains(r.Raw, "Acme bot") {
+		t.Fatalf("agent list while locked out: %s", r.Raw)
+	}
+	wantStatus(t, bob.Get(strings.TrimPrefix(agentPath, "/api")), http.StatusForbidden, `id="two-factor-required"`)
 
 	// Owners see each member's status; admins do not.
 	members := olive.Get("/members")
@@ -304,8 +315,7 @@ func TestOrgRequiresTwoFactor(t *testing.T) {
 	if strings.Contains(carl.Get("/members").Body, "<th>Two-factor</th>") {
 		t.Fatal("an admin sees two-factor status")
 	}
-	ownerTok := env.NewAPI("").Do(http.MethodPost, "/api/auth/token", map[string]any{"email": "olive@example.com", "password": webtest.Password, "otp": currentCode(t, env, oliveSecret)})
-	oliveAPI := env.NewAPI(ownerTok.Data()["token"].(string))
+	oliveAPI := oliveAPIFor(t, env, oliveSecret)
 	list := oliveAPI.Do(http.MethodGet, "/api/orgs/acme/members", nil)
 	if !strings.Contains(list.Raw, `"two_factor":false`) || !strings.Contains(list.Raw, `"two_factor":true`) {
 		t.Fatalf("owner's member list: %s", list.Raw)
@@ -317,6 +327,9 @@ func TestOrgRequiresTwoFactor(t *testing.T) {
 	// Bob enrols from the lock page and gets in.
 	enrolTOTP(t, env, bob)
 	wantStatus(t, bob.Get("/members"), http.StatusOK)
+	if r := bobAPI.Do(http.MethodGet, agentPath, nil); r.Status != http.StatusOK {
+		t.Fatalf("GET %s after enrolling: %d %s", agentPath, r.Status, r.Raw)
+	}
 
 	// The API can turn it off (and audits it).
 	if r := oliveAPI.Do(http.MethodPatch, "/api/orgs/acme", map[string]any{"require_two_factor": false}); r.Status != http.StatusOK || !strings.Contains(r.Raw, `"require_two_factor":false`) {
@@ -375,4 +388,15 @@ func TestPasskeyEndpointsRefuse(t *testing.T) {
 	if n != 2 {
 		t.Fatalf("audit events for the removal: %d, want 2", n)
 	}
+}
+
+// oliveAPIFor issues an API token for olive@example.com with her current code.
+func oliveAPIFor(t *testing.T, env *webtest.Env, secret string) *webtest.API {
+	t.Helper()
+	env.Clock.Advance(30 * time.Second)
+	r := env.NewAPI("").Do(http.MethodPost, "/api/auth/token", map[string]any{"email": "olive@example.com", "password": webtest.Password, "otp": currentCode(t, env, secret)})
+	if r.Status != http.StatusCreated {
+		t.Fatalf("token: %d %s", r.Status, r.Raw)
+	}
+	return env.NewAPI(r.Data()["token"].(string))
 }
