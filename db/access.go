@@ -86,7 +86,7 @@ const agentAccessQuery = `SELECT ` + agentCols + `,
 FROM agents a
 JOIN orgs o ON o.id = a.org_id
 LEFT JOIN accounts c ON c.id = a.created_by
-LEFT JOIN memberships m ON m.org_id = a.org_id AND m.account_id = $1
+LEFT JOIN memberships m ON m.org_id = a.org_id AND m.account_id = $1 AND ` + twoFactorAllows1 + `
 WHERE a.id = $2`
 
 // prepared returns the store's prepared statement for query, preparing it
@@ -242,7 +242,7 @@ func (p AgentPage) TotalPages() int {
 const listAgentsQuery = `WITH me AS (
 	SELECT m.org_id, m.role, o.member_base_permission AS base
 	  FROM memberships m JOIN orgs o ON o.id = m.org_id
-	 WHERE m.account_id = $1 AND ($2::bigint = 0 OR m.org_id = $2::bigint)
+	 WHERE m.account_id = $1 AND ($2::bigint = 0 OR m.org_id = $2::bigint) AND ` + twoFactorAllows1 + `
 ), best AS (
 	SELECT DISTINCT ON (g.resource_id) g.resource_id, g.org_id, g.team_id, g.permission
 	  FROM me

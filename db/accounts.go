@@ -35,7 +35,7 @@ type SignupInput struct {
 }
 
 const accountCols = `a.id, a.email, a.name, a.password_hash, a.email_verified_at,
-	COALESCE(a.personal_org_id, 0) AS personal_org_id, a.created_at, a.last_active_at`
+	COALESCE(a.personal_org_id, 0) AS personal_org_id, a.created_at, a.last_active_at, ` + hasTwoFactorA + ` AS two_factor`
 
 // Signup creates an account, its personal org (owner) and its wallet.
 func (s *Store) Signup(ctx context.Context, actor model.Actor, in SignupInput) (model.Account, error) {

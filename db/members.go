@@ -20,7 +20,8 @@ import (
 const memberCols = `m.org_id, m.account_id, a.name, a.email, m.role, m.created_at,
 	GREATEST(a.last_active_at,
 		(SELECT max(s.last_seen_at) FROM sessions s WHERE s.account_id = a.id),
-		(SELECT max(t.last_used_at) FROM api_tokens t WHERE t.account_id = a.id)) AS last_active_at`
+		(SELECT max(t.last_used_at) FROM api_tokens t WHERE t.account_id = a.id)) AS last_active_at,
+	` + hasTwoFactorA + ` AS two_factor`
 
 // memberOrder lists owners first, then admins, members, billing; by name within.
 const memberOrder = `CASE m.role WHEN 'owner' THEN 1 WHEN 'admin' THEN 2 WHEN 'member' THEN 3 ELSE 4 END, lower(a.name), a.id`

@@ -10,7 +10,7 @@ import (
 )
 
 const orgCols = `o.id, o.kind, o.slug, o.display_name, o.description, o.member_base_permission, o.plan,
-	o.limit_team_members, o.limit_api_keys, o.limit_agents, o.limit_monthly_requests, o.created_at, o.updated_at`
+	o.limit_team_members, o.limit_api_keys, o.limit_agents, o.limit_monthly_requests, o.created_at, o.updated_at, o.require_two_factor`
 
 // CreateOrgInput is what creating a team org takes.
 type CreateOrgInput struct {
@@ -235,6 +235,7 @@ type UpdateOrgInput struct {
 	Slug                 *string
 	Description          *string
 	MemberBasePermission *string
+	RequireTwoFactor     *bool // see model.CanRequireTwoFactor
 }
 
 // UpdateOrg renames, re-slugs, describes or sets the base permission of an org
@@ -289,12 +290,18 @@ func (s *Store) UpdateOrg(ctx context.Context, actor model.Actor, orgID int64, i
 			}
 			next.MemberBasePermission = p
 		}
+		if in.RequireTwoFactor != nil {
+			if err := tx.checkRequireTwoFactor(cur, role, *in.RequireTwoFactor); err != nil {
+				return err
+			}
+			next.RequireTwoFactor = *in.RequireTwoFactor
+		}
 		if err := f.Err(); err != nil {
 			return err
 		}
 		err = tx.GetContext(ctx, &org, `UPDATE orgs o SET display_name = $1, slug = $2, description = $3,
-			member_base_permission = $4, updated_at = $5 WHERE o.id = $6 RETURNING `+orgCols,
-			next.DisplayName, next.Slug, next.Description, next.MemberBasePermission, tx.Now(), orgID)
+			member_base_permission = $4, updated_at = $5, require_two_factor = $7 WHERE o.id = $6 RETURNING `+orgCols,
+			next.DisplayName, next.Slug, next.Description, next.MemberBasePermission, tx.Now(), orgID, next.RequireTwoFactor)
 		if isUniqueViolation(err, "orgs_slug_key") {
 			return model.InvalidField("slug", fmt.Sprintf("The slug %q is taken. Choose another.", next.Slug))
 		}

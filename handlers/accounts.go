@@ -106,6 +106,9 @@ func (h *Accounts) Login(c echo.Context) error {
 		return err
 	}
 	h.Limiter.Reset("login-email:" + email)
+	if acc.TwoFactor {
+		return h.startSecondFactor(c, acc, f.Next) // handlers/twofactor.go
+	}
 	if err := request.Session(c).SignIn(c, acc.ID); err != nil {
 		return err
 	}
@@ -162,7 +165,11 @@ func (h *Accounts) ResendVerification(c echo.Context) error {
 // ProfilePage shows name, email and the password form.
 func (h *Accounts) ProfilePage(c echo.Context) error {
 	acc, _ := request.Account(c)
-	return Render(c, http.StatusOK, views.ProfilePage(h.Shell(c, "Profile", "profile"), views.ProfileForm{Name: acc.Name, Email: acc.Email, Verified: acc.Verified()}))
+	f, err := h.withSecurity(c, views.ProfileForm{Name: acc.Name, Email: acc.Email, Verified: acc.Verified()})
+	if err != nil {
+		return err
+	}
+	return Render(c, http.StatusOK, views.ProfilePage(h.Shell(c, "Profile", "profile"), f))
 }
 
 // UpdateProfile renames the account (and so its personal workspace).
@@ -173,8 +180,11 @@ func (h *Accounts) UpdateProfile(c echo.Context) error {
 		if msg != "" {
 			fields["name"] = msg
 		}
-		return Render(c, http.StatusUnprocessableEntity, views.ProfilePage(h.Shell(c, "Profile", "profile"),
-			views.ProfileForm{Name: c.FormValue("name"), Email: acc.Email, Verified: acc.Verified(), Errors: fields}))
+		f, err := h.withSecurity(c, views.ProfileForm{Name: c.FormValue("name"), Email: acc.Email, Verified: acc.Verified(), Errors: fields})
+		if err != nil {
+			return err
+		}
+		return Render(c, http.StatusUnprocessableEntity, views.ProfilePage(h.Shell(c, "Profile", "profile"), f))
 	}
 	if err != nil {
 		return err
@@ -190,8 +200,11 @@ func (h *Accounts) ChangePassword(c echo.Context) error {
 	}
 	err := h.Store.ChangePassword(c.Request().Context(), request.Actor(c), c.FormValue("current_password"), c.FormValue("new_password"), request.SessionID(c))
 	if fields, _, ok := FieldErrors(err); ok {
-		return Render(c, http.StatusUnprocessableEntity, views.ProfilePage(h.Shell(c, "Profile", "profile"),
-			views.ProfileForm{Name: acc.Name, Email: acc.Email, Verified: acc.Verified(), PasswordErrors: fields}))
+		f, err := h.withSecurity(c, views.ProfileForm{Name: acc.Name, Email: acc.Email, Verified: acc.Verified(), PasswordErrors: fields})
+		if err != nil {
+			return err
+		}
+		return Render(c, http.StatusUnprocessableEntity, views.ProfilePage(h.Shell(c, "Profile", "profile"), f))
 	}
 	if err != nil {
 		return err

@@ -75,6 +75,10 @@ func (h *Members) rowView(ws model.Workspace, viewerID int64, m model.MemberRow,
 		Joined: m.JoinedAt.UTC().Format("Jan 2, 2006"), IsYou: m.AccountID == viewerID,
 		CanRemove: a.Remove, CanLeave: a.Leave, CanTransfer: a.Transfer,
 	}
+	if ws.Role == model.RoleOwner { // only owners see who lacks two-factor
+		on := m.TwoFactor
+		r.TwoFactor = &on
+	}
 	r.LastActive = "Never"
 	if m.LastActiveAt != nil {
 		r.LastActive = views.Ago(*m.LastActiveAt, h.Store.Now())

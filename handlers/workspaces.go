@@ -147,6 +147,10 @@ func (h *Workspaces) settingsView(c echo.Context, ws model.Workspace) (views.Set
 		return views.SettingsView{}, err
 	}
 	lim := ws.Limits()
+	tf, err := h.orgTwoFactorView(c, ws) // handlers/twofactor.go
+	if err != nil {
+		return views.SettingsView{}, err
+	}
 	return views.SettingsView{
 		Personal: ws.Personal(), Slug: ws.Slug,
 		CanEdit:   model.Can(ws.Role, model.ActUpdateOrg),
@@ -158,6 +162,7 @@ func (h *Workspaces) settingsView(c echo.Context, ws model.Workspace) (views.Set
 			{Label: "Team members", Used: ov.Members, Max: lim.TeamMembers},
 			{Label: "Agents", Used: ov.Agents, Max: lim.Agents},
 		},
+		TwoFactor: tf,
 	}, nil
 }
 

@@ -5,5 +5,5 @@ import "embed"
 
 // Files are served under /static/.
 //
-//go:embed app.css favicon.svg vendor
+//go:embed app.css favicon.svg vendor js
 var Files embed.FS

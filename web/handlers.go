@@ -30,6 +30,7 @@ type Handlers struct {
 	APITokens *api.Tokens
 
 	// --- security and two-factor (issue 7): fields below this line ---
+	TwoFactor *handlers.TwoFactor
 
 	// --- layout (issue 8): fields below this line ---
 
@@ -69,6 +70,10 @@ func newHandlers(base *handlers.Base, apiBase *api.Base, limiter *ratelimit.Limi
 	h.APITokens = &api.Tokens{Base: apiBase}
 
 	// --- security and two-factor (issue 7): construct below this line ---
+	h.TwoFactor = &handlers.TwoFactor{Base: base, Limiter: limiter} // Box: setSecretBox
+	if wa, err := handlers.NewWebAuthn(base.BaseURL); err == nil {
+		h.TwoFactor.WebAuthn = wa
+	}
 
 	// --- layout (issue 8): construct below this line ---
 

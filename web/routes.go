@@ -155,6 +155,23 @@ func (s *Server) routes() []Route {
 		{http.MethodDelete, "/api/me/tokens/:id", h.APITokens.Revoke, API},
 
 		// --- security and two-factor (issue 7): add routes below this line ---
+		{http.MethodGet, "/login/2fa", h.TwoFactor.SecondStepPage, Public},
+		{http.MethodPost, "/login/2fa", h.TwoFactor.SecondStep, Public},
+		{http.MethodPost, "/login/2fa/cancel", h.TwoFactor.CancelSecondStep, Public},
+		{http.MethodPost, "/profile/two-factor", h.TwoFactor.Begin, Member},
+		{http.MethodGet, "/profile/two-factor", h.TwoFactor.SetupPage, Member},
+		{http.MethodGet, "/profile/two-factor/qr.png", h.TwoFactor.QR, Member},
+		{http.MethodPost, "/profile/two-factor/confirm", h.TwoFactor.Confirm, Member},
+		{http.MethodPost, "/profile/two-factor/recovery-codes", h.TwoFactor.RecoveryCodes, Member},
+		{http.MethodPost, "/profile/two-factor/disable", h.TwoFactor.Disable, Member},
+		{http.MethodPost, "/profile/sessions/:id/revoke", h.TwoFactor.RevokeSession, Member},
+		{http.MethodPost, "/profile/sessions/revoke-others", h.TwoFactor.RevokeOtherSessions, Member},
+		{http.MethodPost, "/settings/two-factor", h.TwoFactor.RequireSetting, Member},
+		{http.MethodPost, "/profile/passkeys/options", h.TwoFactor.RegisterOptions, Member},
+		{http.MethodPost, "/profile/passkeys", h.TwoFactor.Register, Member},
+		{http.MethodPost, "/profile/passkeys/:id/remove", h.TwoFactor.RemovePasskey, Member},
+		{http.MethodPost, "/login/2fa/passkey/options", h.TwoFactor.LoginOptions, Public},
+		{http.MethodPost, "/login/2fa/passkey", h.TwoFactor.Login, Public},
 
 		// --- layout (issue 8): add routes below this line ---
 

@@ -56,6 +56,7 @@ func New(o Options) *Server {
 	s := &Server{cfg: o.Config, store: o.Store, cookies: cookies, logf: o.Logf}
 	s.base = &handlers.Base{Store: o.Store, Mail: o.Mailer, BaseURL: o.Config.BaseURL, Dev: o.Config.Dev}
 	s.h = newHandlers(s.base, &api.Base{Store: o.Store, BaseURL: o.Config.BaseURL}, ratelimit.New(limit, 15*time.Minute, o.Store.Now))
+	s.h.setSecretBox(db.NewSecretBox(o.Secret)) // two-factor secrets at rest (web/twofactor.go)
 	s.echo = s.build()
 	return s
 }
@@ -80,7 +81,7 @@ func (s *Server) build() *echo.Echo {
 	e.GET("/static/*", echo.WrapHandler(http.StripPrefix("/static/", staticHandler())))
 
 	page := e.Group("", s.sessionMiddleware, s.csrfMiddleware)
-	member := e.Group("", s.sessionMiddleware, s.csrfMiddleware, requireAccount, s.workspaceMiddleware)
+	member := e.Group("", s.sessionMiddleware, s.csrfMiddleware, requireAccount, s.workspaceMiddleware, s.h.TwoFactor.Gate)
 	apiPublic := e.Group("")
 	apiAuth := e.Group("", s.bearerMiddleware)
 	for _, r := range s.routes() {

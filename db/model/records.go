@@ -21,6 +21,8 @@ type Account struct {
 	PersonalOrgID   int64      `db:"personal_org_id" json:"personal_org_id"`
 	CreatedAt       time.Time  `db:"created_at" json:"created_at"`
 	LastActiveAt    *time.Time `db:"last_active_at" json:"last_active_at"`
+	// TwoFactor: the account signs in with a second factor (TOTP or a passkey).
+	TwoFactor bool `db:"two_factor" json:"two_factor"`
 }
 
 // Verified reports whether the account's email has been confirmed.
@@ -39,6 +41,7 @@ type Org struct {
 	LimitAPIKeys         int        `db:"limit_api_keys" json:"-"`
 	LimitAgents          int        `db:"limit_agents" json:"-"`
 	LimitMonthlyRequests int        `db:"limit_monthly_requests" json:"-"`
+	RequireTwoFactor     bool       `db:"require_two_factor" json:"require_two_factor"`
 	CreatedAt            time.Time  `db:"created_at" json:"created_at"`
 	UpdatedAt            time.Time  `db:"updated_at" json:"updated_at"`
 }

@@ -119,6 +119,9 @@ func (b *Base) OrgRef(c echo.Context, ref string) (model.Workspace, error) {
 	if t, ok := request.Token(c); ok && t.OrgID != nil && *t.OrgID != ws.ID {
 		return model.Workspace{}, model.NotFound("organization")
 	}
+	if err := model.TwoFactorGate(ws.Org, Account(c)); err != nil {
+		return model.Workspace{}, err
+	}
 	return ws, nil
 }
 

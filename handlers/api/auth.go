@@ -16,6 +16,8 @@ import (
 type Auth struct {
 	*Base
 	Limiter *ratelimit.Limiter
+	// Box opens two-factor secrets (set with the server secret).
+	Box *db.SecretBox
 }
 
 var errRateLimited = &model.Error{Code: model.CodeRateLimited, Message: "Too many attempts. Wait a few minutes and try again."}
@@ -54,6 +56,7 @@ type tokenBody struct {
 	Name     string   `json:"name"`
 	Scopes   []string `json:"scopes"`
 	Org      string   `json:"org"`
+	OTP      string   `json:"otp"` // a current code or a recovery code, for accounts with two-factor
 }
 
 // Token exchanges an email and password for a bearer token.
@@ -69,6 +72,9 @@ func (h *Auth) Token(c echo.Context) error {
 	ctx := c.Request().Context()
 	acc, err := h.Store.Authenticate(ctx, email, in.Password)
 	if err != nil {
+		return err
+	}
+	if err := h.checkSecondFactor(c, acc, in.OTP); err != nil {
 		return err
 	}
 	h.Limiter.Reset("login-email:" + email)

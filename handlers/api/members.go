@@ -34,6 +34,7 @@ type MemberView struct {
 	Role         model.Role `json:"role"`
 	JoinedAt     string     `json:"joined_at"`
 	LastActiveAt *string    `json:"last_active_at"`
+	TwoFactor    *bool      `json:"two_factor,omitempty"` // owners only
 }
 
 func rfc3339(t time.Time) string { return t.UTC().Format(time.RFC3339) }
@@ -128,6 +129,7 @@ func (h *Members) List(c echo.Context) error {
 	out := make([]MemberView, 0, len(rows))
 	for _, m := range rows {
 		out = append(out, memberView(m))
+		withTwoFactor(&out[len(out)-1], ws, m)
 	}
 	return List(c, out, NewPagePagination(page, perPage, total))
 }

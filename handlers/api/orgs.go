@@ -77,7 +77,7 @@ func (h *Orgs) detail(c echo.Context, ws model.Workspace) OrgView {
 	v := orgView(ws.Org, ws.Role)
 	lim := ws.Limits()
 	v.Limits = &lim
-	v.Settings = map[string]any{"member_base_permission": ws.MemberBasePermission}
+	v.Settings = map[string]any{"member_base_permission": ws.MemberBasePermission, "require_two_factor": ws.RequireTwoFactor}
 	if ov, err := h.Store.Overview(c.Request().Context(), ws.ID); err == nil {
 		v.Usage = map[string]int{"team_members": ov.Members, "agents": ov.Agents}
 	}
@@ -98,6 +98,7 @@ type patchOrgBody struct {
 	Slug                 *string `json:"slug"`
 	Description          *string `json:"description"`
 	MemberBasePermission *string `json:"member_base_permission"`
+	RequireTwoFactor     *bool   `json:"require_two_factor"`
 }
 
 // Update renames, re-slugs, describes or sets the base permission.
@@ -111,7 +112,8 @@ func (h *Orgs) Update(c echo.Context) error {
 		return err
 	}
 	org, err := h.Store.UpdateOrg(c.Request().Context(), request.Actor(c), ws.ID, db.UpdateOrgInput{
-		DisplayName: in.DisplayName, Slug: in.Slug, Description: in.Description, MemberBasePermission: in.MemberBasePermission})
+		DisplayName: in.DisplayName, Slug: in.Slug, Description: in.Description, MemberBasePermission: in.MemberBasePermission,
+		RequireTwoFactor: in.RequireTwoFactor})
 	if err != nil {
 		return err
 	}

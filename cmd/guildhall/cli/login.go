@@ -10,7 +10,7 @@ import (
 	"strings"
 )
 
-const loginSynopsis = "guildhall login [--url URL] [--email EMAIL] [--password-stdin]"
+const loginSynopsis = "guildhall login [--url URL] [--email EMAIL] [--password-stdin] [--otp CODE]"
 
 // login exchanges an email and password for a token (POST /api/auth/token)
 // and stores it with the server URL. The active org starts as the personal
@@ -20,6 +20,7 @@ func (r *runner) login(args []string) error {
 	flagURL := fs.String("url", "", "server URL (default: GUILDHALL_URL, else the last server logged in to, else "+DefaultURL+")")
 	email := fs.String("email", "", "account email (asked for when not given)")
 	passwordStdin := fs.Bool("password-stdin", false, "read the password from standard input (needs --email)")
+	otp := fs.String("otp", "", "two-factor code or recovery code (asked for when the account needs one)")
 	pos, err := r.parse(fs, loginSynopsis, args)
 	if err != nil {
 		return err
@@ -85,8 +86,15 @@ func (r *runner) login(args []string) error {
 	var tok struct {
 		Token string `json:"token"`
 	}
-	err = anon.do(r.ctx, http.MethodPost, "/api/auth/token",
-		map[string]any{"email": addr, "password": password, "name": TokenName}, &tok)
+	body := map[string]any{"email": addr, "password": password, "name": TokenName}
+	if *otp != "" {
+		body["otp"] = *otp
+	}
+	err = anon.do(r.ctx, http.MethodPost, "/api/auth/token", body, &tok)
+	if code, asked := needsOTP(err, *otp, r, in); asked {
+		body["otp"] = code
+		err = anon.do(r.ctx, http.MethodPost, "/api/auth/token", body, &tok)
+	}
 	if err != nil {
 		return err
 	}
@@ -144,4 +152,19 @@ func readLine(in *bufio.Reader) (string, error) {
 		return "", err
 	}
 	return strings.TrimRight(line, "\r\n"), nil
+}
+
+// needsOTP asks for the two-factor code when the server wants one and none
+// was given: a line of standard input, after a prompt on standard error.
+func needsOTP(err error, given string, r *runner, in *bufio.Reader) (string, bool) {
+	var ae *APIError
+	if given != "" || !errors.As(err, &ae) || ae.Status != http.StatusUnauthorized || !strings.Contains(ae.Message, "two-factor") {
+		return "", false
+	}
+	fmt.Fprint(r.env.Stderr, "Two-factor code: ")
+	line, rerr := readLine(in)
+	if rerr != nil || strings.TrimSpace(line) == "" {
+		return "", false
+	}
+	return strings.TrimSpace(line), true
 }
