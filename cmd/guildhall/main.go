@@ -35,7 +35,8 @@ Usage:
 Command-line client (talks to a running server's JSON API):
 ` + cli.Verbs + `
 Configuration comes from the environment (GUILDHALL_ADDR, GUILDHALL_BASE_URL,
-DATABASE_URL, GUILDHALL_DATA, GUILDHALL_SECRET, SMTP_URL, GUILDHALL_DEV);
+DATABASE_URL, GUILDHALL_DATA, GUILDHALL_SECRET, SMTP_URL, GUILDHALL_DEV,
+GUILDHALL_TRUSTED_PROXIES);
 flags override it: run "guildhall serve -h".
 `
 
