@@ -299,9 +299,7 @@ func (s *Store) ChangePassword(ctx context.Context, actor model.Actor, current, 
 // hash is stored, so a database leak does not leak live sessions.
 func (s *Store) CreateSession(ctx context.Context, accountID int64, ip, userAgent string) (string, error) {
 	secret, hash := NewSecret("")
-	if len(userAgent) > 300 {
-		userAgent = userAgent[:300]
-	}
+	userAgent = model.CleanText(userAgent, 300)
 	_, err := s.db.ExecContext(ctx, `INSERT INTO sessions (id_hash, account_id, created_at, last_seen_at, ip, user_agent)
 		VALUES ($1, $2, $3, $3, $4, $5)`, hash, accountID, s.Now(), ip, userAgent)
 	if err != nil {

@@ -58,10 +58,7 @@ func (s *Store) DeliverDue(ctx context.Context, limit int, send func(model.Outbo
 				if backoff > time.Hour {
 					backoff = time.Hour
 				}
-				msg := err.Error()
-				if len(msg) > 500 {
-					msg = msg[:500]
-				}
+				msg := model.CleanText(err.Error(), 500)
 				if _, err := tx.ExecContext(ctx, `UPDATE outbox SET attempts = $1, status = $2, last_error = $3, next_attempt_at = $4 WHERE id = $5`,
 					attempts, status, msg, tx.Now().Add(backoff), m.ID); err != nil {
 					return fmt.Errorf("record mail failure: %w", err)

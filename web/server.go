@@ -75,6 +75,7 @@ func (s *Server) build() *echo.Echo {
 	e.Use(middleware.Recover())
 	e.Use(s.logMiddleware)
 	e.Use(middleware.BodyLimit("2M"))
+	e.Use(cleanInput)
 	e.Use(securityHeaders)
 
 	e.GET("/healthz", s.healthz)
