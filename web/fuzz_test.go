@@ -41,7 +41,7 @@ func FuzzAPIJSON(f *testing.F) {
 		"POST /api/orgs/:org/teams", "PATCH /api/orgs/:org/teams/:team_id", // 8
 		"PUT /api/orgs/:org/teams/:team_id/members/:user_id", "PUT /api/orgs/:org/teams/:team_id/grants", // 10
 		"POST /api/agents", "PATCH /api/agents/:id", "POST /api/agents/:id/move-to-org", "POST /api/agents/:id/transfer", // 12
-		"POST /api/me/tokens", // 16
+		"POST /api/me/tokens",                                                                   // 16
 		"POST /api/orgs/:org/invitations/:id/resend", "POST /api/me/org-invitations/:id/accept", // 17
 		"POST /api/me/agent-transfers/:id/accept", "DELETE /api/orgs/:org/teams/:team_id/members/:user_id", // 19
 	})
