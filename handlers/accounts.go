@@ -188,13 +188,18 @@ func (h *Accounts) ChangePassword(c echo.Context) error {
 	if ok, _ := h.Limiter.Allow("password:" + acc.Email); !ok {
 		return ErrRateLimited
 	}
-	err := h.Store.ChangePassword(c.Request().Context(), request.Actor(c), c.FormValue("current_password"), c.FormValue("new_password"), request.SessionID(c))
+	revoke := c.FormValue("revoke_tokens") == "true"
+	err := h.Store.ChangePasswordWith(c.Request().Context(), request.Actor(c), db.PasswordChange{
+		Current: c.FormValue("current_password"), Next: c.FormValue("new_password"), KeepSession: request.SessionID(c), RevokeTokens: revoke})
 	if fields, _, ok := FieldErrors(err); ok {
 		return Render(c, http.StatusUnprocessableEntity, views.ProfilePage(h.Shell(c, "Profile", "profile"),
 			views.ProfileForm{Name: acc.Name, Email: acc.Email, Verified: acc.Verified(), PasswordErrors: fields}))
 	}
 	if err != nil {
 		return err
+	}
+	if revoke {
+		return Redirect(c, "/profile", "success", "Password changed. Other sessions were signed out and every API token was revoked.")
 	}
 	return Redirect(c, "/profile", "success", "Password changed. Other sessions were signed out.")
 }

@@ -17,6 +17,16 @@ import (
 // errBadText answers any request carrying text PostgreSQL would refuse.
 var errBadText = &model.Error{Code: model.CodeValidation, Message: "The request contains text that is not valid UTF-8 or contains a NUL byte."}
 
+// badField names the offending field (a form or JSON field, a query
+// parameter, a header), so a script's author knows what to fix.
+func badField(name string) error {
+	if !model.ValidText(name) || name == "" || len(name) > 100 {
+		return errBadText
+	}
+	msg := name + " is not valid text: it must be UTF-8 without NUL bytes."
+	return &model.Error{Code: model.CodeValidation, Message: msg, Fields: map[string]string{name: msg}}
+}
+
 // headersRead are the request headers whose values reach handlers, the
 // audit log or the sessions table.
 var headersRead = []string{
@@ -40,7 +50,7 @@ func cleanInput(next echo.HandlerFunc) echo.HandlerFunc {
 		for _, h := range headersRead {
 			for _, v := range r.Header.Values(h) {
 				if !model.ValidText(v) {
-					return errBadText
+					return badField(h)
 				}
 			}
 		}
@@ -56,8 +66,8 @@ func cleanInput(next echo.HandlerFunc) echo.HandlerFunc {
 		if err != nil {
 			return &model.Error{Code: model.CodeValidation, Message: "The query string is malformed."}
 		}
-		if !validValues(q) {
-			return errBadText
+		if err := validValues(q); err != nil {
+			return err
 		}
 		if r.Body == nil || r.Body == http.NoBody {
 			return next(c)
@@ -68,15 +78,15 @@ func cleanInput(next echo.HandlerFunc) echo.HandlerFunc {
 			if err := r.ParseForm(); err != nil {
 				return &model.Error{Code: model.CodeValidation, Message: "The form is malformed."}
 			}
-			if !validValues(r.PostForm) {
-				return errBadText
+			if err := validValues(r.PostForm); err != nil {
+				return err
 			}
 		case echo.MIMEMultipartForm:
 			if err := r.ParseMultipartForm(maxMultipartMemory); err != nil {
 				return &model.Error{Code: model.CodeValidation, Message: "The form is malformed."}
 			}
-			if !validValues(r.MultipartForm.Value) {
-				return errBadText
+			if err := validValues(r.MultipartForm.Value); err != nil {
+				return err
 			}
 		default:
 			// API handlers decode any body as JSON, whatever its type says.
@@ -88,8 +98,8 @@ func cleanInput(next echo.HandlerFunc) echo.HandlerFunc {
 				return err // the body limit's 413, or a broken connection
 			}
 			r.Body = io.NopCloser(bytes.NewReader(body))
-			if !validJSONText(body) {
-				return errBadText
+			if err := validJSONText(body); err != nil {
+				return err
 			}
 		}
 		return next(c)
@@ -100,36 +110,58 @@ func isAPI(r *http.Request) bool {
 	return r.URL.Path == "/api" || strings.HasPrefix(r.URL.Path, "/api/")
 }
 
-func validValues(v map[string][]string) bool {
+func validValues(v map[string][]string) error {
 	for k, vs := range v {
 		if !model.ValidText(k) {
-			return false
+			return errBadText
 		}
 		for _, s := range vs {
 			if !model.ValidText(s) {
-				return false
+				return badField(k)
 			}
 		}
 	}
-	return true
+	return nil
 }
 
 // validJSONText checks the raw bytes (encoding/json would silently turn
 // invalid UTF-8 into U+FFFD) and every decoded string and key (an escaped
 // \u0000 is a NUL once decoded). Malformed JSON is left to the handler's own
 // decoder, which answers it.
-func validJSONText(body []byte) bool {
+func validJSONText(body []byte) error {
 	if !model.ValidText(string(body)) {
-		return false
+		var v map[string]json.RawMessage
+		if json.Unmarshal(body, &v) == nil {
+			for k, raw := range v {
+				if !model.ValidText(string(raw)) {
+					return badField(k)
+				}
+			}
+		}
+		return errBadText
 	}
 	if !bytes.Contains(body, []byte(`\u`)) {
-		return true // no escapes: the raw check was enough
+		return nil // no escapes: the raw check was enough
 	}
 	var v any
 	if err := json.Unmarshal(body, &v); err != nil {
-		return true
+		return nil
 	}
-	return validJSONValue(v)
+	if top, ok := v.(map[string]any); ok {
+		for k, e := range top {
+			if !model.ValidText(k) {
+				return errBadText
+			}
+			if !validJSONValue(e) {
+				return badField(k)
+			}
+		}
+		return nil
+	}
+	if !validJSONValue(v) {
+		return errBadText
+	}
+	return nil
 }
 
 func validJSONValue(v any) bool {

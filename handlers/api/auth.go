@@ -103,16 +103,20 @@ type membershipView struct {
 	Role        model.Role `json:"role"`
 }
 
-// Me answers the account, its personal org and its memberships.
+// Me answers the account, its personal org and its memberships. An
+// org-bound token sees only its org (and the personal org only when bound to it).
 func (h *Auth) Me(c echo.Context) error {
 	acc := Account(c)
 	ws, err := h.Store.Workspaces(c.Request().Context(), acc.ID)
 	if err != nil {
 		return err
 	}
-	out := map[string]any{"user": acc}
+	out := map[string]any{"user": acc, "personal_org": nil}
 	ms := make([]membershipView, 0, len(ws))
 	for _, w := range ws {
+		if b := boundOrg(c); b != 0 && w.ID != b {
+			continue
+		}
 		if w.ID == acc.PersonalOrgID {
 			out["personal_org"] = orgView(w.Org, w.Role)
 		}
