@@ -1,6 +1,7 @@
 package model
 
 import (
+	"regexp"
 	"strings"
 	"unicode/utf8"
 )
@@ -28,4 +29,18 @@ func TruncateUTF8(s string, max int) string {
 		cut--
 	}
 	return s[:cut]
+}
+
+// linkSecret is a secret in a link: a long base64url run right after a
+// slash or an equals sign (/verify/<secret>, ?token=<secret>). Secrets are
+// 43 characters (db.NewSecret); slugs and words are shorter.
+var linkSecret = regexp.MustCompile(`([/=])[A-Za-z0-9_-]{32,}`)
+
+// RedactedSecret replaces a link secret in a delivered mail.
+const RedactedSecret = "[redacted]"
+
+// RedactLinkSecrets removes the secrets from the links of a mail body, so a
+// delivered message can be kept without a usable link in the database.
+func RedactLinkSecrets(s string) string {
+	return linkSecret.ReplaceAllString(s, "${1}"+RedactedSecret)
 }

@@ -41,3 +41,19 @@ func TestCleanText(t *testing.T) {
 		}
 	}
 }
+
+func TestRedactLinkSecrets(t *testing.T) {
+	secret := "Zm9vYmFyYmF6cXV4MTIzNDU2Nzg5MGFiY2RlZmdoaWpr"
+	for _, c := range []struct{ in, want string }{
+		{"Open https://g.example/verify/" + secret + " now", "Open https://g.example/verify/[redacted] now"},
+		{`<a href="https://g.example/invitations/` + secret + `">` + "https://g.example/invitations/" + secret + "</a>", `<a href="https://g.example/invitations/[redacted]">https://g.example/invitations/[redacted]</a>`},
+		{"https://g.example/agent-transfers/" + secret + "?x=1", "https://g.example/agent-transfers/[redacted]?x=1"},
+		{"https://g.example/reset?token=" + secret, "https://g.example/reset?token=[redacted]"},
+		{"Join acme-industries-international on https://g.example/orgs/acme", "Join acme-industries-international on https://g.example/orgs/acme"},
+		{"", ""},
+	} {
+		if got := RedactLinkSecrets(c.in); got != c.want {
+			t.Errorf("RedactLinkSecrets(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
+}
