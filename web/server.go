@@ -76,7 +76,7 @@ func (s *Server) build() *echo.Echo {
 	e.Use(s.logMiddleware)
 	e.Use(middleware.BodyLimit("2M"))
 	e.Use(cleanInput)
-	e.Use(securityHeaders)
+	e.Use(s.securityHeaders)
 
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
