@@ -87,7 +87,7 @@ func (tx *Tx) signup(in SignupInput, hash string) (model.Account, error) {
 		return acc, fmt.Errorf("check email: %w", err)
 	}
 	if exists {
-		return acc, model.InvalidField("email", "An account with this email already exists. Sign in instead.")
+		return acc, model.ConflictField("email", "An account with this email already exists. Sign in instead.")
 	}
 	base := model.Slugify(in.Name)
 	if base == "org" || base == "" {
@@ -106,7 +106,7 @@ func (tx *Tx) signup(in SignupInput, hash string) (model.Account, error) {
 		INSERT INTO accounts (email, name, password_hash, email_verified_at, created_at)
 		VALUES ($1, $2, $3, $4, $5) RETURNING id`, in.Email, in.Name, hash, verifiedAt, tx.Now())
 	if isUniqueViolation(err, "accounts_email_key") {
-		return acc, model.InvalidField("email", "An account with this email already exists. Sign in instead.")
+		return acc, model.ConflictField("email", "An account with this email already exists. Sign in instead.")
 	}
 	if err != nil {
 		return acc, fmt.Errorf("insert account: %w", err)

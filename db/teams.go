@@ -94,7 +94,7 @@ func (s *Store) CreateTeam(ctx context.Context, actor model.Actor, orgID int64, 
 		err = tx.GetContext(ctx, &id, `INSERT INTO teams (org_id, name, description, created_at, updated_at)
 			VALUES ($1, $2, $3, $4, $4) RETURNING id`, orgID, in.Name, in.Description, tx.Now())
 		if isUniqueViolation(err, "teams_org_name_key") {
-			return model.InvalidField("name", fmt.Sprintf("A team called %q already exists.", in.Name))
+			return model.ConflictField("name", fmt.Sprintf("A team called %q already exists.", in.Name))
 		}
 		if err != nil {
 			return fmt.Errorf("insert team: %w", err)
@@ -134,7 +134,7 @@ func (s *Store) UpdateTeam(ctx context.Context, actor model.Actor, orgID, teamID
 		_, err = tx.ExecContext(ctx, `UPDATE teams SET name = $1, description = $2, updated_at = $3 WHERE id = $4`,
 			next.Name, next.Description, tx.Now(), teamID)
 		if isUniqueViolation(err, "teams_org_name_key") {
-			return model.InvalidField("name", fmt.Sprintf("A team called %q already exists.", next.Name))
+			return model.ConflictField("name", fmt.Sprintf("A team called %q already exists.", next.Name))
 		}
 		if err != nil {
 			return fmt.Errorf("update team: %w", err)

@@ -69,6 +69,7 @@ func newHandlers(base *handlers.Base, apiBase *api.Base, limiter *ratelimit.Limi
 	h.APITokens = &api.Tokens{Base: apiBase}
 
 	// --- security and two-factor (issue 7): construct below this line ---
+	h.APIAuth.Verify = base // API sign-up sends the same verification email
 
 	// --- layout (issue 8): construct below this line ---
 

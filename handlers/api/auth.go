@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"net/http"
 	"strings"
 
@@ -16,6 +17,13 @@ import (
 type Auth struct {
 	*Base
 	Limiter *ratelimit.Limiter
+	// Verify sends the verification email (the same as the sign-up page's).
+	Verify VerificationSender
+}
+
+// VerificationSender emails an account its verification link.
+type VerificationSender interface {
+	SendVerificationMail(ctx context.Context, acc model.Account) error
 }
 
 var errRateLimited = &model.Error{Code: model.CodeRateLimited, Message: "Too many attempts. Wait a few minutes and try again."}
@@ -44,6 +52,13 @@ func (h *Auth) Signup(c echo.Context) error {
 	secret, _, err := h.Store.CreateToken(ctx, actor, db.CreateTokenInput{Name: "signup", Scopes: model.AllScopes})
 	if err != nil {
 		return err
+	}
+	if h.Verify != nil {
+		// Queued (never waits on SMTP); without it the account could never
+		// verify, and so never join an org.
+		if err := h.Verify.SendVerificationMail(ctx, acc); err != nil {
+			return err
+		}
 	}
 	return OK(c, http.StatusCreated, map[string]any{"token": secret, "user": acc})
 }

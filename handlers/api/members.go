@@ -370,6 +370,11 @@ func (h *Members) AcceptToken(c echo.Context) error {
 	if tok == "" {
 		return model.InvalidField("token", "token is required: the token from the invitation link.")
 	}
+	// The token came by email to the invited address: it proves that
+	// address, as opening the link in a browser does.
+	if _, err := h.Store.VerifyEmailByInvitation(c.Request().Context(), request.Actor(c), tok); err != nil {
+		return err
+	}
 	m, err := h.Store.AcceptInvitation(c.Request().Context(), request.Actor(c), tok)
 	if err != nil {
 		return err
