@@ -20,10 +20,6 @@ func teamTarget(t model.Team) model.Target {
 	return model.Target{Kind: "team", ID: strconv.FormatInt(t.ID, 10), Label: t.Name}
 }
 
-func teamIDTarget(id int64) model.Target {
-	return model.Target{Kind: "team", ID: strconv.FormatInt(id, 10)}
-}
-
 // orgRole is the actor's role in an org and the org's kind, read with a share
 // lock so a concurrent role change waits for this transaction.
 type orgRole struct {
