@@ -363,3 +363,17 @@ func TestEveryRouteRefusesBadBytes(t *testing.T) {
 		t.Errorf("escaped NUL in JSON: %d", rec.Code)
 	}
 }
+
+// TestAPIJSONSentAsForm: curl -d sends JSON with a form content type; the
+// edge check must not eat the body, and a NUL in it is still refused.
+func TestAPIJSONSentAsForm(t *testing.T) {
+	f := newRouteFixture(t)
+	rec := f.send(http.MethodPost, "/api/orgs", "application/x-www-form-urlencoded", []byte(`{"display_name": "Curl Org", "slug": "curl-org"}`), nil)
+	if rec.Code != 201 {
+		t.Fatalf("JSON as a form: %d %s", rec.Code, rec.Body.String())
+	}
+	rec = f.send(http.MethodPost, "/api/orgs", "application/x-www-form-urlencoded", []byte(`{"display_name": "a\u0000b"}`), nil)
+	if rec.Code != 422 || !strings.Contains(rec.Body.String(), "display_name") {
+		t.Fatalf("NUL in JSON sent as a form: %d %s", rec.Code, rec.Body.String())
+	}
+}

@@ -72,6 +72,19 @@ func cleanInput(next echo.HandlerFunc) echo.HandlerFunc {
 		if r.Body == nil || r.Body == http.NoBody {
 			return next(c)
 		}
+		if isAPI(r) {
+			// API handlers decode any body as JSON, whatever its type says
+			// (curl -d sends JSON as a form): never parse it as a form here.
+			body, err := io.ReadAll(r.Body)
+			if err != nil {
+				return err // the body limit's 413, or a broken connection
+			}
+			r.Body = io.NopCloser(bytes.NewReader(body))
+			if err := validJSONText(body); err != nil {
+				return err
+			}
+			return next(c)
+		}
 		ct, _, _ := mime.ParseMediaType(r.Header.Get(echo.HeaderContentType))
 		switch ct {
 		case echo.MIMEApplicationForm:
@@ -86,19 +99,6 @@ func cleanInput(next echo.HandlerFunc) echo.HandlerFunc {
 				return &model.Error{Code: model.CodeValidation, Message: "The form is malformed."}
 			}
 			if err := validValues(r.MultipartForm.Value); err != nil {
-				return err
-			}
-		default:
-			// API handlers decode any body as JSON, whatever its type says.
-			if !isAPI(r) {
-				break
-			}
-			body, err := io.ReadAll(r.Body)
-			if err != nil {
-				return err // the body limit's 413, or a broken connection
-			}
-			r.Body = io.NopCloser(bytes.NewReader(body))
-			if err := validJSONText(body); err != nil {
 				return err
 			}
 		}
