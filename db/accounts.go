@@ -87,7 +87,7 @@ func (tx *Tx) signup(in SignupInput, hash string) (model.Account, error) {
 		return acc, fmt.Errorf("check email: %w", err)
 	}
 	if exists {
-		return acc, model.InvalidField("email", "An account with this email already exists. Sign in instead.")
+		return acc, model.ConflictField("email", "An account with this email already exists. Sign in instead.")
 	}
 	base := model.Slugify(in.Name)
 	if base == "org" || base == "" {
@@ -106,7 +106,7 @@ func (tx *Tx) signup(in SignupInput, hash string) (model.Account, error) {
 		INSERT INTO accounts (email, name, password_hash, email_verified_at, created_at)
 		VALUES ($1, $2, $3, $4, $5) RETURNING id`, in.Email, in.Name, hash, verifiedAt, tx.Now())
 	if isUniqueViolation(err, "accounts_email_key") {
-		return acc, model.InvalidField("email", "An account with this email already exists. Sign in instead.")
+		return acc, model.ConflictField("email", "An account with this email already exists. Sign in instead.")
 	}
 	if err != nil {
 		return acc, fmt.Errorf("insert account: %w", err)
@@ -270,6 +270,23 @@ func (s *Store) UpdateProfile(ctx context.Context, actor model.Actor, name strin
 // ChangePassword checks the current password, stores the new one and ends
 // every other session of the account (keepSession is the caller's own).
 func (s *Store) ChangePassword(ctx context.Context, actor model.Actor, current, next, keepSession string) error {
+	return s.ChangePasswordWith(ctx, actor, PasswordChange{Current: current, Next: next, KeepSession: keepSession})
+}
+
+// PasswordChange is a password change and what goes with it.
+type PasswordChange struct {
+	Current, Next string
+	// KeepSession is the caller's own session id: every other one ends.
+	KeepSession string
+	// RevokeTokens revokes every API token of the account too (the owner
+	// suspects the old password leaked, and tokens may have been made with it).
+	RevokeTokens bool
+}
+
+// ChangePasswordWith is ChangePassword with options; all of it is one
+// transaction with its audit events.
+func (s *Store) ChangePasswordWith(ctx context.Context, actor model.Actor, in PasswordChange) error {
+	current, next, keepSession := in.Current, in.Next, in.KeepSession
 	acc, err := s.AccountByID(ctx, actor.AccountID)
 	if err != nil {
 		return err
@@ -291,6 +308,24 @@ func (s *Store) ChangePassword(ctx context.Context, actor model.Actor, current, 
 		if _, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE account_id = $1 AND id_hash <> $2`, acc.ID, HashSecret(keepSession)); err != nil {
 			return fmt.Errorf("end other sessions: %w", err)
 		}
+		if in.RevokeTokens {
+			var revoked []tokenRow
+			if err := tx.SelectContext(ctx, &revoked, `UPDATE api_tokens SET revoked_at = $1 WHERE account_id = $2 AND revoked_at IS NULL RETURNING `+tokenCols, tx.Now(), acc.ID); err != nil {
+				return fmt.Errorf("revoke tokens: %w", err)
+			}
+			for _, t := range revoked {
+				org := acc.PersonalOrgID
+				if t.OrgID != nil {
+					org = *t.OrgID
+				}
+				if err := tx.Record(org, "token.revoked", model.Target{Kind: "token", ID: strconv.FormatInt(t.ID, 10), Label: t.Name}); err != nil {
+					return err
+				}
+			}
+			if err := tx.Record(acc.PersonalOrgID, "account.tokens_revoked", model.Target{Kind: "account", ID: strconv.FormatInt(acc.ID, 10), Label: fmt.Sprintf("%s (%d tokens)", acc.Email, len(revoked))}); err != nil {
+				return err
+			}
+		}
 		return tx.Record(acc.PersonalOrgID, "account.password_changed", model.Target{Kind: "account", ID: strconv.FormatInt(acc.ID, 10), Label: acc.Email})
 	})
 }
@@ -299,9 +334,7 @@ func (s *Store) ChangePassword(ctx context.Context, actor model.Actor, current, 
 // hash is stored, so a database leak does not leak live sessions.
 func (s *Store) CreateSession(ctx context.Context, accountID int64, ip, userAgent string) (string, error) {
 	secret, hash := NewSecret("")
-	if len(userAgent) > 300 {
-		userAgent = userAgent[:300]
-	}
+	userAgent = model.CleanText(userAgent, 300)
 	_, err := s.db.ExecContext(ctx, `INSERT INTO sessions (id_hash, account_id, created_at, last_seen_at, ip, user_agent)
 		VALUES ($1, $2, $3, $3, $4, $5)`, hash, accountID, s.Now(), ip, userAgent)
 	if err != nil {

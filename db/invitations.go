@@ -504,3 +504,33 @@ func (s *Store) SignupWithInvitation(ctx context.Context, actor model.Actor, tok
 	})
 	return acc, m, err
 }
+
+// VerifyEmailByInvitation marks the actor's email verified when token is a
+// valid invitation to that very address: the emailed link proves the
+// mailbox, as a verification link would. It reports whether it verified
+// (false when the link is not valid, or for another address, or the email is
+// verified already).
+func (s *Store) VerifyEmailByInvitation(ctx context.Context, actor model.Actor, token string) (bool, error) {
+	verified := false
+	err := s.InTx(ctx, actor, func(tx *Tx) error {
+		link, err := tx.invitationByToken(token)
+		if err != nil || link.State != model.LinkValid {
+			return err
+		}
+		res, err := tx.ExecContext(tx.ctx, `UPDATE accounts SET email_verified_at = $1
+			WHERE id = $2 AND email = $3 AND email_verified_at IS NULL`, tx.Now(), actor.AccountID, link.Invitation.Email)
+		if err != nil {
+			return fmt.Errorf("verify email by invitation: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return nil
+		}
+		acc, err := tx.accountByID(actor.AccountID)
+		if err != nil {
+			return err
+		}
+		verified = true
+		return tx.Record(acc.PersonalOrgID, "account.email_verified", model.Target{Kind: "account", ID: strconv.FormatInt(acc.ID, 10), Label: acc.Email})
+	})
+	return verified, err
+}

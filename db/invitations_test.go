@@ -413,7 +413,7 @@ func TestSignupWithInvitation(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, _, err = f.s.SignupWithInvitation(f.ctx, model.Actor{}, etok, "Dup", "a long enough password")
-	if e := wantErrCode(t, err, model.CodeValidation); !strings.Contains(e.Fields["email"], "Sign in") {
+	if e := wantErrCode(t, err, model.CodeConflict); !strings.Contains(e.Fields["email"], "Sign in") {
 		t.Errorf("existing account: %v", e)
 	}
 	if f.role(org, existing) != "" {

@@ -87,7 +87,7 @@ func (tx *Tx) insertOrg(kind model.OrgKind, slug, name, description string) (mod
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)
 		RETURNING `+orgCols, kind, slug, name, description, lim.TeamMembers, lim.APIKeys, lim.Agents, lim.MonthlyRequests, tx.Now())
 	if isUniqueViolation(err, "orgs_slug_key") {
-		return o, model.InvalidField("slug", fmt.Sprintf("The slug %q is taken. Choose another.", slug))
+		return o, model.ConflictField("slug", fmt.Sprintf("The slug %q is taken. Choose another.", slug))
 	}
 	if err != nil {
 		return o, fmt.Errorf("insert org: %w", err)
@@ -303,7 +303,7 @@ func (s *Store) UpdateOrg(ctx context.Context, actor model.Actor, orgID int64, i
 			member_base_permission = $4, updated_at = $5, require_two_factor = $7 WHERE o.id = $6 RETURNING `+orgCols,
 			next.DisplayName, next.Slug, next.Description, next.MemberBasePermission, tx.Now(), orgID, next.RequireTwoFactor)
 		if isUniqueViolation(err, "orgs_slug_key") {
-			return model.InvalidField("slug", fmt.Sprintf("The slug %q is taken. Choose another.", next.Slug))
+			return model.ConflictField("slug", fmt.Sprintf("The slug %q is taken. Choose another.", next.Slug))
 		}
 		if err != nil {
 			return fmt.Errorf("update org: %w", err)

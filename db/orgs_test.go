@@ -84,9 +84,9 @@ func TestCreateOrgDerivedSlugsUnderConcurrency(t *testing.T) {
 		seen[sl] = true
 	}
 	// Racing creators may lose to the unique index: they get a clear
-	// validation error, never a duplicate or a 500.
+	// conflict on the slug, never a duplicate or a 500.
 	for err := range errs {
-		if model.CodeOf(err) != model.CodeValidation {
+		if model.CodeOf(err) != model.CodeConflict {
 			t.Fatalf("racing create: %v", err)
 		}
 	}

@@ -32,7 +32,8 @@ func (s *Store) EnqueueMail(ctx context.Context, m model.Mail) error {
 }
 
 // DeliverDue hands up to limit due messages to send, one transaction each
-// batch: rows are claimed with SKIP LOCKED, so several servers never send the
+// batch; a delivered (or finally failed) message keeps its body with the link
+// secrets redacted: rows are claimed with SKIP LOCKED, so several servers never send the
 // same message twice. A failed send is retried with exponential backoff
 // (30 s, 1 min, 2 min, ... at most 1 h) and marked failed after
 // MaxMailAttempts. It reports how many messages it handled.
@@ -58,18 +59,22 @@ func (s *Store) DeliverDue(ctx context.Context, limit int, send func(model.Outbo
 				if backoff > time.Hour {
 					backoff = time.Hour
 				}
-				msg := err.Error()
-				if len(msg) > 500 {
-					msg = msg[:500]
+				msg := model.CleanText(err.Error(), 500)
+				text, html := m.Text, m.HTML
+				if status == "failed" { // never sent again: keep no usable link
+					text, html = model.RedactLinkSecrets(text), model.RedactLinkSecrets(html)
 				}
-				if _, err := tx.ExecContext(ctx, `UPDATE outbox SET attempts = $1, status = $2, last_error = $3, next_attempt_at = $4 WHERE id = $5`,
-					attempts, status, msg, tx.Now().Add(backoff), m.ID); err != nil {
+				if _, err := tx.ExecContext(ctx, `UPDATE outbox SET attempts = $1, status = $2, last_error = $3, next_attempt_at = $4, text_body = $5, html_body = $6 WHERE id = $7`,
+					attempts, status, msg, tx.Now().Add(backoff), text, html, m.ID); err != nil {
 					return fmt.Errorf("record mail failure: %w", err)
 				}
 				continue
 			}
-			if _, err := tx.ExecContext(ctx, `UPDATE outbox SET attempts = attempts + 1, status = 'sent', last_error = '', sent_at = $1 WHERE id = $2`,
-				tx.Now(), m.ID); err != nil {
+			// Delivered: keep the message for the record, without the link
+			// secrets, so reading the database gives no usable link.
+			if _, err := tx.ExecContext(ctx, `UPDATE outbox SET attempts = attempts + 1, status = 'sent', last_error = '', sent_at = $1,
+				text_body = $2, html_body = $3 WHERE id = $4`,
+				tx.Now(), model.RedactLinkSecrets(m.Text), model.RedactLinkSecrets(m.HTML), m.ID); err != nil {
 				return fmt.Errorf("record mail sent: %w", err)
 			}
 		}

@@ -20,10 +20,6 @@ func teamTarget(t model.Team) model.Target {
 	return model.Target{Kind: "team", ID: strconv.FormatInt(t.ID, 10), Label: t.Name}
 }
 
-func teamIDTarget(id int64) model.Target {
-	return model.Target{Kind: "team", ID: strconv.FormatInt(id, 10)}
-}
-
 // orgRole is the actor's role in an org and the org's kind, read with a share
 // lock so a concurrent role change waits for this transaction.
 type orgRole struct {
@@ -94,7 +90,7 @@ func (s *Store) CreateTeam(ctx context.Context, actor model.Actor, orgID int64, 
 		err = tx.GetContext(ctx, &id, `INSERT INTO teams (org_id, name, description, created_at, updated_at)
 			VALUES ($1, $2, $3, $4, $4) RETURNING id`, orgID, in.Name, in.Description, tx.Now())
 		if isUniqueViolation(err, "teams_org_name_key") {
-			return model.InvalidField("name", fmt.Sprintf("A team called %q already exists.", in.Name))
+			return model.ConflictField("name", fmt.Sprintf("A team called %q already exists.", in.Name))
 		}
 		if err != nil {
 			return fmt.Errorf("insert team: %w", err)
@@ -134,7 +130,7 @@ func (s *Store) UpdateTeam(ctx context.Context, actor model.Actor, orgID, teamID
 		_, err = tx.ExecContext(ctx, `UPDATE teams SET name = $1, description = $2, updated_at = $3 WHERE id = $4`,
 			next.Name, next.Description, tx.Now(), teamID)
 		if isUniqueViolation(err, "teams_org_name_key") {
-			return model.InvalidField("name", fmt.Sprintf("A team called %q already exists.", next.Name))
+			return model.ConflictField("name", fmt.Sprintf("A team called %q already exists.", next.Name))
 		}
 		if err != nil {
 			return fmt.Errorf("update team: %w", err)

@@ -34,7 +34,7 @@ func TestTeamManagementRights(t *testing.T) {
 	wantCode(t, err, model.CodeValidation)
 	core := e.team(owner, org, "Core")
 	_, err = e.s.CreateTeam(e.ctx, owner, org, model.TeamInput{Name: "core"})
-	wantCode(t, err, model.CodeValidation)
+	wantCode(t, err, model.CodeConflict) // a taken name
 	side := e.team(owner, org, "Side")
 
 	if _, err := e.s.SetTeamMember(e.ctx, owner, org, core.ID, maint.AccountID, "maintainer"); err != nil {

@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -62,12 +63,17 @@ func signupInput(c echo.Context) db.SignupInput {
 
 // SendVerification emails a fresh verification link to the account.
 func (h *Accounts) SendVerification(c echo.Context, acc model.Account) error {
-	ctx := c.Request().Context()
-	token, err := h.Store.CreateEmailVerification(ctx, acc.ID)
+	return h.SendVerificationMail(c.Request().Context(), acc)
+}
+
+// SendVerificationMail emails a fresh verification link to the account: the
+// one email both the sign-up page and POST /api/auth/signup send.
+func (b *Base) SendVerificationMail(ctx context.Context, acc model.Account) error {
+	token, err := b.Store.CreateEmailVerification(ctx, acc.ID)
 	if err != nil {
 		return err
 	}
-	link := h.Link("/verify/" + token)
+	link := b.Link("/verify/" + token)
 	html, err := RenderEmail(ctx, "Verify your email", []string{
 		"Hi " + acc.Name + ",",
 		"Confirm that " + acc.Email + " is yours to finish setting up your Guildhall account. The link works for 48 hours.",
@@ -76,7 +82,7 @@ func (h *Accounts) SendVerification(c echo.Context, acc model.Account) error {
 		return err
 	}
 	text := fmt.Sprintf("Hi %s,\n\nConfirm that %s is yours to finish setting up your Guildhall account:\n\n%s\n\nThe link works for 48 hours. If you did not sign up, ignore this message.\n", acc.Name, acc.Email, link)
-	return h.Mail.Send(ctx, model.Mail{To: acc.Email, Subject: "Verify your email for Guildhall", Text: text, HTML: html})
+	return b.Mail.Send(ctx, model.Mail{To: acc.Email, Subject: "Verify your email for Guildhall", Text: text, HTML: html})
 }
 
 // LoginPage shows the sign-in form.
@@ -198,7 +204,9 @@ func (h *Accounts) ChangePassword(c echo.Context) error {
 	if ok, _ := h.Limiter.Allow("password:" + acc.Email); !ok {
 		return ErrRateLimited
 	}
-	err := h.Store.ChangePassword(c.Request().Context(), request.Actor(c), c.FormValue("current_password"), c.FormValue("new_password"), request.SessionID(c))
+	revoke := c.FormValue("revoke_tokens") == "true"
+	err := h.Store.ChangePasswordWith(c.Request().Context(), request.Actor(c), db.PasswordChange{
+		Current: c.FormValue("current_password"), Next: c.FormValue("new_password"), KeepSession: request.SessionID(c), RevokeTokens: revoke})
 	if fields, _, ok := FieldErrors(err); ok {
 		f, err := h.withSecurity(c, views.ProfileForm{Name: acc.Name, Email: acc.Email, Verified: acc.Verified(), PasswordErrors: fields})
 		if err != nil {
@@ -208,6 +216,9 @@ func (h *Accounts) ChangePassword(c echo.Context) error {
 	}
 	if err != nil {
 		return err
+	}
+	if revoke {
+		return Redirect(c, "/profile", "success", "Password changed. Other sessions were signed out and every API token was revoked.")
 	}
 	return Redirect(c, "/profile", "success", "Password changed. Other sessions were signed out.")
 }

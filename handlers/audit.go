@@ -1,7 +1,6 @@
 package handlers
 
 import (
-	"encoding/csv"
 	"encoding/json"
 	"net/http"
 	"net/url"
@@ -161,7 +160,8 @@ func ExportAudit(c echo.Context, store *db.Store, org model.Org) error {
 		res.Header().Set("Content-Disposition", `attachment; filename="`+name+`"`)
 		res.WriteHeader(http.StatusOK)
 	}
-	cw := csv.NewWriter(res)
+	cw := NewCSVWriter(res) // labels and emails are user text: no formulas
+
 	enc := json.NewEncoder(res)
 	header := []string{"id", "created_at", "actor_id", "actor_email", "token_id", "action", "target_kind", "target_id", "target_label", "outcome", "ip"}
 	err = store.ExportAudit(c.Request().Context(), request.Actor(c), org.ID, f, format, func(e model.AuditEvent) error {

@@ -155,10 +155,14 @@ func Redirect(c echo.Context, to, kind, text string) error {
 	return c.Redirect(http.StatusSeeOther, to)
 }
 
-// FieldErrors extracts per-field messages of a validation error, and the
+// FieldErrors extracts per-field messages of a validation error (or of a
+// conflict on one field), and the
 // general message, for re-rendering a form. ok is false for other errors.
 func FieldErrors(err error) (fields map[string]string, msg string, ok bool) {
 	e, isModel := model.AsError(err)
+	if isModel && e.Code == model.CodeConflict && len(e.Fields) > 0 {
+		return e.Fields, "", true // a taken email, slug or name: shown on its field
+	}
 	if !isModel || e.Code != model.CodeValidation {
 		return nil, "", false
 	}

@@ -156,6 +156,9 @@ func (h *Invitations) renderLink(c echo.Context, status int, v views.InvitationL
 
 // LinkPage is GET /invitations/{token}: every case of SPEC 5.
 func (h *Invitations) LinkPage(c echo.Context) error {
+	if err := h.verifyByLink(c, c.Param("token")); err != nil {
+		return err
+	}
 	v, status, err := h.linkView(c, c.Param("token"))
 	if err != nil {
 		return err
@@ -186,11 +189,34 @@ func (h *Invitations) Accept(c echo.Context) error {
 	if _, ok := request.Account(c); !ok {
 		return c.Redirect(http.StatusSeeOther, "/login?next=/invitations/"+token)
 	}
+	if err := h.verifyByLink(c, token); err != nil {
+		return err
+	}
 	m, err := h.Store.AcceptInvitation(c.Request().Context(), request.Actor(c), token)
 	if err != nil {
 		return h.refused(c, err)
 	}
 	return h.joined(c, m)
+}
+
+// verifyByLink verifies the signed-in account's email when it opens a valid
+// invitation link sent to that address: holding the emailed link proves the
+// address, so the invitee need not wait for a second email.
+func (h *Invitations) verifyByLink(c echo.Context, token string) error {
+	acc, ok := request.Account(c)
+	if !ok || acc.Verified() {
+		return nil
+	}
+	verified, err := h.Store.VerifyEmailByInvitation(c.Request().Context(), request.Actor(c), token)
+	if err != nil || !verified {
+		return err
+	}
+	fresh, err := h.Store.AccountByID(c.Request().Context(), acc.ID)
+	if err != nil {
+		return err
+	}
+	request.SetAccount(c, fresh, request.SessionID(c))
+	return nil
 }
 
 // joined makes the org the active workspace and lands on its overview.
@@ -242,7 +268,7 @@ func (h *Invitations) Signup(c echo.Context) error {
 	}
 	acc, m, err := h.Store.SignupWithInvitation(c.Request().Context(), request.Actor(c), token, v.Name, c.FormValue("password"))
 	if e, ok := model.AsError(err); ok {
-		if e.Code == model.CodeValidation {
+		if e.Code == model.CodeValidation || e.Code == model.CodeConflict && len(e.Fields) > 0 {
 			v.Errors = e.Fields
 			if msg := e.Fields["email"]; msg != "" {
 				v.Message = msg

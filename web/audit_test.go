@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -185,4 +186,67 @@ func TestAuditAppendOnly(t *testing.T) {
 			t.Errorf("%s: %v, want the append-only trigger to refuse", q, err)
 		}
 	}
+}
+
+// TestAuditCSVNeutralisesFormulas: a team, an agent or an email that starts
+// like a spreadsheet formula reaches the audit CSV (page and API) with a
+// leading ', so opening the export runs nothing (OWASP CSV injection).
+func TestAuditCSVNeutralisesFormulas(t *testing.T) {
+	env := webtest.New(t)
+	ada, _ := env.SignUpAPI("ada@example.com", "Ada")
+	if r := ada.Do(http.MethodPost, "/api/orgs", map[string]any{"display_name": "Acme", "slug": "acme"}); r.Status != 201 {
+		t.Fatal(r.Raw)
+	}
+	evil := []string{`=HYPERLINK("http://evil.example","x")`, "+1+cmd", "-2+3", "@SUM(A1)"}
+	for _, name := range evil {
+		if r := ada.Do(http.MethodPost, "/api/orgs/acme/teams", map[string]any{"name": name}); r.Status != 201 {
+			t.Fatalf("team %q: %d %s", name, r.Status, r.Raw)
+		}
+	}
+	check := func(what, body string) {
+		t.Helper()
+		rows, err := csv.NewReader(strings.NewReader(body)).ReadAll()
+		if err != nil || len(rows) < len(evil)+1 {
+			t.Fatalf("%s: %v %v", what, rows, err)
+		}
+		labels := map[string]bool{}
+		for _, row := range rows[1:] {
+			for _, cell := range row {
+				if cell != "" && strings.ContainsRune("=+@\t\r", rune(cell[0])) || strings.HasPrefix(cell, "-") && cell != "-" && !isNumber(cell) {
+					t.Errorf("%s: formula cell %q", what, cell)
+				}
+			}
+			labels[row[8]] = true
+		}
+		for _, name := range evil {
+			if !labels["'"+name] {
+				t.Errorf("%s: no neutralised label for %q", what, name)
+			}
+		}
+	}
+	req, _ := http.NewRequest(http.MethodGet, env.URL+"/api/orgs/acme/audit/export?format=csv", nil)
+	req.Header.Set("Authorization", "Bearer "+ada.Token)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	check("API export", string(b))
+
+	c := env.NewClient()
+	c.SignIn("ada@example.com", webtest.Password)
+	if r := c.Post("/workspace", url.Values{"org_id": {fmt.Sprint(orgIDBySlug(t, env, "acme"))}}); r.Status >= 400 {
+		t.Fatalf("switch: %d", r.Status)
+	}
+	page := c.Get("/audit/export?format=csv")
+	if page.Status != 200 {
+		t.Fatalf("page export: %d", page.Status)
+	}
+	check("page export", page.Body)
+}
+
+func isNumber(s string) bool {
+	_, err := strconv.ParseFloat(s, 64)
+	return err == nil
 }

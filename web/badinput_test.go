@@ -1,11 +1,18 @@
 package web_test
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strconv"
+	"strings"
 	"testing"
+
+	"github.com/labstack/echo/v4"
 
 	"guildhall/web/webtest"
 )
@@ -35,11 +42,11 @@ func TestBadInputNeverA500(t *testing.T) {
 	want(owner.Do(http.MethodGet, "/api/agents?page=1000000000000000000", nil), 200, "agents page overflow")
 	want(owner.Do(http.MethodGet, "/api/agents?page=99999999999999999999", nil), 422, "agents page beyond int64")
 
-	// A NUL in an org reference.
-	want(owner.Do(http.MethodGet, "/api/orgs/%00/members", nil), 404, "org ref with NUL")
-	want(owner.Do(http.MethodGet, "/api/orgs/ac%00me/teams", nil), 404, "org ref with NUL inside")
-	want(owner.Do(http.MethodGet, "/api/agents?org=%00", nil), 404, "agents org filter with NUL")
-	want(owner.Do(http.MethodPost, "/api/agents", `{"name": "x", "org": "\u0000"}`), 404, "create agent in org NUL")
+	// A NUL in an org reference: refused at the edge (cleanInput).
+	want(owner.Do(http.MethodGet, "/api/orgs/%00/members", nil), 422, "org ref with NUL")
+	want(owner.Do(http.MethodGet, "/api/orgs/ac%00me/teams", nil), 422, "org ref with NUL inside")
+	want(owner.Do(http.MethodGet, "/api/agents?org=%00", nil), 422, "agents org filter with NUL")
+	want(owner.Do(http.MethodPost, "/api/agents", `{"name": "x", "org": "\u0000"}`), 422, "create agent in org NUL")
 
 	// NUL bytes in free text.
 	want(owner.Do(http.MethodPost, "/api/orgs/acme/teams", `{"name": "T", "description": "a\u0000b"}`), 422, "team description NUL")
@@ -190,5 +197,183 @@ func TestOrgBoundTokensStayInTheirOrg(t *testing.T) {
 	}
 	if r := tA.Do(http.MethodPost, "/api/orgs/alpha/invitations", map[string]any{"email": "n@example.com"}); r.Status != 403 {
 		t.Errorf("demoted token invites: %d", r.Status)
+	}
+}
+
+// routeFixture is a signed-in owner (browser and API) of org "acme" with a
+// team and an agent, and a way to send any request straight to the handler
+// (so bytes an HTTP client refuses to send, such as a NUL in a header, still
+// arrive).
+type routeFixture struct {
+	env     *webtest.Env
+	token   string
+	cookies []*http.Cookie
+	csrf    string
+	ids     map[string]string
+}
+
+func newRouteFixture(t testing.TB) *routeFixture {
+	env := webtest.New(t)
+	owner, _ := env.SignUpAPI("owner@example.com", "Olive Owner")
+	env.VerifyEmail("owner@example.com")
+	if r := owner.Do(http.MethodPost, "/api/orgs", map[string]any{"display_name": "Acme", "slug": "acme"}); r.Status != 201 {
+		t.Fatal(r.Raw)
+	}
+	team := num(owner.Do(http.MethodPost, "/api/orgs/acme/teams", map[string]any{"name": "Core"}).Data()["id"])
+	agent := num(owner.Do(http.MethodPost, "/api/agents", map[string]any{"name": "Bot", "org": "acme"}).Data()["id"])
+	web := env.NewClient()
+	web.SignIn("owner@example.com", webtest.Password)
+	u, _ := url.Parse(env.URL)
+	return &routeFixture{env: env, token: owner.Token, cookies: web.HTTP.Jar.Cookies(u), csrf: web.CSRF(), ids: map[string]string{
+		"org": "acme", "id": strconv.FormatInt(agent, 10), "team_id": strconv.FormatInt(team, 10),
+		"user_id": "1", "grant_id": "1", "token": "no-such-token", "*": "x",
+	}}
+}
+
+// path fills a route pattern's params; bad, if set, replaces the first one.
+func (f *routeFixture) path(pattern, bad string) string {
+	parts := strings.Split(pattern, "/")
+	used := false
+	for i, p := range parts {
+		name := ""
+		switch {
+		case strings.HasPrefix(p, ":"):
+			name = p[1:]
+		case p == "*":
+			name = "*"
+		default:
+			continue
+		}
+		v, ok := f.ids[name]
+		if !ok {
+			v = "1"
+		}
+		if bad != "" && !used {
+			v, used = bad, true
+		}
+		parts[i] = v
+	}
+	return strings.Join(parts, "/")
+}
+
+// send calls the server's handler directly with the owner's credentials.
+func (f *routeFixture) send(method, target, contentType string, body []byte, header map[string]string) *httptest.ResponseRecorder {
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req := httptest.NewRequest(method, "http://example.test/", rd)
+	req.URL, _ = url.Parse(target)
+	if req.URL == nil { // a target the URL parser refuses: send it raw
+		req.URL = &url.URL{Path: target}
+	}
+	req.RequestURI = target
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	if strings.HasPrefix(target, "/api") {
+		req.Header.Set("Authorization", "Bearer "+f.token)
+	} else {
+		for _, c := range f.cookies {
+			req.AddCookie(c)
+		}
+		req.Header.Set("X-CSRF-Token", f.csrf)
+	}
+	for k, v := range header {
+		req.Header[k] = []string{v}
+	}
+	rec := httptest.NewRecorder()
+	f.env.Server.Handler().ServeHTTP(rec, req)
+	return rec
+}
+
+// TestEveryRouteRefusesBadBytes sends the classic bad bytes (NUL, invalid
+// UTF-8, an overlong encoding, a huge value) in each place text enters (path
+// params, query, headers we read, form and JSON bodies) to every route in the
+// route table: each is a clean 4xx, never a 5xx.
+func TestEveryRouteRefusesBadBytes(t *testing.T) {
+	f := newRouteFixture(t)
+	bad := map[string]string{"NUL": "a\x00b", "invalid UTF-8": "a\xffb", "overlong": "\xc0\xaf", "surrogate": "\xed\xa0\x80"}
+	escaped := map[string]string{"NUL": "a%00b", "invalid UTF-8": "a%FFb", "overlong": "%C0%AF", "surrogate": "%ED%A0%80"}
+	huge := strings.Repeat("日", 1<<20) // 3 MB: beyond the body limit
+
+	routes := f.env.Server.Echo().Routes()
+	if len(routes) < 100 {
+		t.Fatalf("only %d routes", len(routes))
+	}
+	seen := 0
+	for _, rt := range routes {
+		if rt.Method == echo.RouteNotFound || strings.HasPrefix(rt.Method, "PROPFIND") || rt.Method == http.MethodConnect || rt.Method == http.MethodTrace {
+			continue
+		}
+		seen++
+		hasParam := strings.ContainsAny(rt.Path, ":*")
+		withBody := rt.Method != http.MethodGet && rt.Method != http.MethodHead
+		for name, raw := range bad {
+			esc := escaped[name]
+			check := func(where string, rec *httptest.ResponseRecorder, want int) {
+				t.Helper()
+				if rec.Code >= 500 || (want != 0 && rec.Code != want) {
+					t.Errorf("%s %s with %s in %s: %d, want %d: %.200s", rt.Method, rt.Path, name, where, rec.Code, want, rec.Body.String())
+				}
+			}
+			if hasParam {
+				check("a path param", f.send(rt.Method, f.path(rt.Path, esc), "", nil, nil), 422)
+			}
+			target := f.path(rt.Path, "")
+			check("the query", f.send(rt.Method, target+"?page="+esc+"&q="+esc, "", nil, nil), 422)
+			check("a query key", f.send(rt.Method, target+"?"+esc+"=1", "", nil, nil), 422)
+			check("User-Agent", f.send(rt.Method, target, "", nil, map[string]string{"User-Agent": raw}), 422)
+			check("X-Forwarded-For", f.send(rt.Method, target, "", nil, map[string]string{"X-Forwarded-For": raw}), 422)
+			if !withBody {
+				continue
+			}
+			if strings.HasPrefix(rt.Path, "/api") {
+				js, _ := json.Marshal(raw) // NUL as \u0000; invalid bytes become U+FFFD here…
+				check("a JSON string", f.send(rt.Method, target, "application/json", []byte(`{"name": `+string(js)+`, "description": `+string(js)+`}`), nil), 0)
+				// …so send the raw bytes too.
+				check("raw JSON bytes", f.send(rt.Method, target, "application/json", []byte(`{"name": "`+raw+`"}`), nil), 422)
+				check("a JSON key", f.send(rt.Method, target, "application/json", []byte(`{"`+raw+`": 1}`), nil), 422)
+			} else {
+				form := "_csrf=" + url.QueryEscape(f.csrf) + "&name=" + esc + "&description=" + esc + "&display_name=" + esc + "&email=" + esc
+				want := 0 // net/http reads a form body only for POST, PUT and PATCH
+				if rt.Method == http.MethodPost || rt.Method == http.MethodPut || rt.Method == http.MethodPatch {
+					want = 422
+				}
+				check("a form value", f.send(rt.Method, target, "application/x-www-form-urlencoded", []byte(form), nil), want)
+			}
+		}
+		if withBody {
+			ct := "application/x-www-form-urlencoded"
+			body := "name=" + url.QueryEscape(huge)
+			if strings.HasPrefix(rt.Path, "/api") {
+				ct, body = "application/json", `{"name": "`+huge+`"}`
+			}
+			if rec := f.send(rt.Method, f.path(rt.Path, ""), ct, []byte(body), nil); rec.Code >= 500 {
+				t.Errorf("%s %s with a huge body: %d", rt.Method, rt.Path, rec.Code)
+			}
+		}
+		if rec := f.send(rt.Method, f.path(rt.Path, "")+"?q="+url.QueryEscape(huge[:30000]), "", nil, map[string]string{"User-Agent": huge[:60000]}); rec.Code >= 500 {
+			t.Errorf("%s %s with a huge query and user agent: %d", rt.Method, rt.Path, rec.Code)
+		}
+	}
+	t.Logf("%d routes", seen)
+	// The NUL variant of "a JSON string" is refused at the edge.
+	if rec := f.send(http.MethodPost, "/api/orgs", "application/json", []byte(`{"display_name": "x\u0000"}`), nil); rec.Code != 422 {
+		t.Errorf("escaped NUL in JSON: %d", rec.Code)
+	}
+}
+
+// TestAPIJSONSentAsForm: curl -d sends JSON with a form content type; the
+// edge check must not eat the body, and a NUL in it is still refused.
+func TestAPIJSONSentAsForm(t *testing.T) {
+	f := newRouteFixture(t)
+	rec := f.send(http.MethodPost, "/api/orgs", "application/x-www-form-urlencoded", []byte(`{"display_name": "Curl Org", "slug": "curl-org"}`), nil)
+	if rec.Code != 201 {
+		t.Fatalf("JSON as a form: %d %s", rec.Code, rec.Body.String())
+	}
+	rec = f.send(http.MethodPost, "/api/orgs", "application/x-www-form-urlencoded", []byte(`{"display_name": "a\u0000b"}`), nil)
+	if rec.Code != 422 || !strings.Contains(rec.Body.String(), "display_name") {
+		t.Fatalf("NUL in JSON sent as a form: %d %s", rec.Code, rec.Body.String())
 	}
 }

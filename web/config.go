@@ -5,6 +5,7 @@ package web
 import (
 	"flag"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -20,6 +21,10 @@ type Config struct {
 	SMTPURL     string
 	MailFrom    string
 	Dev         bool
+	// TrustedProxies are the peers whose X-Forwarded-For / X-Real-IP count
+	// (GUILDHALL_TRUSTED_PROXIES, comma-separated CIDRs or IPs). Empty: the
+	// client IP is the socket peer, whatever headers say.
+	TrustedProxies []*net.IPNet
 }
 
 // LoadConfig reads the environment, then applies flags from args.
@@ -34,6 +39,7 @@ func LoadConfig(getenv func(string) string, args []string) (Config, error) {
 		MailFrom:    getenv("GUILDHALL_MAIL_FROM"),
 		Dev:         getenv("GUILDHALL_DEV") == "1",
 	}
+	proxies := getenv("GUILDHALL_TRUSTED_PROXIES")
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.StringVar(&c.Addr, "addr", c.Addr, "listen address (GUILDHALL_ADDR)")
 	fs.StringVar(&c.BaseURL, "base-url", c.BaseURL, "absolute base URL for links in emails (GUILDHALL_BASE_URL)")
@@ -41,9 +47,15 @@ func LoadConfig(getenv func(string) string, args []string) (Config, error) {
 	fs.StringVar(&c.DataDir, "data", c.DataDir, "data folder (GUILDHALL_DATA)")
 	fs.StringVar(&c.SMTPURL, "smtp-url", c.SMTPURL, "smtp://user:pass@host:port (SMTP_URL)")
 	fs.BoolVar(&c.Dev, "dev", c.Dev, "development mode: /dev/outbox (GUILDHALL_DEV=1)")
+	fs.StringVar(&proxies, "trusted-proxies", proxies, "comma-separated CIDRs of reverse proxies whose X-Forwarded-For counts (GUILDHALL_TRUSTED_PROXIES)")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
+	nets, err := ParseCIDRs(proxies)
+	if err != nil {
+		return c, err
+	}
+	c.TrustedProxies = nets
 	if c.Addr == "" {
 		c.Addr = "127.0.0.1:8080"
 	}
@@ -63,6 +75,35 @@ func LoadConfig(getenv func(string) string, args []string) (Config, error) {
 		c.MailFrom = "Guildhall <no-reply@guildhall.local>"
 	}
 	return c, nil
+}
+
+// ParseCIDRs reads a comma-separated list of CIDRs; a bare IP is one host.
+func ParseCIDRs(list string) ([]*net.IPNet, error) {
+	var out []*net.IPNet
+	for _, part := range strings.Split(list, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		if !strings.Contains(part, "/") {
+			ip := net.ParseIP(part)
+			if ip == nil {
+				return nil, fmt.Errorf("trusted proxies: %q is not an IP or CIDR", part)
+			}
+			bits := 128
+			if ip.To4() != nil {
+				ip, bits = ip.To4(), 32
+			}
+			out = append(out, &net.IPNet{IP: ip, Mask: net.CIDRMask(bits, bits)})
+			continue
+		}
+		_, n, err := net.ParseCIDR(part)
+		if err != nil {
+			return nil, fmt.Errorf("trusted proxies: %q is not a CIDR", part)
+		}
+		out = append(out, n)
+	}
+	return out, nil
 }
 
 // Secure reports whether cookies must be Secure (an https base URL).

@@ -74,6 +74,7 @@ func newHandlers(base *handlers.Base, apiBase *api.Base, limiter *ratelimit.Limi
 	if wa, err := handlers.NewWebAuthn(base.BaseURL); err == nil {
 		h.TwoFactor.WebAuthn = wa
 	}
+	h.APIAuth.Verify = base // API sign-up sends the same verification email
 
 	// --- layout (issue 8): construct below this line ---
 

@@ -375,8 +375,10 @@ func TestMembersPagingAndFilter(t *testing.T) {
 	if n := strings.Count(res.Body, `<tr id="member-`); n != 3 {
 		t.Fatalf("%d billing rows, want 3", n)
 	}
-	// Garbage parameters fall back to defaults, never a 500.
-	wantStatus(t, owner.Get("/members?role=%00&page=x&per_page=-4"), http.StatusOK, "25 members")
+	// Garbage parameters fall back to defaults, never a 500; a NUL is
+	// refused at the edge.
+	wantStatus(t, owner.Get("/members?role=x&page=x&per_page=-4"), http.StatusOK, "25 members")
+	wantStatus(t, owner.Get("/members?role=%00"), http.StatusUnprocessableEntity, "role is not valid text")
 }
 
 // TestInvitationBanner shows pending invitations on every page for verified

@@ -260,13 +260,21 @@ func (s *Server) logMiddleware(next echo.HandlerFunc) echo.HandlerFunc {
 	}
 }
 
-// securityHeaders sets the headers every page should carry.
-func securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
+// securityHeaders sets the headers every answer should carry. Dynamic
+// answers are never stored by a browser or proxy: pages carry CSRF tokens and
+// account data, and some show secrets once (a new token). Static files set
+// their own caching. HSTS only when the site is served over https.
+func (s *Server) securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
+	hsts := s.cfg.Secure()
 	return func(c echo.Context) error {
 		h := c.Response().Header()
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("X-Frame-Options", "DENY")
 		h.Set("Referrer-Policy", "same-origin")
+		h.Set("Cache-Control", "no-store")
+		if hsts {
+			h.Set("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
+		}
 		return next(c)
 	}
 }

@@ -103,7 +103,6 @@ func TestAPIOrgsCreateSlugRules(t *testing.T) {
 		t.Fatalf("second derived slug: %s, want acme-3", r.Raw)
 	}
 	bad := map[string]map[string]any{
-		"taken slug":     {"display_name": "Other", "slug": "acme"},
 		"reserved slug":  {"display_name": "Other", "slug": "settings"},
 		"one char":       {"display_name": "Other", "slug": "a"},
 		"40 chars":       {"display_name": "Other", "slug": strings.Repeat("a", 40)},
@@ -118,6 +117,10 @@ func TestAPIOrgsCreateSlugRules(t *testing.T) {
 		if r.Status != 422 || r.ErrorCode() != "validation_error" {
 			t.Errorf("%s: %d %s", name, r.Status, r.Raw)
 		}
+	}
+	// A taken slug is a conflict (API.md), naming the field.
+	if r := api.Do(http.MethodPost, "/api/orgs", map[string]any{"display_name": "Other", "slug": "acme"}); r.Status != 409 || r.ErrorCode() != "conflict" || !strings.Contains(r.Raw, `"slug"`) {
+		t.Errorf("taken slug: %d %s", r.Status, r.Raw)
 	}
 	// A validation answer names the fields in its message and in details.fields.
 	r = api.Do(http.MethodPost, "/api/orgs", map[string]any{"display_name": "", "slug": "x"})
@@ -224,7 +227,7 @@ func TestAPIOrgsUpdateAndRoles(t *testing.T) {
 		}
 	}
 	ada.Do(http.MethodPost, "/api/orgs", map[string]any{"display_name": "Taken", "slug": "taken"})
-	if r := ada.Do(http.MethodPatch, "/api/orgs/acme-corp", map[string]any{"slug": "taken"}); r.Status != 422 || !strings.Contains(r.Raw, "taken") {
+	if r := ada.Do(http.MethodPatch, "/api/orgs/acme-corp", map[string]any{"slug": "taken"}); r.Status != 409 || r.ErrorCode() != "conflict" || !strings.Contains(r.Raw, "taken") {
 		t.Fatalf("re-slug to a taken slug: %d %s", r.Status, r.Raw)
 	}
 	// The personal org cannot be renamed or re-slugged, nor deleted.

@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"crypto/sha256"
+	"net"
 	"net/http"
 	"time"
 
@@ -71,10 +72,12 @@ func (s *Server) build() *echo.Echo {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.errorHandler
+	e.IPExtractor = ipExtractor(s.cfg.TrustedProxies)
 	e.Use(middleware.Recover())
 	e.Use(s.logMiddleware)
 	e.Use(middleware.BodyLimit("2M"))
-	e.Use(securityHeaders)
+	e.Use(cleanInput)
+	e.Use(s.securityHeaders)
 
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
@@ -101,6 +104,28 @@ func (s *Server) build() *echo.Echo {
 	e.Any("/api/*", func(c echo.Context) error { return echo.ErrNotFound })
 	page.Any("/*", func(c echo.Context) error { return echo.ErrNotFound }, s.workspaceMiddleware)
 	return e
+}
+
+// ipExtractor is the one source of the client IP (c.RealIP) for the audit
+// log, rate limits and sessions. With no trusted proxies it is the socket
+// peer; otherwise X-Forwarded-For (or X-Real-IP) counts only when the peer is
+// one of the proxies, and only the hops those proxies vouch for. Loopback and
+// private networks are not trusted unless listed.
+func ipExtractor(trusted []*net.IPNet) echo.IPExtractor {
+	if len(trusted) == 0 {
+		return echo.ExtractIPDirect()
+	}
+	opts := []echo.TrustOption{echo.TrustLoopback(false), echo.TrustLinkLocal(false), echo.TrustPrivateNet(false)}
+	for _, n := range trusted {
+		opts = append(opts, echo.TrustIPRange(n))
+	}
+	xff, realIP := echo.ExtractIPFromXFFHeader(opts...), echo.ExtractIPFromRealIPHeader(opts...)
+	return func(r *http.Request) string {
+		if len(r.Header.Values(echo.HeaderXForwardedFor)) > 0 {
+			return xff(r)
+		}
+		return realIP(r)
+	}
 }
 
 func staticHandler() http.Handler {

@@ -159,7 +159,7 @@ func TestTeamsGrantsAPI(t *testing.T) {
 		want         int
 	}{
 		{http.MethodPost, "/api/orgs/" + slug + "/teams", map[string]any{"name": ""}, 422},
-		{http.MethodPost, "/api/orgs/" + slug + "/teams", map[string]any{"name": "readers"}, 422},
+		{http.MethodPost, "/api/orgs/" + slug + "/teams", map[string]any{"name": "readers"}, 409}, // a taken name: conflict
 		{http.MethodPost, "/api/orgs/" + slug + "/teams", map[string]any{"name": "X", "color": "red"}, 422},
 		{http.MethodPost, "/api/orgs/" + slug + "/teams", "{", 422},
 		{http.MethodPut, idPath("/api/orgs/%s/teams/%d/members/%d", slug, readers, plainID), map[string]any{"role": "boss"}, 422},

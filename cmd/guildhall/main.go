@@ -35,7 +35,8 @@ Usage:
 Command-line client (talks to a running server's JSON API):
 ` + cli.Verbs + `
 Configuration comes from the environment (GUILDHALL_ADDR, GUILDHALL_BASE_URL,
-DATABASE_URL, GUILDHALL_DATA, GUILDHALL_SECRET, SMTP_URL, GUILDHALL_DEV);
+DATABASE_URL, GUILDHALL_DATA, GUILDHALL_SECRET, SMTP_URL, GUILDHALL_DEV,
+GUILDHALL_TRUSTED_PROXIES);
 flags override it: run "guildhall serve -h".
 `
 
@@ -53,15 +54,7 @@ func main() {
 	case "migrate":
 		err = withDB(ctx, os.Args[2:], func(_ web.Config, _ *sqlx.DB) error { return nil })
 	case "demo":
-		err = withDB(ctx, os.Args[2:], func(_ web.Config, d *sqlx.DB) error {
-			loaded, err := demo.Load(ctx, db.New(d))
-			if err == nil && loaded {
-				fmt.Println(demo.SignInHint)
-			} else if err == nil {
-				fmt.Println("Demo data is already there.")
-			}
-			return err
-		})
+		err = loadDemo(ctx, os.Args[2:])
 	case "login", "org":
 		code := cli.Main(ctx, os.Args[1:])
 		stop()
@@ -113,16 +106,24 @@ func withDB(ctx context.Context, args []string, fn func(web.Config, *sqlx.DB) er
 	return fn(cfg, d)
 }
 
+// loadDemo loads the demo data set (published passwords) once. Only this
+// command and `go tool task run` call it: serve never does, so a production
+// database never starts with accounts anyone can sign in to.
+func loadDemo(ctx context.Context, args []string) error {
+	return withDB(ctx, args, func(_ web.Config, d *sqlx.DB) error {
+		loaded, err := demo.Load(ctx, db.New(d))
+		if err == nil && loaded {
+			fmt.Println(demo.SignInHint)
+		} else if err == nil {
+			fmt.Println("Demo data is already there.")
+		}
+		return err
+	})
+}
+
 func serve(ctx context.Context, args []string) error {
 	return withDB(ctx, args, func(cfg web.Config, d *sqlx.DB) error {
 		store := db.New(d)
-		loaded, err := demo.Load(ctx, store)
-		if err != nil {
-			return fmt.Errorf("demo data: %w", err)
-		}
-		if loaded {
-			log.Print(demo.SignInHint)
-		}
 		secret, err := web.LoadSecret(cfg, func() string { s, _ := db.NewSecret(""); return s })
 		if err != nil {
 			return err

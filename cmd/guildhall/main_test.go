@@ -12,7 +12,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jmoiron/sqlx"
+
 	"guildhall/db/demo"
+	"guildhall/web"
 )
 
 // dataDir is a folder the postgres OS user can reach when we run as root.
@@ -82,19 +85,42 @@ func run(t *testing.T, addr string) (stop func()) {
 	}
 }
 
-// The first README command: serve creates and starts an embedded cluster,
-// loads the demo once, stops the cluster on shutdown, and reuses it next time.
+// The first README command (`go tool task run`: demo, then serve): serve
+// creates and starts an embedded cluster and, in production, never loads the
+// demo (an empty database has no accounts); `guildhall demo` loads it once;
+// serve stops the cluster on shutdown and reuses it next time.
 func TestServeEmbeddedClusterAndDemo(t *testing.T) {
 	dir := dataDir(t)
 	t.Setenv("GUILDHALL_DATA", dir)
 	t.Setenv("DATABASE_URL", "")
 	t.Setenv("SMTP_URL", "")
+	t.Setenv("GUILDHALL_DEV", "")
 	addr := freeAddr(t)
 
 	stop := run(t, addr)
 	if res, err := http.Get("http://" + addr + "/readyz"); err != nil || res.StatusCode != 200 {
 		t.Fatalf("readyz: %v %v", res, err)
 	}
+	// A production serve on an empty database: no demo account to sign in to.
+	signIn := fmt.Sprintf(`{"email": "ada@example.com", "password": %q}`, demo.Password)
+	first, err := http.Post("http://"+addr+"/api/auth/token", "application/json", strings.NewReader(signIn))
+	if err != nil {
+		t.Fatal(err)
+	}
+	first.Body.Close()
+	if first.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("demo sign-in on a fresh production serve: %d, want 401", first.StatusCode)
+	}
+	stop()
+	if n := countAccounts(t); n != 0 {
+		t.Fatalf("a fresh production serve has %d accounts", n)
+	}
+
+	// `guildhall demo` (as `go tool task run` does before serve) loads it.
+	if err := loadDemo(context.Background(), nil); err != nil {
+		t.Fatal(err)
+	}
+	stop = run(t, addr)
 	token := demoToken(t, addr)
 	if token == "" {
 		t.Fatal("demo sign-in did not give a token")
@@ -130,6 +156,19 @@ func TestServeEmbeddedClusterAndDemo(t *testing.T) {
 	if again := demoToken(t, addr); again == "" {
 		t.Fatal("demo account missing after restart")
 	}
+}
+
+// countAccounts opens the (stopped) embedded cluster and counts accounts.
+func countAccounts(t *testing.T) int {
+	t.Helper()
+	var n int
+	err := withDB(context.Background(), nil, func(_ web.Config, d *sqlx.DB) error {
+		return d.Get(&n, `SELECT count(*) FROM accounts`)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
 
 func demoToken(t *testing.T, addr string) string {

@@ -82,6 +82,12 @@ func Conflict(format string, a ...any) *Error {
 	return &Error{Code: CodeConflict, Message: fmt.Sprintf(format, a...)}
 }
 
+// ConflictField is a conflict tied to one field (a taken email, slug or
+// name): 409 in the API, the field's message on a form.
+func ConflictField(field, msg string) *Error {
+	return &Error{Code: CodeConflict, Message: msg, Fields: map[string]string{field: msg}}
+}
+
 // Invalid is a validation error with one message per field.
 func Invalid(fields map[string]string) *Error {
 	return &Error{Code: CodeValidation, Message: "Please correct the highlighted fields.", Fields: fields}

@@ -304,6 +304,9 @@ func (h *Agents) Mine(c echo.Context) error {
 		return err
 	}
 	out := make([]TransferView, 0, len(ts))
+	if b := boundOrg(c); b != 0 && b != Account(c).PersonalOrgID {
+		ts = nil // a transfer lands in the personal workspace: outside the token's org
+	}
 	for _, t := range ts {
 		out = append(out, transferView(t))
 	}
@@ -333,6 +336,9 @@ func (h *Agents) DeclineMine(c echo.Context) error {
 	id, err := ParseID(c, "id", "transfer")
 	if err != nil {
 		return err
+	}
+	if b := boundOrg(c); b != 0 && b != Account(c).PersonalOrgID {
+		return model.Forbidden("This token is bound to one organization; it cannot act on agent transfers to your personal workspace.")
 	}
 	t, err := h.Store.DeclineAgentTransfer(c.Request().Context(), request.Actor(c), db.TransferRef{ID: id})
 	if err != nil {

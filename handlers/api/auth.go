@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"net/http"
 	"strings"
 
@@ -18,6 +19,13 @@ type Auth struct {
 	Limiter *ratelimit.Limiter
 	// Box opens two-factor secrets (set with the server secret).
 	Box *db.SecretBox
+	// Verify sends the verification email (the same as the sign-up page's).
+	Verify VerificationSender
+}
+
+// VerificationSender emails an account its verification link.
+type VerificationSender interface {
+	SendVerificationMail(ctx context.Context, acc model.Account) error
 }
 
 var errRateLimited = &model.Error{Code: model.CodeRateLimited, Message: "Too many attempts. Wait a few minutes and try again."}
@@ -46,6 +54,13 @@ func (h *Auth) Signup(c echo.Context) error {
 	secret, _, err := h.Store.CreateToken(ctx, actor, db.CreateTokenInput{Name: "signup", Scopes: model.AllScopes})
 	if err != nil {
 		return err
+	}
+	if h.Verify != nil {
+		// Queued (never waits on SMTP); without it the account could never
+		// verify, and so never join an org.
+		if err := h.Verify.SendVerificationMail(ctx, acc); err != nil {
+			return err
+		}
 	}
 	return OK(c, http.StatusCreated, map[string]any{"token": secret, "user": acc})
 }
@@ -109,16 +124,20 @@ type membershipView struct {
 	Role        model.Role `json:"role"`
 }
 
-// Me answers the account, its personal org and its memberships.
+// Me answers the account, its personal org and its memberships. An
+// org-bound token sees only its org (and the personal org only when bound to it).
 func (h *Auth) Me(c echo.Context) error {
 	acc := Account(c)
 	ws, err := h.Store.Workspaces(c.Request().Context(), acc.ID)
 	if err != nil {
 		return err
 	}
-	out := map[string]any{"user": acc}
+	out := map[string]any{"user": acc, "personal_org": nil}
 	ms := make([]membershipView, 0, len(ws))
 	for _, w := range ws {
+		if b := boundOrg(c); b != 0 && w.ID != b {
+			continue
+		}
 		if w.ID == acc.PersonalOrgID {
 			out["personal_org"] = orgView(w.Org, w.Role)
 		}

@@ -301,7 +301,8 @@ func (h *Members) Cancel(c echo.Context) error {
 }
 
 // Mine is GET /api/me/org-invitations: pending invitations for the caller's
-// verified email.
+// verified email. An org-bound token sees only its own org's (none, as the
+// account is a member there already): other orgs are outside it.
 func (h *Members) Mine(c echo.Context) error {
 	invs, err := h.Store.MyInvitations(c.Request().Context(), Account(c).ID)
 	if err != nil {
@@ -310,6 +311,9 @@ func (h *Members) Mine(c echo.Context) error {
 	now := h.Store.Now()
 	out := make([]InvitationView, 0, len(invs))
 	for _, inv := range invs {
+		if b := boundOrg(c); b != 0 && inv.OrgID != b {
+			continue
+		}
 		out = append(out, invitationView(inv, now, true))
 	}
 	return List(c, out, NewPagePagination(1, len(out), len(out)))
@@ -333,6 +337,9 @@ func (h *Members) AcceptMine(c echo.Context) error {
 
 // DeclineMine is POST /api/me/org-invitations/{id}/decline.
 func (h *Members) DeclineMine(c echo.Context) error {
+	if err := RequireUnbound(c); err != nil {
+		return err
+	}
 	id, err := ParseID(c, "id", "invitation")
 	if err != nil {
 		return err
@@ -364,6 +371,11 @@ func (h *Members) AcceptToken(c echo.Context) error {
 	}
 	if tok == "" {
 		return model.InvalidField("token", "token is required: the token from the invitation link.")
+	}
+	// The token came by email to the invited address: it proves that
+	// address, as opening the link in a browser does.
+	if _, err := h.Store.VerifyEmailByInvitation(c.Request().Context(), request.Actor(c), tok); err != nil {
+		return err
 	}
 	m, err := h.Store.AcceptInvitation(c.Request().Context(), request.Actor(c), tok)
 	if err != nil {

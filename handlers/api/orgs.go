@@ -61,6 +61,9 @@ type createOrgBody struct {
 
 // Create makes a team org.
 func (h *Orgs) Create(c echo.Context) error {
+	if err := RequireUnbound(c); err != nil {
+		return err // a new org is outside the token's org
+	}
 	var in createOrgBody
 	if err := Bind(c, &in); err != nil {
 		return err

@@ -84,9 +84,9 @@ func orgRef(raw json.RawMessage) (string, error) {
 	return "", model.InvalidField("org", "org must be an organization id or slug.")
 }
 
-// Create is POST /api/me/tokens: 201 with the secret, shown this once. A
-// token bound to an org can only create tokens bound to that org, and never
-// with scopes it lacks itself (unless it has admin).
+// Create is POST /api/me/tokens: 201 with the secret, shown this once. The
+// new token never exceeds the calling token (model.WithinCreator): a subset
+// of its scopes, its org binding, its spend policy, no later expiry.
 func (h *Tokens) Create(c echo.Context) error {
 	var in createTokenBody
 	if err := Bind(c, &in); err != nil {
@@ -104,23 +104,21 @@ func (h *Tokens) Create(c echo.Context) error {
 		}
 		tin.ExpiresAt = &t
 	}
-	caller, hasCaller := request.Token(c)
 	if ref != "" {
+		// Another org than a bound token's is not found, as everywhere.
 		ws, err := h.OrgRef(c, ref)
 		if err != nil {
 			return err
 		}
 		tin.OrgID = &ws.ID
-	} else if hasCaller && caller.OrgID != nil {
-		org := *caller.OrgID
-		tin.OrgID = &org
 	}
-	if hasCaller && !caller.HasScope(model.ScopeAdmin) {
-		for _, sc := range tin.Scopes {
-			if known(sc) && !caller.HasScope(sc) {
-				return model.Forbidden("This token cannot create a token with the %s scope it lacks itself.", sc)
-			}
+	if caller, ok := request.Token(c); ok {
+		// A token never creates a token that reaches further than itself.
+		req, err := model.WithinCreator(caller, model.TokenRequest{Scopes: tin.Scopes, OrgID: tin.OrgID, PolicyID: tin.PolicyID, ExpiresAt: tin.ExpiresAt})
+		if err != nil {
+			return err
 		}
+		tin.Scopes, tin.OrgID, tin.PolicyID, tin.ExpiresAt = req.Scopes, req.OrgID, req.PolicyID, req.ExpiresAt
 	}
 	secret, tok, err := h.Store.CreateToken(c.Request().Context(), request.Actor(c), tin)
 	if err != nil {
@@ -130,15 +128,6 @@ func (h *Tokens) Create(c echo.Context) error {
 		Token string `json:"token"`
 		tokenView
 	}{secret, h.view(tok)})
-}
-
-func known(scope string) bool {
-	for _, s := range model.AllScopes {
-		if s == scope {
-			return true
-		}
-	}
-	return false
 }
 
 // Revoke is DELETE /api/me/tokens/{id}; revoking twice is fine, another

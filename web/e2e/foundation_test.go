@@ -378,12 +378,27 @@ func TestProfileNameAndPassword(t *testing.T) {
 	p.wantText("#e-current_password", "That is not your current password.")
 	p.shot("password-wrong-current")
 
+	// Ticking "revoke all my API tokens" revokes the account's tokens too.
+	tok := env.NewAPI("").Do(http.MethodPost, "/api/auth/token", map[string]any{"email": "ada@example.com", "password": webtest.Password})
+	if tok.Status != http.StatusCreated {
+		t.Fatalf("token: %d", tok.Status)
+	}
 	p.Fill("#f-current_password", webtest.Password)
 	p.Fill("#f-new_password", "a-brand-new-password")
+	p.Click("input[name=revoke_tokens]")
+	p.shot("password-revoke-tokens")
 	p.submit("#password-form button[type=submit]")
 	p.wantPath("/profile")
 	p.wantText("#flash", "Password changed.")
+	p.wantText("#flash", "every API token was revoked")
 	p.shot("password-changed")
+	if r := env.NewAPI(tok.Data()["token"].(string)).Do(http.MethodGet, "/api/me", nil); r.Status != http.StatusUnauthorized {
+		t.Fatalf("token after revoke-all: %d", r.Status)
+	}
+	p.Run(chromedp.EmulateViewport(390, 844))
+	p.visit("/profile")
+	p.shot("profile-phone")
+	p.Run(chromedp.EmulateViewport(1280, 900))
 
 	// The new password signs in; the old one no longer does.
 	p.Click(".usermenu summary")
