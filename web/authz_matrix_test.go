@@ -1,0 +1,245 @@
+package web_test
+
+// The authorization matrix: who may call each route of the route table
+// (web/routes.go). TestSecuritySuite fails for any route without a line here,
+// so a new route cannot ship without saying who may call it.
+//
+// HOW TO DECLARE A NEW ROUTE: add one line keyed "METHOD /path" exactly as in
+// routes.go, with
+//   - allow: who may call it with ids of their own org (A). One of the rules
+//     below (ownerOnly, ownerAdmin, ownerAdminBilling, teamManager, canUse,
+//     anyMember, anyAccount, invitee, nobody) or an or of actor bits (is(x)).
+//     Everyone else must be refused (403 or 404; 404 for non-members and for
+//     another org's ids) and the database must not change. An allowed write
+//     must answer 2xx/3xx and change the database (say noEffect if it only
+//     sets a cookie or is idempotent).
+//   - body: the form (pages, "a=1&b=2") or JSON (API) an allowed caller
+//     sends, with {placeholders}: {org} {orgID} {team} {agent} {agentT} (an
+//     agent with a pending transfer) {pagent} (the owner's personal agent)
+//     {grant} {inv} {invLink} {transfer} {transferLink} {user} (a plain
+//     member of A, in team T) {adminID} {me} {meEmail} {token} (a token of
+//     the caller) {newEmail} {newSlug}.
+//   - params: a path parameter that is not the default one for its name
+//     (see paramVar in authz_test.go), e.g. params: p("id", "{agentT}").
+//   - for API routes, bound: what a token bound to another org may do
+//     (default: refused; boundOK for reads of the caller's own things).
+//   - refuse: extra statuses that count as a refusal (e.g. 409 for the last
+//     owner leaving); prep: a step run on the fresh world before an allowed
+//     call (e.g. empty the org before deleting it).
+//   - gap and gapFor: a KNOWN bug, logged instead of failed, with the issue
+//     item that fixes it. Remove both once the fix is merged.
+//
+// The actors: owner, admin, member (in team T), maintainer (of team T),
+// billing, all of org A; outsider (signed in, in no org, invited to A and
+// offered A's moving agent); other-org (owner of org B). Org B holds the
+// same kinds of objects; the suite also calls every route with B's ids
+// under A (404 expected).
+
+import (
+	"fmt"
+
+	"guildhall/db/model"
+)
+
+var sprintf = fmt.Sprintf
+
+func is(actors ...actor) who {
+	var w who
+	for _, a := range actors {
+		w |= 1 << a
+	}
+	return w
+}
+
+// The rules.
+var (
+	nobody            = who(0)
+	ownerOnly         = is(owner)
+	ownerAdmin        = is(owner, admin)
+	ownerAdminBilling = is(owner, admin, billing)
+	teamManager       = is(owner, admin, maint)                  // SPEC 2: manage a team's members and grants
+	canUse            = is(owner, admin, member, maint)          // create and use resources: not billing
+	anyMember         = is(owner, admin, member, maint, billing) // see the org
+	anyAccount        = anyMember | is(outsider, other)          // account-level and public routes
+	invitee           = is(outsider)                             // the addressee of an invitation or transfer
+)
+
+type boundRule int
+
+const (
+	boundRefused boundRule = iota // an org-bound token is refused (403/404) and changes nothing
+	boundOK                       // allowed, and the answer names no org outside the binding
+	boundSkip                     // not asserted (see the comment on the route)
+)
+
+type decl struct {
+	allow      who
+	body       string
+	params     map[string]string
+	query      string
+	noEffect   bool
+	getChanges bool // a GET that changes state by design (an emailed link)
+	noCross    bool // the parameters are secrets, not ids: no cross-org variant
+	refuse     []int
+	prep       func(s *suite, w *world)
+	bound      boundRule
+	boundBody  string
+	boundGap   string
+	gap        string
+	gapFor     who
+}
+
+func (d decl) refusedWith(status int) bool {
+	for _, s := range d.refuse {
+		if s == status {
+			return true
+		}
+	}
+	return false
+}
+
+func p(kv ...string) map[string]string {
+	m := map[string]string{}
+	for i := 0; i+1 < len(kv); i += 2 {
+		m[kv[i]] = kv[i+1]
+	}
+	return m
+}
+
+// emptyOrgA removes A's agents so that deleting A is possible (SPEC 4).
+func emptyOrgA(s *suite, w *world) {
+	s.env.Store.DB().MustExec(`DELETE FROM agents WHERE org_id = $1`, w.orgA.ID)
+}
+
+const (
+	signupForm = "email={newEmail}&name=New+Person&password=correct-horse-battery"
+	itemFour   = "issue 7 item 4"
+)
+
+var _ = model.ScopeRead
+
+var authzMatrix = map[string]decl{
+	// --- accounts, workspaces, settings, audit ---
+	"GET /signup":            {allow: anyAccount},
+	"POST /signup":           {allow: anyAccount, body: signupForm},
+	"GET /login":             {allow: anyAccount},
+	"POST /login":            {allow: anyAccount, body: "email={meEmail}&password=correct-horse-battery"},
+	"GET /logout":            {allow: anyAccount},
+	"POST /logout":           {allow: anyAccount},
+	"GET /verify/:token":     {allow: anyAccount, params: p("token", "{verify}"), getChanges: true, noCross: true},
+	"POST /verify/resend":    {allow: anyAccount, noEffect: true}, // every fixture account is verified already
+	"GET /profile":           {allow: anyAccount},
+	"POST /profile":          {allow: anyAccount, body: "name=Renamed+Person"},
+	"POST /profile/password": {allow: anyAccount, body: "current_password=correct-horse-battery&new_password=another-horse-battery"},
+	"GET /":                  {allow: anyAccount},
+	"GET /orgs/new":          {allow: anyAccount},
+	"POST /orgs":             {allow: anyAccount, body: "display_name=New+Org&slug={newSlug}"},
+	"POST /workspace":        {allow: anyMember, body: "org_id={orgID}", noEffect: true}, // the session cookie only
+	"GET /settings":          {allow: anyMember}, // read only for those who may not edit
+	"POST /settings":         {allow: ownerAdmin, body: "display_name=Renamed&slug={org}&description=changed&member_base_permission=read"},
+	"POST /settings/delete":  {allow: ownerOnly, body: "confirm={org}", prep: emptyOrgA},
+	"GET /audit":             {allow: ownerAdmin},
+	"GET /audit/export":      {allow: ownerAdmin, query: "format=csv"},
+
+	"POST /api/auth/signup":           {allow: anyAccount, body: `{"email": "{newEmail}", "name": "New Person", "password": "correct-horse-battery"}`},
+	"POST /api/auth/token":            {allow: anyAccount, body: `{"email": "{meEmail}", "password": "correct-horse-battery"}`},
+	"GET /api/me":                     {allow: anyAccount, bound: boundOK, boundGap: itemFour},
+	"GET /api/orgs":                   {allow: anyAccount, bound: boundOK, boundGap: itemFour},
+	"POST /api/orgs":                  {allow: anyAccount, body: `{"display_name": "New Org", "slug": "{newSlug}"}`, boundGap: itemFour},
+	"GET /api/orgs/:org":              {allow: anyMember},
+	"PATCH /api/orgs/:org":            {allow: ownerAdmin, body: `{"description": "changed"}`},
+	"DELETE /api/orgs/:org":           {allow: ownerOnly, prep: emptyOrgA},
+	"GET /api/orgs/:org/audit":        {allow: ownerAdmin},
+	"GET /api/orgs/:org/audit/export": {allow: ownerAdmin, query: "format=csv"},
+
+	// --- members and invitations ---
+	"GET /members":                         {allow: anyMember},
+	"GET /members/leave":                   {allow: anyMember},
+	"POST /members/leave":                  {allow: is(admin, member, maint, billing), refuse: []int{409}}, // the last owner never leaves
+	"POST /members/invitations":            {allow: ownerAdmin, body: "email={newEmail}&role=member"},
+	"POST /members/invitations/:id/resend": {allow: ownerAdmin},
+	"POST /members/invitations/:id/cancel": {allow: ownerAdmin},
+	"POST /members/:user_id/role":          {allow: ownerAdmin, body: "role=billing"},
+	"POST /members/:user_id/remove":        {allow: ownerAdmin},
+	"GET /members/:user_id/transfer":       {allow: ownerOnly},
+	"POST /members/:user_id/transfer":      {allow: ownerOnly},
+	"GET /invitations/:token":              {allow: anyAccount, noCross: true},
+	"POST /invitations/:token/accept":      {allow: invitee, noCross: true, refuse: []int{403, 409}},
+	"POST /invitations/:token/decline":     {allow: invitee, noCross: true, refuse: []int{403, 409}},
+	"POST /invitations/:token/signup":      {allow: anyAccount, noCross: true, noEffect: true}, // signed in: back to the link page
+	"POST /me/invitations/:id/accept":      {allow: invitee},
+	"POST /me/invitations/:id/decline":     {allow: invitee},
+
+	"GET /api/orgs/:org/members":                 {allow: anyMember},
+	"PATCH /api/orgs/:org/members/:user_id":      {allow: ownerAdmin, body: `{"role": "billing"}`},
+	"DELETE /api/orgs/:org/members/:user_id":     {allow: ownerAdmin},
+	"POST /api/orgs/:org/transfer-ownership":     {allow: ownerOnly, body: `{"user_id": {user}}`},
+	"POST /api/orgs/:org/invitations":            {allow: ownerAdmin, body: `{"email": "{newEmail}", "role": "member"}`},
+	"GET /api/orgs/:org/invitations":             {allow: ownerAdmin},
+	"POST /api/orgs/:org/invitations/:id/resend": {allow: ownerAdmin},
+	"DELETE /api/orgs/:org/invitations/:id":      {allow: ownerAdmin},
+	"GET /api/me/org-invitations":                {allow: anyAccount, bound: boundOK, boundGap: itemFour},
+	"POST /api/me/org-invitations/:id/accept":    {allow: invitee},
+	"POST /api/me/org-invitations/:id/decline":   {allow: invitee, boundGap: itemFour},
+	"POST /api/invitations/accept":               {allow: invitee, body: `{"token": "{invLink}"}`, boundBody: `{"token": "{invLinkToAdminB}"}`, noCross: true, refuse: []int{403, 409}},
+
+	// --- teams, agents and grants ---
+	"GET /teams":                              {allow: anyMember},
+	"POST /teams":                             {allow: ownerAdmin, body: "name=Team+{newSlug}"},
+	"GET /teams/:id":                          {allow: anyMember},
+	"POST /teams/:id":                         {allow: teamManager, body: "name=Renamed+team&description=changed"},
+	"POST /teams/:id/delete":                  {allow: ownerAdmin},
+	"POST /teams/:id/members":                 {allow: teamManager, body: "user_id={adminID}&role=member"},
+	"POST /teams/:id/members/:user_id/role":   {allow: teamManager, body: "role=maintainer"},
+	"POST /teams/:id/members/:user_id/remove": {allow: teamManager},
+	"POST /teams/:id/grants":                  {allow: teamManager, body: "resource_kind=agent&resource_id={agent}&permission=read"},
+	"POST /teams/:id/grants/:grant_id":        {allow: teamManager, body: "permission=read"},
+	"POST /teams/:id/grants/:grant_id/remove": {allow: teamManager},
+	"GET /agents":                             {allow: anyMember},
+	"POST /agents":                            {allow: canUse, body: "name=New+agent"},
+	"GET /agents/:id":                         {allow: anyMember},
+	"POST /agents/:id":                        {allow: canUse, body: "name=Renamed+agent"},
+	"GET /agents/:id/access":                  {allow: anyMember, query: "user_id={user}"},
+	"POST /agents/:id/delete":                 {allow: ownerAdmin},
+	"POST /agents/:id/move":                   {allow: ownerOnly, params: p("id", "{pagent}"), body: "org_id={orgID}"},
+	"POST /agents/:id/transfer":               {allow: ownerAdmin, body: "email={newEmail}"},
+	"POST /agents/:id/transfer/cancel":        {allow: ownerAdmin, params: p("id", "{agentT}")},
+	"GET /agent-transfers/:token":             {allow: anyAccount, noCross: true},
+	"POST /agent-transfers/:token/accept":     {allow: invitee, noCross: true, refuse: []int{403, 409}},
+	"POST /agent-transfers/:token/decline":    {allow: invitee, noCross: true, refuse: []int{403, 409}},
+	"POST /me/agent-transfers/:id/accept":     {allow: invitee},
+	"POST /me/agent-transfers/:id/decline":    {allow: invitee},
+
+	"POST /api/orgs/:org/teams":                             {allow: ownerAdmin, body: `{"name": "Team {newSlug}"}`},
+	"GET /api/orgs/:org/teams":                              {allow: anyMember},
+	"GET /api/orgs/:org/teams/:team_id":                     {allow: anyMember},
+	"PATCH /api/orgs/:org/teams/:team_id":                   {allow: teamManager, body: `{"description": "changed"}`},
+	"DELETE /api/orgs/:org/teams/:team_id":                  {allow: ownerAdmin},
+	"PUT /api/orgs/:org/teams/:team_id/members/:user_id":    {allow: teamManager, params: p("user_id", "{adminID}"), body: `{"role": "member"}`},
+	"DELETE /api/orgs/:org/teams/:team_id/members/:user_id": {allow: teamManager},
+	"PUT /api/orgs/:org/teams/:team_id/grants":              {allow: teamManager, body: `{"resource_kind": "agent", "resource_id": {agent}, "permission": "read"}`},
+	"DELETE /api/orgs/:org/teams/:team_id/grants/:grant_id": {allow: teamManager},
+	"GET /api/orgs/:org/resources":                          {allow: teamManager, query: "kind=agent"}, // a maintainer sees what they may grant
+	"POST /api/agents":                                      {allow: canUse, body: `{"name": "New agent", "org": "{org}"}`},
+	"GET /api/agents":                                       {allow: anyAccount, bound: boundOK},
+	"GET /api/agents/:id":                                   {allow: anyMember},
+	"PATCH /api/agents/:id":                                 {allow: canUse, body: `{"name": "Renamed agent"}`},
+	"DELETE /api/agents/:id":                                {allow: ownerAdmin},
+	"GET /api/agents/:id/access":                            {allow: anyMember, query: "user_id={user}"},
+	"POST /api/agents/:id/move-to-org":                      {allow: ownerOnly, params: p("id", "{pagent}"), body: `{"org_id": {orgID}}`},
+	"POST /api/agents/:id/transfer":                         {allow: ownerAdmin, body: `{"email": "{newEmail}"}`},
+	"GET /api/me/agent-transfers":                           {allow: anyAccount, bound: boundOK, boundGap: itemFour},
+	"POST /api/me/agent-transfers/:id/accept":               {allow: invitee, boundGap: itemFour},
+	"POST /api/me/agent-transfers/:id/decline":              {allow: invitee, boundGap: itemFour},
+
+	// --- API tokens ---
+	"GET /tokens":               {allow: anyAccount},
+	"POST /tokens":              {allow: anyAccount, body: "name=Script&scopes=read"},
+	"POST /tokens/:id/revoke":   {allow: anyAccount},
+	"GET /api/me/tokens":        {allow: anyAccount, bound: boundOK},
+	"POST /api/me/tokens":       {allow: anyAccount, body: `{"name": "Script", "scopes": ["read"]}`, boundGap: itemFour}, // a bound token mints no unbound one
+	"DELETE /api/me/tokens/:id": {allow: anyAccount, bound: boundSkip},                                                   // SPEC is silent on a bound token revoking the account's other tokens
+
+	// --- development only (webtest runs with Dev) ---
+	"GET /dev/outbox": {allow: anyAccount},
+}
