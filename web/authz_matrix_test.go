@@ -73,20 +73,22 @@ const (
 )
 
 type decl struct {
-	allow      who
-	body       string
-	params     map[string]string
-	query      string
-	noEffect   bool
-	getChanges bool // a GET that changes state by design (an emailed link)
-	noCross    bool // the parameters are secrets, not ids: no cross-org variant
-	refuse     []int
-	prep       func(s *suite, w *world)
-	bound      boundRule
-	boundBody  string
-	boundGap   string
-	gap        string
-	gapFor     who
+	allow        who
+	body         string
+	params       map[string]string
+	query        string
+	noEffect     bool
+	getChanges   bool // a GET that changes state by design (an emailed link)
+	noCross      bool // the parameters are secrets, not ids: no cross-org variant
+	fresh        bool // each allowed caller needs a world of its own (the first call would stop the next)
+	redirectOnly bool // every allowed caller is only redirected (3xx) and nothing changes
+	refuse       []int
+	prep         func(s *suite, w *world)
+	bound        boundRule
+	boundBody    string
+	boundGap     string
+	gap          string
+	gapFor       who
 }
 
 func (d decl) refusedWith(status int) bool {
@@ -135,8 +137,8 @@ var authzMatrix = map[string]decl{
 	"GET /orgs/new":          {allow: anyAccount},
 	"POST /orgs":             {allow: anyAccount, body: "display_name=New+Org&slug={newSlug}"},
 	"POST /workspace":        {allow: anyMember, body: "org_id={orgID}", noEffect: true}, // the session cookie only
-	"GET /settings":          {allow: anyMember}, // read only for those who may not edit
-	"POST /settings":         {allow: ownerAdmin, body: "display_name=Renamed&slug={org}&description=changed&member_base_permission=read"},
+	"GET /settings":          {allow: anyMember},                                         // read only for those who may not edit
+	"POST /settings":         {fresh: true, allow: ownerAdmin, body: "display_name=Renamed&slug={org}&description=changed&member_base_permission=read"},
 	"POST /settings/delete":  {allow: ownerOnly, body: "confirm={org}", prep: emptyOrgA},
 	"GET /audit":             {allow: ownerAdmin},
 	"GET /audit/export":      {allow: ownerAdmin, query: "format=csv"},
@@ -147,7 +149,7 @@ var authzMatrix = map[string]decl{
 	"GET /api/orgs":                   {allow: anyAccount, bound: boundOK, boundGap: itemFour},
 	"POST /api/orgs":                  {allow: anyAccount, body: `{"display_name": "New Org", "slug": "{newSlug}"}`, boundGap: itemFour},
 	"GET /api/orgs/:org":              {allow: anyMember},
-	"PATCH /api/orgs/:org":            {allow: ownerAdmin, body: `{"description": "changed"}`},
+	"PATCH /api/orgs/:org":            {fresh: true, allow: ownerAdmin, body: `{"description": "changed"}`},
 	"DELETE /api/orgs/:org":           {allow: ownerOnly, prep: emptyOrgA},
 	"GET /api/orgs/:org/audit":        {allow: ownerAdmin},
 	"GET /api/orgs/:org/audit/export": {allow: ownerAdmin, query: "format=csv"},
@@ -158,26 +160,26 @@ var authzMatrix = map[string]decl{
 	"POST /members/leave":                  {allow: is(admin, member, maint, billing), refuse: []int{409}}, // the last owner never leaves
 	"POST /members/invitations":            {allow: ownerAdmin, body: "email={newEmail}&role=member"},
 	"POST /members/invitations/:id/resend": {allow: ownerAdmin},
-	"POST /members/invitations/:id/cancel": {allow: ownerAdmin},
-	"POST /members/:user_id/role":          {allow: ownerAdmin, body: "role=billing"},
-	"POST /members/:user_id/remove":        {allow: ownerAdmin},
+	"POST /members/invitations/:id/cancel": {fresh: true, allow: ownerAdmin},
+	"POST /members/:user_id/role":          {fresh: true, allow: ownerAdmin, body: "role=billing"},
+	"POST /members/:user_id/remove":        {fresh: true, allow: ownerAdmin},
 	"GET /members/:user_id/transfer":       {allow: ownerOnly},
 	"POST /members/:user_id/transfer":      {allow: ownerOnly},
 	"GET /invitations/:token":              {allow: anyAccount, noCross: true},
 	"POST /invitations/:token/accept":      {allow: invitee, noCross: true, refuse: []int{403, 409}},
 	"POST /invitations/:token/decline":     {allow: invitee, noCross: true, refuse: []int{403, 409}},
-	"POST /invitations/:token/signup":      {allow: anyAccount, noCross: true, noEffect: true}, // signed in: back to the link page
+	"POST /invitations/:token/signup":      {allow: anyAccount, noCross: true, redirectOnly: true}, // for the signed out: anyone signed in is sent back to the link page
 	"POST /me/invitations/:id/accept":      {allow: invitee},
 	"POST /me/invitations/:id/decline":     {allow: invitee},
 
 	"GET /api/orgs/:org/members":                 {allow: anyMember},
-	"PATCH /api/orgs/:org/members/:user_id":      {allow: ownerAdmin, body: `{"role": "billing"}`},
-	"DELETE /api/orgs/:org/members/:user_id":     {allow: ownerAdmin},
+	"PATCH /api/orgs/:org/members/:user_id":      {fresh: true, allow: ownerAdmin, body: `{"role": "billing"}`},
+	"DELETE /api/orgs/:org/members/:user_id":     {fresh: true, allow: ownerAdmin},
 	"POST /api/orgs/:org/transfer-ownership":     {allow: ownerOnly, body: `{"user_id": {user}}`},
 	"POST /api/orgs/:org/invitations":            {allow: ownerAdmin, body: `{"email": "{newEmail}", "role": "member"}`},
 	"GET /api/orgs/:org/invitations":             {allow: ownerAdmin},
 	"POST /api/orgs/:org/invitations/:id/resend": {allow: ownerAdmin},
-	"DELETE /api/orgs/:org/invitations/:id":      {allow: ownerAdmin},
+	"DELETE /api/orgs/:org/invitations/:id":      {fresh: true, allow: ownerAdmin},
 	"GET /api/me/org-invitations":                {allow: anyAccount, bound: boundOK, boundGap: itemFour},
 	"POST /api/me/org-invitations/:id/accept":    {allow: invitee},
 	"POST /api/me/org-invitations/:id/decline":   {allow: invitee, boundGap: itemFour},
@@ -187,23 +189,23 @@ var authzMatrix = map[string]decl{
 	"GET /teams":                              {allow: anyMember},
 	"POST /teams":                             {allow: ownerAdmin, body: "name=Team+{newSlug}"},
 	"GET /teams/:id":                          {allow: anyMember},
-	"POST /teams/:id":                         {allow: teamManager, body: "name=Renamed+team&description=changed"},
-	"POST /teams/:id/delete":                  {allow: ownerAdmin},
-	"POST /teams/:id/members":                 {allow: teamManager, body: "user_id={adminID}&role=member"},
-	"POST /teams/:id/members/:user_id/role":   {allow: teamManager, body: "role=maintainer"},
-	"POST /teams/:id/members/:user_id/remove": {allow: teamManager},
-	"POST /teams/:id/grants":                  {allow: teamManager, body: "resource_kind=agent&resource_id={agent}&permission=read"},
-	"POST /teams/:id/grants/:grant_id":        {allow: teamManager, body: "permission=read"},
-	"POST /teams/:id/grants/:grant_id/remove": {allow: teamManager},
+	"POST /teams/:id":                         {fresh: true, allow: teamManager, body: "name=Renamed+team&description=changed"},
+	"POST /teams/:id/delete":                  {fresh: true, allow: ownerAdmin},
+	"POST /teams/:id/members":                 {fresh: true, allow: teamManager, body: "user_id={adminID}&role=member"},
+	"POST /teams/:id/members/:user_id/role":   {fresh: true, allow: teamManager, body: "role=maintainer"},
+	"POST /teams/:id/members/:user_id/remove": {fresh: true, allow: teamManager},
+	"POST /teams/:id/grants":                  {fresh: true, allow: teamManager, body: "resource_kind=agent&resource_id={agent}&permission=read"},
+	"POST /teams/:id/grants/:grant_id":        {fresh: true, allow: teamManager, body: "permission=read"},
+	"POST /teams/:id/grants/:grant_id/remove": {fresh: true, allow: teamManager},
 	"GET /agents":                             {allow: anyMember},
 	"POST /agents":                            {allow: canUse, body: "name=New+agent"},
 	"GET /agents/:id":                         {allow: anyMember},
-	"POST /agents/:id":                        {allow: canUse, body: "name=Renamed+agent"},
+	"POST /agents/:id":                        {fresh: true, allow: canUse, body: "name=Renamed+agent"},
 	"GET /agents/:id/access":                  {allow: anyMember, query: "user_id={user}"},
-	"POST /agents/:id/delete":                 {allow: ownerAdmin},
+	"POST /agents/:id/delete":                 {fresh: true, allow: ownerAdmin},
 	"POST /agents/:id/move":                   {allow: ownerOnly, params: p("id", "{pagent}"), body: "org_id={orgID}"},
-	"POST /agents/:id/transfer":               {allow: ownerAdmin, body: "email={newEmail}"},
-	"POST /agents/:id/transfer/cancel":        {allow: ownerAdmin, params: p("id", "{agentT}")},
+	"POST /agents/:id/transfer":               {fresh: true, allow: ownerAdmin, body: "email={newEmail}"},
+	"POST /agents/:id/transfer/cancel":        {fresh: true, allow: ownerAdmin, params: p("id", "{agentT}")},
 	"GET /agent-transfers/:token":             {allow: anyAccount, noCross: true},
 	"POST /agent-transfers/:token/accept":     {allow: invitee, noCross: true, refuse: []int{403, 409}},
 	"POST /agent-transfers/:token/decline":    {allow: invitee, noCross: true, refuse: []int{403, 409}},
@@ -213,21 +215,21 @@ var authzMatrix = map[string]decl{
 	"POST /api/orgs/:org/teams":                             {allow: ownerAdmin, body: `{"name": "Team {newSlug}"}`},
 	"GET /api/orgs/:org/teams":                              {allow: anyMember},
 	"GET /api/orgs/:org/teams/:team_id":                     {allow: anyMember},
-	"PATCH /api/orgs/:org/teams/:team_id":                   {allow: teamManager, body: `{"description": "changed"}`},
-	"DELETE /api/orgs/:org/teams/:team_id":                  {allow: ownerAdmin},
-	"PUT /api/orgs/:org/teams/:team_id/members/:user_id":    {allow: teamManager, params: p("user_id", "{adminID}"), body: `{"role": "member"}`},
-	"DELETE /api/orgs/:org/teams/:team_id/members/:user_id": {allow: teamManager},
-	"PUT /api/orgs/:org/teams/:team_id/grants":              {allow: teamManager, body: `{"resource_kind": "agent", "resource_id": {agent}, "permission": "read"}`},
-	"DELETE /api/orgs/:org/teams/:team_id/grants/:grant_id": {allow: teamManager},
+	"PATCH /api/orgs/:org/teams/:team_id":                   {fresh: true, allow: teamManager, body: `{"description": "changed"}`},
+	"DELETE /api/orgs/:org/teams/:team_id":                  {fresh: true, allow: ownerAdmin},
+	"PUT /api/orgs/:org/teams/:team_id/members/:user_id":    {fresh: true, allow: teamManager, params: p("user_id", "{adminID}"), body: `{"role": "member"}`},
+	"DELETE /api/orgs/:org/teams/:team_id/members/:user_id": {fresh: true, allow: teamManager},
+	"PUT /api/orgs/:org/teams/:team_id/grants":              {fresh: true, allow: teamManager, body: `{"resource_kind": "agent", "resource_id": {agent}, "permission": "read"}`},
+	"DELETE /api/orgs/:org/teams/:team_id/grants/:grant_id": {fresh: true, allow: teamManager},
 	"GET /api/orgs/:org/resources":                          {allow: teamManager, query: "kind=agent"}, // a maintainer sees what they may grant
 	"POST /api/agents":                                      {allow: canUse, body: `{"name": "New agent", "org": "{org}"}`},
 	"GET /api/agents":                                       {allow: anyAccount, bound: boundOK},
 	"GET /api/agents/:id":                                   {allow: anyMember},
-	"PATCH /api/agents/:id":                                 {allow: canUse, body: `{"name": "Renamed agent"}`},
-	"DELETE /api/agents/:id":                                {allow: ownerAdmin},
+	"PATCH /api/agents/:id":                                 {fresh: true, allow: canUse, body: `{"name": "Renamed agent"}`},
+	"DELETE /api/agents/:id":                                {fresh: true, allow: ownerAdmin},
 	"GET /api/agents/:id/access":                            {allow: anyMember, query: "user_id={user}"},
 	"POST /api/agents/:id/move-to-org":                      {allow: ownerOnly, params: p("id", "{pagent}"), body: `{"org_id": {orgID}}`},
-	"POST /api/agents/:id/transfer":                         {allow: ownerAdmin, body: `{"email": "{newEmail}"}`},
+	"POST /api/agents/:id/transfer":                         {fresh: true, allow: ownerAdmin, body: `{"email": "{newEmail}"}`},
 	"GET /api/me/agent-transfers":                           {allow: anyAccount, bound: boundOK, boundGap: itemFour},
 	"POST /api/me/agent-transfers/:id/accept":               {allow: invitee, boundGap: itemFour},
 	"POST /api/me/agent-transfers/:id/decline":              {allow: invitee, boundGap: itemFour},
@@ -237,8 +239,8 @@ var authzMatrix = map[string]decl{
 	"POST /tokens":              {allow: anyAccount, body: "name=Script&scopes=read"},
 	"POST /tokens/:id/revoke":   {allow: anyAccount},
 	"GET /api/me/tokens":        {allow: anyAccount, bound: boundOK},
-	"POST /api/me/tokens":       {allow: anyAccount, body: `{"name": "Script", "scopes": ["read"]}`, boundGap: itemFour}, // a bound token mints no unbound one
-	"DELETE /api/me/tokens/:id": {allow: anyAccount, bound: boundSkip},                                                   // SPEC is silent on a bound token revoking the account's other tokens
+	"POST /api/me/tokens":       {allow: anyAccount, body: `{"name": "Script", "scopes": ["read"]}`, boundBody: `{"name": "Script", "scopes": ["read"], "org": "{org}"}`}, // a bound token mints tokens for its own org only
+	"DELETE /api/me/tokens/:id": {allow: anyAccount, bound: boundSkip},                                                                                                    // SPEC is silent on a bound token revoking the account's other tokens
 
 	// --- development only (webtest runs with Dev) ---
 	"GET /dev/outbox": {allow: anyAccount},

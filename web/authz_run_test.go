@@ -39,7 +39,8 @@ func TestSecuritySuite(t *testing.T) {
 	}
 	for _, r := range s.routes {
 		r, d := r, authzMatrix[r.Method+" "+r.Path]
-		t.Run(r.Method+" "+r.Path, func(t *testing.T) {
+		// Slashes would nest sub-tests: -run 'TestSecuritySuite/POST_.api.orgs$'
+		t.Run(r.Method+" "+strings.ReplaceAll(r.Path, "/", "."), func(t *testing.T) {
 			t.Parallel()
 			s.runRoute(t, r, d)
 		})
@@ -65,203 +66,274 @@ func (o outcome) fail(format string, args ...any) {
 	o.t.Error(msg)
 }
 
+// refusal is one call that must be refused and change nothing. run makes
+// the call in a world and judges its answer when judge is set.
+type refusal struct {
+	o   outcome
+	run func(w *world, judge bool)
+}
+
+// getWorld is one world for every read: reads change nothing, so they can
+// share it (a read that writes fails its route's check).
+func (s *suite) getWorld(t *testing.T) *world {
+	s.getOnce.Do(func() { s.gw = s.newWorld(t, needs{pages: true, api: true}) })
+	return s.gw
+}
+
 func (s *suite) runRoute(t *testing.T, r web.Route, d decl) {
 	isAPI := strings.HasPrefix(r.Path, "/api/")
 	isGet := r.Method == http.MethodGet
-	ref := s.newWorld(t, r) // refusals change nothing, so they share one world
+	nd := needsOf(r)
+	var ref *world
+	if isGet && !d.getChanges && !nd.verify && !nd.spare {
+		ref = s.getWorld(t)
+	} else {
+		ref = s.newWorld(t, nd)
+	}
 	markers := func(w *world, cross bool) []string {
 		if cross {
-			return []string{w.vars["markerAgent"][:len("Secret agent ")] + "B" + w.vars["markerAgent"][len("Secret agent "):],
-				w.vars["markerTeam"][:len("Secret team ")] + "B" + w.vars["markerTeam"][len("Secret team "):]}
+			return []string{w.vars["markerAgentB"], w.vars["markerTeamB"]}
 		}
 		return []string{w.vars["markerAgent"], w.vars["markerTeam"]}
 	}
-	bearer := func(w *world, a actor) string { return w.full[a] }
-	// Refusals share the world, so one baseline serves them all (re-taken
-	// after a failure, so one bad route does not fail every later case).
-	base := map[bool]string{false: s.digestOf(t, ref, false), true: s.digestOf(t, ref, true)}
+	var strict []refusal
+	var allowed []actor
 
 	// 1. The matrix.
 	for a := actor(0); a < nActors; a++ {
 		for _, cross := range []bool{false, true} {
+			a, cross := a, cross
 			if cross && (a == other || d.noCross) {
 				continue
 			}
-			path, crossed := ref.pathFor(r, d, a, cross)
-			if cross && !crossed {
+			if _, crossed := ref.pathFor(r, d, a, cross); cross && !crossed {
+				continue
+			}
+			if !cross && d.allow.has(a) {
+				allowed = append(allowed, a)
 				continue
 			}
 			variant := "own ids"
 			if cross {
 				variant = "another org's ids"
 			}
-			o := outcome{t: t, d: d, a: a, what: sprintf("%s with %s: %s %s", a, variant, r.Method, path)}
-			if !cross && d.allow.has(a) {
-				s.runAllowed(t, r, d, a, o, ref)
-				continue
-			}
+			o := outcome{t: t, d: d, a: a}
 			// A page route naming no id, called by someone outside org A,
 			// acts on their own workspace: it must neither reach nor show A.
-			awayFromA := !isAPI && !a.inA() && !cross && !strings.Contains(r.Path, ":")
-			got := s.call(t, ref, r, d, a, path, bearer(ref, a), csrfGood)
-			if after := s.digestOf(t, ref, awayFromA); after != base[awayFromA] {
-				o.fail("refused call changed the database (status %d)", got.status)
-				base[false], base[true] = s.digestOf(t, ref, false), s.digestOf(t, ref, true)
+			if !isAPI && !a.inA() && !cross && !strings.Contains(r.Path, ":") {
+				path, _ := ref.pathFor(r, d, a, false)
+				o.what = sprintf("%s (in their own workspace): %s %s", a, r.Method, path)
+				before := s.digestOf(t, ref, true)
+				got := s.call(t, ref, r, d, a, path, ref.full[a], csrfGood)
+				if s.digestOf(t, ref, true) != before {
+					o.fail("changed org A or B (status %d)", got.status)
+				}
+				s.noMarkers(o, got, markers(ref, false))
+				if got.status >= 500 {
+					o.fail("status %d\n%s", got.status, clip(got.body))
+				}
+				continue
 			}
-			if !isAPI && !isGet && got.status == http.StatusSeeOther && s.flashError(t, got) {
-				// A form without htmx is refused with a redirect to a page
-				// that shows the error (post/redirect/get); htmx gets the status.
-				got.status = http.StatusForbidden
-			}
-			if !a.inA() || cross {
-				for _, m := range markers(ref, cross) {
-					if strings.Contains(got.body, m) {
-						o.fail("answer shows %q, which the caller may not see", m)
+			strict = append(strict, refusal{o: o, run: func(w *world, judge bool) {
+				path, _ := w.pathFor(r, d, a, cross)
+				o := o
+				o.what = sprintf("%s with %s: %s %s", a, variant, r.Method, path)
+				got := s.call(t, w, r, d, a, path, w.full[a], csrfGood)
+				if !judge {
+					return
+				}
+				if !isAPI && !isGet && got.status == http.StatusSeeOther && s.flashError(t, got) {
+					// A form without htmx is refused with a redirect to a page
+					// that shows the error (post/redirect/get); htmx gets the status.
+					got.status = http.StatusForbidden
+				}
+				if !a.inA() || cross {
+					s.noMarkers(o, got, markers(w, cross))
+				}
+				switch {
+				case got.status >= 500:
+					o.fail("status %d, want a refusal\n%s", got.status, clip(got.body))
+				case (cross && d.allow.has(a)) || (!a.inA() && isAPI):
+					// Someone who could act on such an id must not learn that
+					// another org's id exists; nor may a non-member learn A's.
+					if got.status != http.StatusNotFound && !d.refusedWith(got.status) {
+						o.fail("status %d, want 404 (another org's ids are not found)\n%s", got.status, clip(got.body))
+					}
+				default:
+					if !isRefusal(got.status) && !d.refusedWith(got.status) {
+						o.fail("status %d, want 403 or 404 (rule allows %s)\n%s", got.status, d.allow, clip(got.body))
 					}
 				}
-			}
-			switch {
-			case got.status >= 500:
-				o.fail("status %d, want a refusal\n%s", got.status, clip(got.body))
-			case awayFromA:
-				// Any answer in their own workspace, which may change.
-				base[false] = s.digestOf(t, ref, false)
-			case (cross && d.allow.has(a)) || (!a.inA() && isAPI):
-				// Someone who could act on such an id must not learn that
-				// another org's id exists; nor may a non-member learn A's.
-				if got.status != http.StatusNotFound && !d.refusedWith(got.status) {
-					o.fail("status %d, want 404 (another org's ids are not found)\n%s", got.status, clip(got.body))
-				}
-			default:
-				if !isRefusal(got.status) && !d.refusedWith(got.status) {
-					o.fail("status %d, want 403 or 404 (rule allows %s)\n%s", got.status, d.allow, clip(got.body))
-				}
-			}
+			}})
 		}
 	}
 
 	// 2. Tokens: a read-only token writes nothing; an org-bound token acts
 	// only inside its org.
 	if r.Access == web.API {
-		s.runTokens(t, r, d, ref, isGet, base)
+		strict = append(strict, s.tokenCases(t, r, d, isGet)...)
 	}
 
 	// 3. CSRF: every page POST refuses each forged variant.
 	if !isAPI && r.Method == http.MethodPost {
 		for _, mode := range []csrfMode{csrfNone, csrfWrong, csrfOtherSession, csrfQuery, csrfHeaderWrong} {
-			path, _ := ref.pathFor(r, d, owner, false)
-			o := outcome{t: t, d: decl{}, a: owner, what: sprintf("CSRF %s: %s %s", csrfModeNames[mode], r.Method, path)}
-			got := s.call(t, ref, r, d, owner, path, "", mode)
-			if got.status != http.StatusForbidden {
+			mode := mode
+			strict = append(strict, refusal{o: outcome{t: t, a: owner}, run: func(w *world, judge bool) {
+				path, _ := w.pathFor(r, d, owner, false)
+				o := outcome{t: t, a: owner, what: sprintf("CSRF %s: %s %s", csrfModeNames[mode], r.Method, path)}
+				got := s.call(t, w, r, d, owner, path, "", mode)
+				if judge && got.status != http.StatusForbidden {
+					o.fail("status %d, want 403\n%s", got.status, clip(got.body))
+				}
+			}})
+		}
+	}
+
+	// The refusals run together and the world is hashed once around them;
+	// if it changed, they run again one by one in a fresh world to name the
+	// call that changed it.
+	before := s.digestOf(t, ref, false)
+	for _, c := range strict {
+		c.run(ref, true)
+	}
+	if s.digestOf(t, ref, false) != before {
+		if ref == s.gw {
+			t.Errorf("a read changed the shared world (routes run in parallel: this route or another GET)")
+		}
+		w := s.newWorld(t, nd)
+		for _, c := range strict {
+			before := s.digestOf(t, w, false)
+			c.run(w, false)
+			if s.digestOf(t, w, false) != before {
+				c.o.what = sprintf("%s %s as %s", r.Method, r.Path, c.o.a)
+				c.o.fail("a refused call changed the database")
+			}
+		}
+	}
+
+	// 4. The allowed calls: writes in a world of their own (one per route,
+	// or one per actor for fresh routes), reads in the shared one.
+	var w *world
+	for _, a := range allowed {
+		writes := r.Method != http.MethodGet || d.getChanges
+		switch {
+		case !writes:
+			w = ref
+		case w == nil || d.fresh:
+			w = s.newWorld(t, nd)
+			if d.prep != nil {
+				d.prep(s, w)
+			}
+		}
+		path, _ := w.pathFor(r, d, a, false)
+		o := outcome{t: t, d: d, a: a, what: sprintf("%s with own ids: %s %s", a, r.Method, path)}
+		before := s.digestOf(t, w, false)
+		got := s.call(t, w, r, d, a, path, w.full[a], csrfGood)
+		after := s.digestOf(t, w, false)
+		if !ok2xx3xx(got.status) {
+			o.fail("status %d, want 2xx or 3xx (rule allows %s)\n%s", got.status, d.allow, clip(got.body))
+			continue
+		}
+		if got.status >= 300 && strings.HasPrefix(got.loc, "/login") && r.Access == web.Member {
+			o.fail("redirected to %s: the session was not accepted", got.loc)
+		}
+		if d.redirectOnly {
+			if got.status < 300 || before != after {
+				o.fail("status %d (want a redirect) or the database changed", got.status)
+			}
+			continue
+		}
+		if !isAPI && !isGet && got.status == http.StatusSeeOther && s.flashError(t, got) {
+			o.fail("redirected with an error message: refused")
+		}
+		switch {
+		case writes && !d.noEffect && before == after:
+			o.fail("status %d but the database did not change: was it really allowed?\n%s", got.status, clip(got.body))
+		case !writes && before != after:
+			o.fail("a read changed the database")
+		}
+	}
+}
+
+func (s *suite) noMarkers(o outcome, got res, markers []string) {
+	for _, m := range markers {
+		if strings.Contains(got.body, m) {
+			o.fail("answer shows %q, which the caller may not see", m)
+		}
+	}
+}
+
+// tokenCases: the owner's read-only token on every write, and A's admin
+// with a token bound to their personal org on A's routes and on other orgs'
+// invitations and transfers addressed to them.
+func (s *suite) tokenCases(t *testing.T, r web.Route, d decl, isGet bool) []refusal {
+	var out []refusal
+	if !isGet {
+		out = append(out, refusal{o: outcome{t: t, a: owner}, run: func(w *world, judge bool) {
+			path, _ := w.pathFor(r, d, owner, false)
+			o := outcome{t: t, a: owner, what: "read-only token: " + r.Method + " " + path}
+			if got := s.call(t, w, r, d, owner, path, w.ro[owner], csrfGood); judge && got.status != http.StatusForbidden {
 				o.fail("status %d, want 403\n%s", got.status, clip(got.body))
 			}
-			if s.digestOf(t, ref, false) != base[false] {
-				o.fail("a forged post changed the database")
-				base[false] = s.digestOf(t, ref, false)
-			}
-		}
-	}
-}
-
-// runAllowed checks an allowed call in a world of its own (writes change
-// it), or in the shared one for reads.
-func (s *suite) runAllowed(t *testing.T, r web.Route, d decl, a actor, o outcome, ref *world) {
-	w := ref
-	writes := r.Method != http.MethodGet || d.getChanges
-	if writes {
-		w = s.newWorld(t, r)
-	}
-	if writes && d.prep != nil {
-		d.prep(s, w)
-	}
-	path, _ := w.pathFor(r, d, a, false)
-	o.what = sprintf("%s with own ids: %s %s", a, r.Method, path)
-	before := s.digestOf(t, w, false)
-	got := s.call(t, w, r, d, a, path, w.full[a], csrfGood)
-	after := s.digestOf(t, w, false)
-	if !ok2xx3xx(got.status) {
-		o.fail("status %d, want 2xx or 3xx (rule allows %s)\n%s", got.status, d.allow, clip(got.body))
-		return
-	}
-	if got.status >= 300 && strings.HasPrefix(got.loc, "/login") && r.Access == web.Member {
-		o.fail("redirected to %s: the session was not accepted", got.loc)
-	}
-	switch {
-	case writes && !d.noEffect && before == after:
-		o.fail("status %d but the database did not change: was it really allowed?\n%s", got.status, clip(got.body))
-	case !writes && before != after:
-		o.fail("a read changed the database")
-	}
-}
-
-func (s *suite) runTokens(t *testing.T, r web.Route, d decl, ref *world, isGet bool, base map[bool]string) {
-	// Read only: the owner's token with the read scope alone.
-	path, _ := ref.pathFor(r, d, owner, false)
-	o := outcome{t: t, d: decl{}, a: owner, what: "read-only token: " + r.Method + " " + path}
-	if !isGet {
-		got := s.call(t, ref, r, d, owner, path, ref.ro[owner], csrfGood)
-		if got.status != http.StatusForbidden {
-			o.fail("status %d, want 403\n%s", got.status, clip(got.body))
-		}
-		if s.digestOf(t, ref, false) != base[false] {
-			o.fail("changed the database")
-			base[false] = s.digestOf(t, ref, false)
-		}
+		}})
 	} else if d.allow.has(owner) {
-		if got := s.call(t, ref, r, d, owner, path, ref.ro[owner], csrfGood); !ok2xx3xx(got.status) {
-			o.fail("status %d, want 2xx (a read)\n%s", got.status, clip(got.body))
-		}
+		out = append(out, refusal{o: outcome{t: t, a: owner}, run: func(w *world, judge bool) {
+			path, _ := w.pathFor(r, d, owner, false)
+			o := outcome{t: t, a: owner, what: "read-only token: " + r.Method + " " + path}
+			if got := s.call(t, w, r, d, owner, path, w.ro[owner], csrfGood); judge && !ok2xx3xx(got.status) {
+				o.fail("status %d, want 2xx (a read)\n%s", got.status, clip(got.body))
+			}
+		}})
 	}
 
-	// Org-bound: A's admin with a token bound to their personal org, on A's
-	// routes and on other orgs' invitations and transfers addressed to them.
 	bd := d
-	if bd.params == nil {
-		bd.params = map[string]string{}
-	} else {
-		bd.params = copyMap(bd.params)
-	}
+	bd.params = copyMap(d.params)
 	switch {
 	case strings.HasPrefix(r.Path, "/api/me/org-invitations/"):
 		bd.params["id"] = "{invToAdminB}"
 	case strings.HasPrefix(r.Path, "/api/me/agent-transfers/"):
 		bd.params["id"] = "{transferToAdminB}"
 	}
-	path, _ = ref.pathFor(r, bd, admin, false)
-	o = outcome{t: t, d: d, a: admin, what: "org-bound token: " + r.Method + " " + path}
-	o.d.gapFor = 0
-	if d.boundGap != "" {
-		o.d.gap, o.d.gapFor = d.boundGap, 1<<admin
-	}
 	if d.boundBody != "" {
 		bd.body = d.boundBody
+	}
+	od := decl{}
+	if d.boundGap != "" {
+		od.gap, od.gapFor = d.boundGap, is(admin)
 	}
 	switch d.bound {
 	case boundSkip:
 	case boundOK:
-		w := ref
 		if !isGet {
-			w = s.newWorld(t, r)
+			panic("authz: boundOK is for reads")
 		}
-		got := s.call(t, w, r, bd, admin, path, w.boundTok[admin], csrfGood)
-		if !ok2xx3xx(got.status) {
-			o.fail("status %d, want 2xx\n%s", got.status, clip(got.body))
-		}
-		for _, slug := range []string{w.orgA.Slug, w.orgB.Slug} {
-			if strings.Contains(got.body, slug) {
-				o.fail("answer names org %s, outside the token's org\n%s", slug, clip(got.body))
+		out = append(out, refusal{o: outcome{t: t, a: admin}, run: func(w *world, judge bool) {
+			path, _ := w.pathFor(r, bd, admin, false)
+			o := outcome{t: t, d: od, a: admin, what: "org-bound token: " + r.Method + " " + path}
+			got := s.call(t, w, r, bd, admin, path, w.boundTok[admin], csrfGood)
+			if !judge {
+				return
 			}
-		}
+			if !ok2xx3xx(got.status) {
+				o.fail("status %d, want 2xx\n%s", got.status, clip(got.body))
+			}
+			for _, slug := range []string{w.orgA.Slug, w.orgB.Slug} {
+				if strings.Contains(got.body, slug) {
+					o.fail("answer names org %s, outside the token's org\n%s", slug, clip(got.body))
+				}
+			}
+		}})
 	default:
-		got := s.call(t, ref, r, bd, admin, path, ref.boundTok[admin], csrfGood)
-		if !isRefusal(got.status) && !d.refusedWith(got.status) {
-			o.fail("status %d, want 403 or 404\n%s", got.status, clip(got.body))
-		}
-		if s.digestOf(t, ref, false) != base[false] {
-			o.fail("changed the database")
-			base[false] = s.digestOf(t, ref, false)
-		}
+		out = append(out, refusal{o: outcome{t: t, d: od, a: admin}, run: func(w *world, judge bool) {
+			path, _ := w.pathFor(r, bd, admin, false)
+			o := outcome{t: t, d: od, a: admin, what: "org-bound token: " + r.Method + " " + path}
+			got := s.call(t, w, r, bd, admin, path, w.boundTok[admin], csrfGood)
+			if judge && !isRefusal(got.status) && !d.refusedWith(got.status) {
+				o.fail("status %d, want 403 or 404\n%s", got.status, clip(got.body))
+			}
+		}})
 	}
+	return out
 }
 
 func copyMap(m map[string]string) map[string]string {

@@ -18,6 +18,8 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/jmoiron/sqlx"
+
 	"guildhall/db"
 	"guildhall/db/model"
 	"guildhall/web"
@@ -79,24 +81,25 @@ type world struct {
 
 // suite is the running server and what every sub-test shares.
 type suite struct {
-	t      *testing.T
-	env    *webtest.Env
-	routes []web.Route
-	digest string // the digest query, built from the schema
-	seq    atomic.Int64
-	client *http.Client
+	t       *testing.T
+	env     *webtest.Env
+	routes  []web.Route
+	digest  *sqlx.Stmt // the digest query, built from the schema
+	seq     atomic.Int64
+	client  *http.Client
+	getOnce sync.Once
+	gw      *world
 }
-
-var (
-	suiteOnce sync.Once
-	theSuite  *suite
-)
 
 func newSuite(t *testing.T) *suite {
 	env := webtest.New(t, webtest.Options{SignInLimit: 1 << 20})
 	s := &suite{t: t, env: env, routes: env.Server.RouteTable(),
 		client: &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
-	s.digest = buildDigest(t, env.Store)
+	stmt, err := env.Store.DB().Preparex(buildDigest(t, env.Store))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.digest = stmt
 	return s
 }
 
@@ -171,14 +174,22 @@ func (s *suite) digestOf(t testing.TB, w *world, orgsOnly bool) string {
 		like = "-" // matches no account
 	}
 	var d string
-	if err := s.env.Store.DB().Get(&d, s.digest, like, "{"+strconv.FormatInt(w.orgA.ID, 10)+","+strconv.FormatInt(w.orgB.ID, 10)+"}"); err != nil {
+	if err := s.digest.Get(&d, like, "{"+strconv.FormatInt(w.orgA.ID, 10)+","+strconv.FormatInt(w.orgB.ID, 10)+"}"); err != nil {
 		t.Fatalf("digest: %v", err)
 	}
 	return d
 }
 
 // newWorld builds a fixture with the store directly (fast: no pages).
-func (s *suite) newWorld(t testing.TB, r web.Route) *world {
+// needs says which credentials a world carries.
+type needs struct{ pages, api, verify, spare bool }
+
+func needsOf(r web.Route) needs {
+	return needs{pages: !strings.HasPrefix(r.Path, "/api/"), api: strings.HasPrefix(r.Path, "/api/"),
+		verify: strings.HasPrefix(r.Path, "/verify/"), spare: strings.Contains(r.Path, "tokens/:id")}
+}
+
+func (s *suite) newWorld(t testing.TB, nd needs) *world {
 	ctx := context.Background()
 	st := s.env.Store
 	w := &world{n: s.seq.Add(1), vars: map[string]string{}}
@@ -189,7 +200,9 @@ func (s *suite) newWorld(t testing.TB, r web.Route) *world {
 		}
 	}
 	signup := func(name string) model.Account {
-		a, err := st.Signup(ctx, model.Actor{}, db.SignupInput{Email: fmt.Sprintf("%s@w%d.test", name, w.n), Name: name, Password: webtest.Password, VerifiedEmail: true})
+		// The name makes the personal org's slug: unique per world, so
+		// worlds built in parallel do not race for one.
+		a, err := st.Signup(ctx, model.Actor{}, db.SignupInput{Email: fmt.Sprintf("%s@w%d.test", name, w.n), Name: fmt.Sprintf("%s w%d", name, w.n), Password: webtest.Password, VerifiedEmail: true})
 		must(err)
 		return a
 	}
@@ -269,6 +282,8 @@ func (s *suite) newWorld(t testing.TB, r web.Route) *world {
 	w.vars["outsiderEmail"] = w.acc[outsider].Email
 	w.vars["markerAgent"] = "Secret agent " + strconv.FormatInt(w.n, 10)
 	w.vars["markerTeam"] = "Secret team " + strconv.FormatInt(w.n, 10)
+	w.vars["markerAgentB"] = "Secret agent B" + strconv.FormatInt(w.n, 10)
+	w.vars["markerTeamB"] = "Secret team B" + strconv.FormatInt(w.n, 10)
 
 	// Sessions or tokens for every actor, as the route needs.
 	for a := actor(0); a < nActors; a++ {
@@ -277,30 +292,31 @@ func (s *suite) newWorld(t testing.TB, r web.Route) *world {
 			must(err)
 			return secret, tk.ID
 		}
-		if strings.HasPrefix(r.Path, "/api/") {
+		if nd.api {
 			w.full[a], _ = tok("full", []string{"read", "write"}, nil)
-		} else {
+		}
+		if nd.pages {
 			sid, err := st.CreateSession(ctx, w.acc[a].ID, "127.0.0.1", "authz-suite")
 			must(err)
 			w.csrf[a], _ = db.NewSecret("")
 			w.sessions[a] = s.env.Server.SessionCookie(sid, w.csrf[a], w.orgA.ID)
 		}
-		if strings.HasPrefix(r.Path, "/verify/") {
+		if nd.verify {
 			w.verify[a], err = st.CreateEmailVerification(ctx, w.acc[a].ID)
 			must(err)
 		}
-		if strings.Contains(r.Path, "tokens/:id") {
+		if nd.spare {
 			_, w.spare[a] = tok("spare", []string{"read"}, nil)
 		}
-		if r.Access == web.API && a == owner {
+		if nd.api && a == owner {
 			w.ro[a], _ = tok("read only", []string{"read"}, nil)
 		}
-		if r.Access == web.API && a == admin {
+		if nd.api && a == admin {
 			personal := w.acc[a].PersonalOrgID
 			w.boundTok[a], _ = tok("bound", []string{"read", "write"}, &personal)
 		}
 	}
-	if strings.Contains(r.Path, "tokens/:id") {
+	if nd.spare {
 		_, bt, err := st.CreateToken(ctx, as(w.bMember), db.CreateTokenInput{Name: "spare", Scopes: []string{"read"}})
 		must(err)
 		w.spareB = bt.ID
