@@ -60,7 +60,8 @@ var (
 	teamManager       = is(owner, admin, maint)                  // SPEC 2: manage a team's members and grants
 	canUse            = is(owner, admin, member, maint)          // create and use resources: not billing
 	anyMember         = is(owner, admin, member, maint, billing) // see the org
-	anyAccount        = anyMember | is(outsider, other)          // account-level and public routes
+	anyAccount        = anyMember | is(outsider, other)          // account-level routes
+	public            = anyAccount | is(anonymous)               // also signed out
 	invitee           = is(outsider)                             // the addressee of an invitation or transfer
 )
 
@@ -122,13 +123,13 @@ var _ = model.ScopeRead
 
 var authzMatrix = map[string]decl{
 	// --- accounts, workspaces, settings, audit ---
-	"GET /signup":            {allow: anyAccount},
-	"POST /signup":           {allow: anyAccount, body: signupForm},
-	"GET /login":             {allow: anyAccount},
-	"POST /login":            {allow: anyAccount, body: "email={meEmail}&password=correct-horse-battery"},
-	"GET /logout":            {allow: anyAccount},
-	"POST /logout":           {allow: anyAccount},
-	"GET /verify/:token":     {allow: anyAccount, params: p("token", "{verify}"), getChanges: true, noCross: true},
+	"GET /signup":            {allow: public},
+	"POST /signup":           {allow: public, body: signupForm},
+	"GET /login":             {allow: public},
+	"POST /login":            {allow: public, body: "email={meEmail}&password=correct-horse-battery"},
+	"GET /logout":            {allow: public},
+	"POST /logout":           {allow: public},
+	"GET /verify/:token":     {allow: public, params: p("token", "{verify}"), getChanges: true, noCross: true},
 	"POST /verify/resend":    {allow: anyAccount, noEffect: true}, // every fixture account is verified already
 	"GET /profile":           {allow: anyAccount},
 	"POST /profile":          {allow: anyAccount, body: "name=Renamed+Person"},
@@ -143,8 +144,8 @@ var authzMatrix = map[string]decl{
 	"GET /audit":             {allow: ownerAdmin},
 	"GET /audit/export":      {allow: ownerAdmin, query: "format=csv"},
 
-	"POST /api/auth/signup":           {allow: anyAccount, body: `{"email": "{newEmail}", "name": "New Person", "password": "correct-horse-battery"}`},
-	"POST /api/auth/token":            {allow: anyAccount, body: `{"email": "{meEmail}", "password": "correct-horse-battery"}`},
+	"POST /api/auth/signup":           {allow: public, body: `{"email": "{newEmail}", "name": "New Person", "password": "correct-horse-battery"}`},
+	"POST /api/auth/token":            {allow: public, body: `{"email": "{meEmail}", "password": "correct-horse-battery"}`},
 	"GET /api/me":                     {allow: anyAccount, bound: boundOK, boundGap: itemFour},
 	"GET /api/orgs":                   {allow: anyAccount, bound: boundOK, boundGap: itemFour},
 	"POST /api/orgs":                  {allow: anyAccount, body: `{"display_name": "New Org", "slug": "{newSlug}"}`, boundGap: itemFour},
@@ -165,10 +166,10 @@ var authzMatrix = map[string]decl{
 	"POST /members/:user_id/remove":        {fresh: true, allow: ownerAdmin},
 	"GET /members/:user_id/transfer":       {allow: ownerOnly},
 	"POST /members/:user_id/transfer":      {allow: ownerOnly},
-	"GET /invitations/:token":              {allow: anyAccount, noCross: true},
+	"GET /invitations/:token":              {allow: public, noCross: true},
 	"POST /invitations/:token/accept":      {allow: invitee, noCross: true, refuse: []int{403, 409}},
 	"POST /invitations/:token/decline":     {allow: invitee, noCross: true, refuse: []int{403, 409}},
-	"POST /invitations/:token/signup":      {allow: anyAccount, noCross: true, redirectOnly: true}, // for the signed out: anyone signed in is sent back to the link page
+	"POST /invitations/:token/signup":      {allow: public, noCross: true, redirectOnly: true}, // for the signed out: anyone signed in is sent back to the link page
 	"POST /me/invitations/:id/accept":      {allow: invitee},
 	"POST /me/invitations/:id/decline":     {allow: invitee},
 
@@ -206,7 +207,7 @@ var authzMatrix = map[string]decl{
 	"POST /agents/:id/move":                   {allow: ownerOnly, params: p("id", "{pagent}"), body: "org_id={orgID}"},
 	"POST /agents/:id/transfer":               {fresh: true, allow: ownerAdmin, body: "email={newEmail}"},
 	"POST /agents/:id/transfer/cancel":        {fresh: true, allow: ownerAdmin, params: p("id", "{agentT}")},
-	"GET /agent-transfers/:token":             {allow: anyAccount, noCross: true},
+	"GET /agent-transfers/:token":             {allow: public, noCross: true},
 	"POST /agent-transfers/:token/accept":     {allow: invitee, noCross: true, refuse: []int{403, 409}},
 	"POST /agent-transfers/:token/decline":    {allow: invitee, noCross: true, refuse: []int{403, 409}},
 	"POST /me/agent-transfers/:id/accept":     {allow: invitee},

@@ -168,6 +168,25 @@ func (s *suite) runRoute(t *testing.T, r web.Route, d decl) {
 		}
 	}
 
+	// The signed-out visitor: a public route serves them; any other sends
+	// a page to sign-in and answers 401 to the API.
+	if !d.allow.has(anonymous) {
+		strict = append(strict, refusal{o: outcome{t: t, d: d, a: anonymous}, run: func(w *world, judge bool) {
+			path, _ := w.pathFor(r, d, anonymous, false)
+			o := outcome{t: t, d: d, a: anonymous, what: sprintf("signed out: %s %s", r.Method, path)}
+			got := s.call(t, w, r, d, anonymous, path, "", csrfGood)
+			switch {
+			case !judge:
+			case isAPI && got.status != http.StatusUnauthorized:
+				o.fail("status %d, want 401\n%s", got.status, clip(got.body))
+			case !isAPI && (got.status != http.StatusSeeOther || !strings.HasPrefix(got.loc, "/login")):
+				o.fail("status %d to %q, want a redirect to sign in", got.status, got.loc)
+			}
+		}})
+	} else {
+		allowed = append(allowed, anonymous)
+	}
+
 	// 2. Tokens: a read-only token writes nothing; an org-bound token acts
 	// only inside its org.
 	if r.Access == web.API {
@@ -227,6 +246,13 @@ func (s *suite) runRoute(t *testing.T, r web.Route, d decl) {
 		}
 		path, _ := w.pathFor(r, d, a, false)
 		o := outcome{t: t, d: d, a: a, what: sprintf("%s with own ids: %s %s", a, r.Method, path)}
+		if a == anonymous {
+			got := s.call(t, w, r, d, a, path, "", csrfGood)
+			if !ok2xx3xx(got.status) || strings.HasPrefix(got.loc, "/login") && !strings.HasPrefix(r.Path, "/login") && !strings.HasPrefix(r.Path, "/logout") {
+				o.fail("status %d to %q, want the public route served\n%s", got.status, got.loc, clip(got.body))
+			}
+			continue
+		}
 		before := s.digestOf(t, w, false)
 		got := s.call(t, w, r, d, a, path, w.full[a], csrfGood)
 		after := s.digestOf(t, w, false)
@@ -317,7 +343,7 @@ func (s *suite) tokenCases(t *testing.T, r web.Route, d decl, isGet bool) []refu
 			if !ok2xx3xx(got.status) {
 				o.fail("status %d, want 2xx\n%s", got.status, clip(got.body))
 			}
-			for _, slug := range []string{w.orgA.Slug, w.orgB.Slug} {
+			for _, slug := range []string{w.orgA.Slug, w.orgB.Slug, w.vars["markerGiftB"]} {
 				if strings.Contains(got.body, slug) {
 					o.fail("answer names org %s, outside the token's org\n%s", slug, clip(got.body))
 				}

@@ -38,9 +38,12 @@ const (
 	outsider              // signed in, in no org but their own; A invited them
 	other                 // owner of org B, nothing in A
 	nActors
+	// anonymous is signed out (a session cookie without an account, so a
+	// form's CSRF token is valid); not one of the signed-in actors looped over.
+	anonymous = nActors
 )
 
-var actorNames = [nActors]string{"owner", "admin", "member", "maintainer", "billing", "outsider", "other-org"}
+var actorNames = [nActors + 1]string{"owner", "admin", "member", "maintainer", "billing", "outsider", "other-org", "signed out"}
 
 func (a actor) String() string { return actorNames[a] }
 
@@ -67,16 +70,16 @@ func (w who) String() string {
 // Every account's email ends in @w<n>.test so the digest finds new ones.
 type world struct {
 	n                  int64
-	acc                [nActors]model.Account
+	acc                [nActors + 1]model.Account
 	teamie, bMember    model.Account // non-actor targets: a team member of A, a member of B
 	orgA, orgB         model.Workspace
 	vars               map[string]string // own values; "<name>B" the other org's
-	sessions           [nActors]*http.Cookie
-	csrf               [nActors]string
-	full, ro, boundTok [nActors]string // bearer tokens: read+write; read only; read+write bound to the personal org
-	spare              [nActors]int64  // a token id per actor, for the revoke routes
+	sessions           [nActors + 1]*http.Cookie
+	csrf               [nActors + 1]string
+	full, ro, boundTok [nActors + 1]string // bearer tokens: read+write; read only; read+write bound to the personal org
+	spare              [nActors + 1]int64  // a token id per actor, for the revoke routes
 	spareB             int64
-	verify             [nActors]string // a pending email-verification link token per actor
+	verify             [nActors + 1]string // a pending email-verification link token per actor
 }
 
 // suite is the running server and what every sub-test shares.
@@ -271,7 +274,7 @@ func (s *suite) newWorld(t testing.TB, nd needs) *world {
 	must(err)
 	w.vars["invToAdminB"] = strconv.FormatInt(inv.ID, 10)
 	w.vars["invLinkToAdminB"] = link
-	ag, err := st.CreateAgent(ctx, as(w.acc[other]), w.orgB.ID, model.AgentInput{Name: "Gift"})
+	ag, err := st.CreateAgent(ctx, as(w.acc[other]), w.orgB.ID, model.AgentInput{Name: fmt.Sprintf("Gift agent w%d", w.n)})
 	must(err)
 	_, tr, err := st.TransferAgent(ctx, as(w.acc[other]), ag.ID, w.acc[admin].Email)
 	must(err)
@@ -282,6 +285,7 @@ func (s *suite) newWorld(t testing.TB, nd needs) *world {
 	w.vars["outsiderEmail"] = w.acc[outsider].Email
 	w.vars["markerAgent"] = "Secret agent " + strconv.FormatInt(w.n, 10)
 	w.vars["markerTeam"] = "Secret team " + strconv.FormatInt(w.n, 10)
+	w.vars["markerGiftB"] = fmt.Sprintf("Gift agent w%d", w.n)
 	w.vars["markerAgentB"] = "Secret agent B" + strconv.FormatInt(w.n, 10)
 	w.vars["markerTeamB"] = "Secret team B" + strconv.FormatInt(w.n, 10)
 
@@ -316,6 +320,14 @@ func (s *suite) newWorld(t testing.TB, nd needs) *world {
 			w.boundTok[a], _ = tok("bound", []string{"read", "write"}, &personal)
 		}
 	}
+	if nd.verify {
+		w.verify[anonymous], err = st.CreateEmailVerification(ctx, w.teamie.ID) // a link opened signed out
+		must(err)
+	}
+	if nd.pages {
+		w.csrf[anonymous], _ = db.NewSecret("")
+		w.sessions[anonymous] = s.env.Server.SessionCookie("", w.csrf[anonymous], 0)
+	}
 	if nd.spare {
 		_, bt, err := st.CreateToken(ctx, as(w.bMember), db.CreateTokenInput{Name: "spare", Scopes: []string{"read"}})
 		must(err)
@@ -337,6 +349,9 @@ func (w *world) fill(s string, a actor, cross bool) string {
 		case "verify":
 			return w.verify[a]
 		case "meEmail":
+			if a == anonymous {
+				return w.teamie.Email // signing in as someone
+			}
 			return w.acc[a].Email
 		case "token":
 			if cross {
