@@ -147,7 +147,7 @@ var authzMatrix = map[string]decl{
 	"POST /api/auth/signup":           {allow: public, body: `{"email": "{newEmail}", "name": "New Person", "password": "correct-horse-battery"}`},
 	"POST /api/auth/token":            {allow: public, body: `{"email": "{meEmail}", "password": "correct-horse-battery"}`},
 	"GET /api/me":                     {allow: anyAccount, bound: boundOK, boundGap: itemFour},
-	"GET /api/orgs":                   {allow: anyAccount, bound: boundOK, boundGap: itemFour},
+	"GET /api/orgs":                   {allow: anyAccount, bound: boundOK},
 	"POST /api/orgs":                  {allow: anyAccount, body: `{"display_name": "New Org", "slug": "{newSlug}"}`, boundGap: itemFour},
 	"GET /api/orgs/:org":              {allow: anyMember},
 	"PATCH /api/orgs/:org":            {fresh: true, allow: ownerAdmin, body: `{"description": "changed"}`},

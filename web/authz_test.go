@@ -17,6 +17,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/jmoiron/sqlx"
 
@@ -84,14 +85,17 @@ type world struct {
 
 // suite is the running server and what every sub-test shares.
 type suite struct {
-	t       *testing.T
-	env     *webtest.Env
-	routes  []web.Route
-	digest  *sqlx.Stmt // the digest query, built from the schema
-	seq     atomic.Int64
-	client  *http.Client
-	getOnce sync.Once
-	gw      *world
+	t          *testing.T
+	env        *webtest.Env
+	routes     []web.Route
+	digest     *sqlx.Stmt // the digest query, built from the schema
+	seq        atomic.Int64
+	client     *http.Client
+	sharedOnce sync.Once
+	shared     *world
+	// counters for the summary line
+	worlds, calls, digests atomic.Int64
+	worldTime              atomic.Int64 // nanoseconds
 }
 
 func newSuite(t *testing.T) *suite {
@@ -176,6 +180,7 @@ func (s *suite) digestOf(t testing.TB, w *world, orgsOnly bool) string {
 	if orgsOnly {
 		like = "-" // matches no account
 	}
+	s.digests.Add(1)
 	var d string
 	if err := s.digest.Get(&d, like, "{"+strconv.FormatInt(w.orgA.ID, 10)+","+strconv.FormatInt(w.orgB.ID, 10)+"}"); err != nil {
 		t.Fatalf("digest: %v", err)
@@ -195,6 +200,8 @@ func needsOf(r web.Route) needs {
 func (s *suite) newWorld(t testing.TB, nd needs) *world {
 	ctx := context.Background()
 	st := s.env.Store
+	start := time.Now()
+	defer func() { s.worlds.Add(1); s.worldTime.Add(int64(time.Since(start))) }()
 	w := &world{n: s.seq.Add(1), vars: map[string]string{}}
 	must := func(err error) {
 		t.Helper()
@@ -507,6 +514,7 @@ func (s *suite) call(t testing.TB, w *world, r web.Route, d decl, a actor, path,
 			req.Header.Set("X-CSRF-Token", "not-the-token")
 		}
 	}
+	s.calls.Add(1)
 	resp, err := s.client.Do(req)
 	if err != nil {
 		t.Fatalf("%s %s: %v", r.Method, path, err)
