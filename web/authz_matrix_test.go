@@ -1,45 +1,56 @@
 package web_test
 
 // The authorization matrix: who may call each route of the route table
-// (web/routes.go). TestSecuritySuite fails for any route without a line here,
-// so a new route cannot ship without saying who may call it.
+// (web/routes.go). TestSecuritySuite fails for any route without a line here
+// and for any line without a route, so no route ships without saying who may
+// call it. Run it alone with: go test ./web -run TestSecuritySuite -count=1
+// (one route: -run 'TestSecuritySuite/POST_.api.orgs$', slashes become dots).
 //
-// HOW TO DECLARE A NEW ROUTE: add one line keyed "METHOD /path" exactly as in
-// routes.go, with
-//   - allow: who may call it with ids of their own org (A). One of the rules
-//     below (ownerOnly, ownerAdmin, ownerAdminBilling, teamManager, canUse,
-//     anyMember, anyAccount, invitee, nobody) or an or of actor bits (is(x)).
-//     Everyone else must be refused (403 or 404; 404 for non-members and for
-//     another org's ids) and the database must not change. An allowed write
-//     must answer 2xx/3xx and change the database (say noEffect if it only
-//     sets a cookie or is idempotent).
-//   - body: the form (pages, "a=1&b=2") or JSON (API) an allowed caller
-//     sends, with {placeholders}: {org} {orgID} {team} {agent} {agentT} (an
-//     agent with a pending transfer) {pagent} (the owner's personal agent)
-//     {grant} {inv} {invLink} {transfer} {transferLink} {user} (a plain
-//     member of A, in team T) {adminID} {me} {meEmail} {token} (a token of
-//     the caller) {newEmail} {newSlug}.
-//   - params: a path parameter that is not the default one for its name
-//     (see paramVar in authz_test.go), e.g. params: p("id", "{agentT}").
-//   - for API routes, bound: what a token bound to another org may do
-//     (default: refused; boundOK for reads of the caller's own things).
-//   - refuse: extra statuses that count as a refusal (e.g. 409 for the last
-//     owner leaving); prep: a step run on the fresh world before an allowed
-//     call (e.g. empty the org before deleting it).
-//   - gap and gapFor: a KNOWN bug, logged instead of failed, with the issue
-//     item that fixes it. Remove both once the fix is merged.
+// HOW TO DECLARE A ROUTE: one line keyed "METHOD /path", exactly as in
+// routes.go. Most lines need only allow, plus body for a write:
 //
-// The actors: owner, admin, member (in team T), maintainer (of team T),
-// billing, all of org A; outsider (signed in, in no org, invited to A and
-// offered A's moving agent); other-org (owner of org B). Org B holds the
-// same kinds of objects; the suite also calls every route with B's ids
-// under A (404 expected).
+//	"POST /api/orgs/:org/policies": {allow: ownerAdmin, body: `{"name": "Limit {unique}"}`},
+//	"GET /wallet":                  {allow: anyMember},
+//
+//   - allow: who may call it with ids of their own org (A): a rule below
+//     (public, anyAccount, selfOnly, anyMember, canUse, teamManager,
+//     ownerAdminBilling, ownerAdmin, ownerOnly, invitee, nobody) or
+//     is(owner, billing, ...). The suite then checks every actor: an allowed
+//     caller gets 2xx/3xx and, for a write, the database changes; everyone
+//     else gets 403/404 (404 for a non-member on the API, and for another
+//     org's ids when the caller could act on their own) and nothing changes;
+//     the signed-out visitor is sent to sign in (401 on the API) unless the
+//     rule is public; a read-only token gets 403 on every API write; a token
+//     bound to another org is refused; every page POST refuses forged CSRF.
+//   - body: the form of a page ("a=1&b=2") or the JSON of an API call, with
+//     placeholders: {org} {orgID} {team} {agent} {agentT} (agent with a
+//     pending transfer) {pagent} (the owner's personal agent) {grant} {inv}
+//     {invLink} {transfer} {transferLink} {user} (a member of A, in team T)
+//     {adminID} {me} {meEmail} {token} (a token of the caller's) {newEmail}
+//     {newSlug} {unique}. query and headers take them too.
+//   - params: a path parameter other than its default (paramVar in
+//     authz_test.go maps :org, :user_id, :team_id, :grant_id, :id, :token by
+//     path). A route naming a new kind of object (a policy, a package) needs
+//     one made in each org: add it to build in newWorld and to paramVar.
+//   - noEffect: an allowed write that changes nothing the suite can see (a
+//     cookie, an idempotent call). fresh: each allowed caller needs a world
+//     of its own (the first call would stop the next: delete, cancel, a role
+//     change). prep: a step before an allowed call. refuse: more statuses
+//     that count as a refusal (409 for the last owner leaving). noCross: the
+//     path holds a secret, not an id.
+//   - bound (API): boundOK for reads of the caller's own things (the answer
+//     must then name no org outside the token's binding); boundBody replaces
+//     the body for that call.
+//   - gap/gapFor, boundGap: a KNOWN bug, logged instead of failed, naming the
+//     issue item that fixes it. The suite fails once the bug is gone, so the
+//     flag is removed with the fix.
+//
+// The actors: owner, admin, member (in team T), maintainer (of team T) and
+// billing of org A; outsider (signed in, no org, invited to A and offered A's
+// moving agent); other-org (owner of org B, which holds the same kinds of
+// objects); the signed-out visitor.
 
-import (
-	"fmt"
-
-	"guildhall/db/model"
-)
+import "fmt"
 
 var sprintf = fmt.Sprintf
 
@@ -63,6 +74,7 @@ var (
 	anyAccount        = anyMember | is(outsider, other)          // account-level routes
 	public            = anyAccount | is(anonymous)               // also signed out
 	invitee           = is(outsider)                             // the addressee of an invitation or transfer
+	selfOnly          = anyAccount                               // on the caller's own object ({token}); another's is 404
 )
 
 type boundRule int
@@ -78,6 +90,7 @@ type decl struct {
 	body         string
 	params       map[string]string
 	query        string
+	headers      map[string]string
 	noEffect     bool
 	getChanges   bool // a GET that changes state by design (an emailed link)
 	noCross      bool // the parameters are secrets, not ids: no cross-org variant
@@ -118,8 +131,6 @@ const (
 	signupForm = "email={newEmail}&name=New+Person&password=correct-horse-battery"
 	itemFour   = "issue 7 item 4"
 )
-
-var _ = model.ScopeRead
 
 var authzMatrix = map[string]decl{
 	// --- accounts, workspaces, settings, audit ---
@@ -238,10 +249,10 @@ var authzMatrix = map[string]decl{
 	// --- API tokens ---
 	"GET /tokens":               {allow: anyAccount},
 	"POST /tokens":              {allow: anyAccount, body: "name=Script&scopes=read"},
-	"POST /tokens/:id/revoke":   {allow: anyAccount},
+	"POST /tokens/:id/revoke":   {allow: selfOnly},
 	"GET /api/me/tokens":        {allow: anyAccount, bound: boundOK},
 	"POST /api/me/tokens":       {allow: anyAccount, body: `{"name": "Script", "scopes": ["read"]}`, boundBody: `{"name": "Script", "scopes": ["read"], "org": "{org}"}`}, // a bound token mints tokens for its own org only
-	"DELETE /api/me/tokens/:id": {allow: anyAccount, bound: boundSkip},                                                                                                    // SPEC is silent on a bound token revoking the account's other tokens
+	"DELETE /api/me/tokens/:id": {allow: selfOnly, bound: boundSkip},                                                                                                      // SPEC is silent on a bound token revoking the account's other tokens
 
 	// --- development only (webtest runs with Dev) ---
 	"GET /dev/outbox": {allow: anyAccount},
