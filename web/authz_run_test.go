@@ -271,7 +271,9 @@ func (s *suite) runRoute(t *testing.T, r web.Route, d decl) {
 		w = ref
 	}
 	newW := func() {
-		w = s.newWorld(t, nd)
+		light := nd
+		light.light = true
+		w = s.newWorld(t, light)
 		if d.prep != nil {
 			d.prep(s, w)
 		}

@@ -196,7 +196,9 @@ func (s *suite) digestOf(t testing.TB, w *world, orgsOnly bool) string {
 
 // newWorld builds a fixture with the store directly (fast: no pages).
 // needs says which credentials a world carries.
-type needs struct{ pages, api, verify, spare bool }
+// light skips org B and the tokens of the refusal tests: the worlds of
+// allowed calls use neither.
+type needs struct{ pages, api, verify, spare, light bool }
 
 func needsOf(r web.Route) needs {
 	return needs{pages: !strings.HasPrefix(r.Path, "/api/"), api: strings.HasPrefix(r.Path, "/api/"),
@@ -225,15 +227,20 @@ func (s *suite) newWorld(t testing.TB, nd needs) *world {
 	for a := actor(0); a < nActors; a++ {
 		w.acc[a] = signup(strings.ReplaceAll(a.String(), "-", ""))
 	}
-	w.teamie, w.bMember = signup("teamie"), signup("bmember")
+	w.teamie = signup("teamie")
+	if !nd.light {
+		w.bMember = signup("bmember")
+	}
 	as := func(a model.Account) model.Actor {
 		return model.Actor{AccountID: a.ID, Email: a.Email, IP: "127.0.0.1"}
 	}
 	var err error
 	w.orgA, err = st.CreateOrg(ctx, as(w.acc[owner]), db.CreateOrgInput{DisplayName: fmt.Sprintf("Acme %d", w.n), Slug: fmt.Sprintf("acme-w%d", w.n)})
 	must(err)
-	w.orgB, err = st.CreateOrg(ctx, as(w.acc[other]), db.CreateOrgInput{DisplayName: fmt.Sprintf("Bravo %d", w.n), Slug: fmt.Sprintf("bravo-w%d", w.n)})
-	must(err)
+	if !nd.light {
+		w.orgB, err = st.CreateOrg(ctx, as(w.acc[other]), db.CreateOrgInput{DisplayName: fmt.Sprintf("Bravo %d", w.n), Slug: fmt.Sprintf("bravo-w%d", w.n)})
+		must(err)
+	}
 	join := func(org int64, a model.Account, role string) {
 		_, err := st.DB().Exec(`INSERT INTO memberships (org_id, account_id, role) VALUES ($1, $2, $3)`, org, a.ID, role)
 		must(err)
@@ -243,7 +250,9 @@ func (s *suite) newWorld(t testing.TB, nd needs) *world {
 	join(w.orgA.ID, w.acc[maint], "member")
 	join(w.orgA.ID, w.acc[billing], "billing")
 	join(w.orgA.ID, w.teamie, "member")
-	join(w.orgB.ID, w.bMember, "member")
+	if !nd.light {
+		join(w.orgB.ID, w.bMember, "member")
+	}
 	_, err = st.DB().Exec(`UPDATE orgs SET limit_team_members = 50, limit_agents = 50, limit_api_keys = 50 WHERE id = ANY($1::bigint[])`,
 		fmt.Sprintf("{%d,%d}", w.orgA.ID, w.orgB.ID))
 	must(err)
@@ -280,18 +289,20 @@ func (s *suite) newWorld(t testing.TB, nd needs) *world {
 		w.vars["invLink"+suffix] = invLink
 	}
 	build("", w.orgA, w.acc[owner], []model.Account{w.acc[member], w.teamie}, w.acc[maint], w.acc[outsider].Email, w.acc[outsider].Email)
-	build("B", w.orgB, w.acc[other], []model.Account{w.bMember}, w.bMember, fmt.Sprintf("nobody@w%d.test", w.n), w.bMember.Email)
-	// Objects of another org addressed to A's admin, for the org-bound token
-	// test: invitations and transfers of other orgs are out of its reach.
-	inv, link, err := st.CreateInvitation(ctx, as(w.acc[other]), w.orgB.ID, w.acc[admin].Email, "member")
-	must(err)
-	w.vars["invToAdminB"] = strconv.FormatInt(inv.ID, 10)
-	w.vars["invLinkToAdminB"] = link
-	ag, err := st.CreateAgent(ctx, as(w.acc[other]), w.orgB.ID, model.AgentInput{Name: fmt.Sprintf("Gift agent w%d", w.n)})
-	must(err)
-	_, tr, err := st.TransferAgent(ctx, as(w.acc[other]), ag.ID, w.acc[admin].Email)
-	must(err)
-	w.vars["transferToAdminB"] = strconv.FormatInt(tr.ID, 10)
+	if !nd.light {
+		build("B", w.orgB, w.acc[other], []model.Account{w.bMember}, w.bMember, fmt.Sprintf("nobody@w%d.test", w.n), w.bMember.Email)
+		// Objects of another org addressed to A's admin, for the org-bound token
+		// test: invitations and transfers of other orgs are out of its reach.
+		inv, link, err := st.CreateInvitation(ctx, as(w.acc[other]), w.orgB.ID, w.acc[admin].Email, "member")
+		must(err)
+		w.vars["invToAdminB"] = strconv.FormatInt(inv.ID, 10)
+		w.vars["invLinkToAdminB"] = link
+		ag, err := st.CreateAgent(ctx, as(w.acc[other]), w.orgB.ID, model.AgentInput{Name: fmt.Sprintf("Gift agent w%d", w.n)})
+		must(err)
+		_, tr, err := st.TransferAgent(ctx, as(w.acc[other]), ag.ID, w.acc[admin].Email)
+		must(err)
+		w.vars["transferToAdminB"] = strconv.FormatInt(tr.ID, 10)
+	}
 	w.vars["user"] = strconv.FormatInt(w.teamie.ID, 10)
 	w.vars["userB"] = strconv.FormatInt(w.bMember.ID, 10)
 	w.vars["adminID"] = strconv.FormatInt(w.acc[admin].ID, 10)
@@ -325,10 +336,10 @@ func (s *suite) newWorld(t testing.TB, nd needs) *world {
 		if nd.spare {
 			_, w.spare[a] = tok("spare", []string{"read"}, nil)
 		}
-		if nd.api && a == owner {
+		if nd.api && !nd.light && a == owner {
 			w.ro[a], _ = tok("read only", []string{"read"}, nil)
 		}
-		if nd.api && a == admin {
+		if nd.api && !nd.light && a == admin {
 			personal := w.acc[a].PersonalOrgID
 			w.boundTok[a], _ = tok("bound", []string{"read", "write"}, &personal)
 		}
@@ -341,7 +352,7 @@ func (s *suite) newWorld(t testing.TB, nd needs) *world {
 		w.csrf[anonymous], _ = db.NewSecret("")
 		w.sessions[anonymous] = s.env.Server.SessionCookie("", w.csrf[anonymous], 0)
 	}
-	if nd.spare {
+	if nd.spare && !nd.light {
 		_, bt, err := st.CreateToken(ctx, as(w.bMember), db.CreateTokenInput{Name: "spare", Scopes: []string{"read"}})
 		must(err)
 		w.spareB = bt.ID
