@@ -337,7 +337,7 @@ func (s *suite) runRoute(t *testing.T, r web.Route, d decl) {
 		case writes && !d.noEffect && before == after:
 			o.fail("status %d but the database did not change: was it really allowed?\n%s", got.status, clip(got.body))
 		case !writes && before != after:
-			o.fail("a read changed the database")
+			o.fail("a read changed the shared world (this call, or a route running in parallel: see its own failures)")
 		}
 	}
 }
