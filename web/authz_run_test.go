@@ -100,6 +100,13 @@ func (s *suite) sharedWorld(t *testing.T) *world {
 var gapHits sync.Map // *testing.T -> *atomic.Int32
 
 func (s *suite) runRoute(t *testing.T, r web.Route, d decl) {
+	defer func() {
+		// A declaration the harness cannot fill (an unknown placeholder or
+		// path parameter) fails its route, not the whole test binary.
+		if p := recover(); p != nil {
+			t.Fatalf("%v", p)
+		}
+	}()
 	if d.gap != "" || d.boundGap != "" {
 		defer func() {
 			if n, ok := gapHits.Load(t); !ok || n.(*atomic.Int32).Load() == 0 {
