@@ -50,7 +50,10 @@ package web_test
 // moving agent); other-org (owner of org B, which holds the same kinds of
 // objects); the signed-out visitor.
 
-import "fmt"
+import (
+	"fmt"
+	"net/http"
+)
 
 var sprintf = fmt.Sprintf
 
@@ -97,6 +100,7 @@ type decl struct {
 	fresh        bool // each allowed caller needs a world of its own (the first call would stop the next)
 	redirectOnly bool // every allowed caller is only redirected (3xx) and nothing changes
 	refuse       []int
+	crossRefuse  []int // statuses that count as a refusal of another org's ids (besides 404)
 	prep         func(s *suite, w *world)
 	bound        boundRule
 	boundBody    string
@@ -126,6 +130,11 @@ func p(kv ...string) map[string]string {
 func emptyOrgA(s *suite, w *world) {
 	s.env.Store.DB().MustExec(`DELETE FROM agents WHERE org_id = $1`, w.orgA.ID)
 }
+
+// spec6: "adding someone who is not an org member is a validation error"
+// (SPEC 6), for any id, so it tells nothing of another org. A form gets it
+// as a redirect to a page with the error (counted as 403), the API as 422.
+var spec6 = []int{http.StatusForbidden, http.StatusUnprocessableEntity}
 
 const (
 	signupForm = "email={newEmail}&name=New+Person&password=correct-horse-battery"
@@ -204,7 +213,7 @@ var authzMatrix = map[string]decl{
 	"POST /teams/:id":                         {fresh: true, allow: teamManager, body: "name=Renamed+team&description=changed"},
 	"POST /teams/:id/delete":                  {fresh: true, allow: ownerAdmin},
 	"POST /teams/:id/members":                 {fresh: true, allow: teamManager, body: "user_id={adminID}&role=member"},
-	"POST /teams/:id/members/:user_id/role":   {fresh: true, allow: teamManager, body: "role=maintainer"},
+	"POST /teams/:id/members/:user_id/role":   {fresh: true, allow: teamManager, body: "role=maintainer", crossRefuse: spec6},
 	"POST /teams/:id/members/:user_id/remove": {fresh: true, allow: teamManager},
 	"POST /teams/:id/grants":                  {fresh: true, allow: teamManager, body: "resource_kind=agent&resource_id={agent}&permission=read"},
 	"POST /teams/:id/grants/:grant_id":        {fresh: true, allow: teamManager, body: "permission=read"},
@@ -229,7 +238,7 @@ var authzMatrix = map[string]decl{
 	"GET /api/orgs/:org/teams/:team_id":                     {allow: anyMember},
 	"PATCH /api/orgs/:org/teams/:team_id":                   {fresh: true, allow: teamManager, body: `{"description": "changed"}`},
 	"DELETE /api/orgs/:org/teams/:team_id":                  {fresh: true, allow: ownerAdmin},
-	"PUT /api/orgs/:org/teams/:team_id/members/:user_id":    {fresh: true, allow: teamManager, params: p("user_id", "{adminID}"), body: `{"role": "member"}`},
+	"PUT /api/orgs/:org/teams/:team_id/members/:user_id":    {fresh: true, allow: teamManager, params: p("user_id", "{adminID}"), body: `{"role": "member"}`, crossRefuse: spec6},
 	"DELETE /api/orgs/:org/teams/:team_id/members/:user_id": {fresh: true, allow: teamManager},
 	"PUT /api/orgs/:org/teams/:team_id/grants":              {fresh: true, allow: teamManager, body: `{"resource_kind": "agent", "resource_id": {agent}, "permission": "read"}`},
 	"DELETE /api/orgs/:org/teams/:team_id/grants/:grant_id": {fresh: true, allow: teamManager},

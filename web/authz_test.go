@@ -306,6 +306,7 @@ func (s *suite) newWorld(t testing.TB, nd needs) *world {
 	w.vars["user"] = strconv.FormatInt(w.teamie.ID, 10)
 	w.vars["userB"] = strconv.FormatInt(w.bMember.ID, 10)
 	w.vars["adminID"] = strconv.FormatInt(w.acc[admin].ID, 10)
+	w.vars["adminIDB"] = w.vars["userB"] // B's counterpart: a member of B
 	w.vars["outsiderEmail"] = w.acc[outsider].Email
 	w.vars["markerAgent"] = "Secret agent " + strconv.FormatInt(w.n, 10)
 	w.vars["markerTeam"] = "Secret team " + strconv.FormatInt(w.n, 10)
@@ -438,11 +439,21 @@ func paramVar(path, name string) string {
 	return ""
 }
 
-// pathFor fills a route's parameters. cross takes ids from org B; a path
-// naming both an org and other ids keeps the caller's org A and takes the
-// other ids from B (an id of another org under one's own org), and a path
-// naming only the org takes org B.
-func (w *world) pathFor(r web.Route, d decl, a actor, cross bool) (string, bool) {
+// variant says whose ids a path takes.
+type variant int
+
+const (
+	ownIDs   variant = iota
+	crossIDs         // other ids from org B (under A's :org when the path has both)
+	mixedIDs         // the first id A's, the later ones B's: /teams/{A's}/grants/{B's}
+)
+
+// pathFor fills a route's parameters and reports whether the variant
+// changed any. With crossIDs a path naming both an org and other ids keeps
+// the caller's org A and takes the other ids from B (an id of another org
+// under one's own org); a path naming only the org takes org B. mixedIDs
+// applies to paths with two ids or more besides the org.
+func (w *world) pathFor(r web.Route, d decl, a actor, v variant) (string, bool) {
 	segs := strings.Split(r.Path, "/")
 	params := 0
 	for _, sg := range segs {
@@ -450,7 +461,7 @@ func (w *world) pathFor(r web.Route, d decl, a actor, cross bool) (string, bool)
 			params++
 		}
 	}
-	crossed := false
+	crossed, seenID := false, false
 	for i, sg := range segs {
 		if !strings.HasPrefix(sg, ":") {
 			continue
@@ -458,13 +469,22 @@ func (w *world) pathFor(r web.Route, d decl, a actor, cross bool) (string, bool)
 		name := sg[1:]
 		tpl, ok := d.params[name]
 		if !ok {
-			v := paramVar(r.Path, name)
-			if v == "" {
+			pv := paramVar(r.Path, name)
+			if pv == "" {
 				panic(fmt.Sprintf("authz: %s %s: no default for :%s; declare params", r.Method, r.Path, name))
 			}
-			tpl = "{" + v + "}"
+			tpl = "{" + pv + "}"
 		}
-		c := cross && !(name == "org" && params > 1)
+		var c bool
+		switch v {
+		case crossIDs:
+			c = !(name == "org" && params > 1)
+		case mixedIDs:
+			c = name != "org" && seenID
+		}
+		if name != "org" {
+			seenID = true
+		}
 		own := w.fill(tpl, a, false)
 		val := own
 		if c {
