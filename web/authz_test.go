@@ -106,6 +106,7 @@ func newSuite(t *testing.T) *suite {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { stmt.Close() })
 	s.digest = stmt
 	return s
 }
