@@ -321,15 +321,17 @@ func (h *Members) TransferPage(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	msg := ""
+	// A refusal shows the page with its reason, under the refusal's status.
+	msg, status := "", http.StatusOK
 	if ws.Personal() {
-		msg = "A personal workspace cannot be transferred."
+		msg, status = "A personal workspace cannot be transferred.", http.StatusForbidden
 	} else if uid == acc.ID {
-		msg = "Choose another member to become the owner."
+		msg, status = "Choose another member to become the owner.", http.StatusUnprocessableEntity
 	} else if err := model.CanTransferOwnership(ws.Role, m.Role); err != nil {
-		msg = err.(*model.Error).Message
+		e := err.(*model.Error)
+		msg, status = e.Message, StatusOf(e.Code)
 	}
-	return Render(c, http.StatusOK, views.ConfirmPage(h.Shell(c, "Transfer ownership", "members"), h.transferConfirm(c, m, msg)))
+	return Render(c, status, views.ConfirmPage(h.Shell(c, "Transfer ownership", "members"), h.transferConfirm(c, m, msg)))
 }
 
 // Transfer is POST /members/{user_id}/transfer.
@@ -344,7 +346,7 @@ func (h *Members) Transfer(c echo.Context) error {
 	if e, ok := model.AsError(err); ok && e.Code != model.CodeNotFound {
 		m, merr := h.Store.Member(ctx, request.Actor(c), ws.ID, uid)
 		if merr != nil {
-			return err
+			return merr // the id in the path names no member here: 404, as for any id of another org
 		}
 		return Render(c, StatusOf(e.Code), views.ConfirmPage(h.Shell(c, "Transfer ownership", "members"), h.transferConfirm(c, m, e.Message)))
 	}
