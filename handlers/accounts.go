@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 
 	"github.com/labstack/echo/v4"
 
@@ -97,6 +98,13 @@ func (h *Accounts) Login(c echo.Context) error {
 		_ = h.Store.RecordDenied(c.Request().Context(), model.Actor{Email: email, IP: c.RealIP()}, 0, "account.sign_in", model.Target{Kind: "account", Label: email})
 		return Render(c, http.StatusTooManyRequests, views.LoginPage(h.Shell(c, "Sign in", ""), f))
 	}
+	// Email first: no password and an email at a verified SSO domain
+	// continues to that org's identity provider.
+	if c.FormValue("password") == "" {
+		if _, err := h.Store.SSOOrgForEmail(c.Request().Context(), email); err == nil {
+			return c.Redirect(http.StatusSeeOther, "/sso/start?email="+url.QueryEscape(email)+LoginNext(f.Next))
+		}
+	}
 	acc, err := h.Store.Authenticate(c.Request().Context(), email, c.FormValue("password"))
 	if errors.Is(err, model.ErrUnauthorized) {
 		f.Message = err.(*model.Error).Message
@@ -104,6 +112,12 @@ func (h *Accounts) Login(c echo.Context) error {
 	}
 	if err != nil {
 		return err
+	}
+	if refused, err := h.Store.PasswordGate(c.Request().Context(), model.Actor{AccountID: acc.ID, Email: acc.Email, IP: c.RealIP()}, acc); err != nil {
+		return err
+	} else if refused != nil {
+		f.Message = refused.DisplayName + " requires single sign-on for " + acc.Email + ". Use \"Sign in with SSO\" below."
+		return Render(c, http.StatusForbidden, views.LoginPage(h.Shell(c, "Sign in", ""), f))
 	}
 	h.Limiter.Reset("login-email:" + email)
 	if err := request.Session(c).SignIn(c, acc.ID); err != nil {

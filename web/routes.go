@@ -161,6 +161,39 @@ func (s *Server) routes() []Route {
 		// --- wallet, policies, approvals, packages (issue 9): add routes below this line ---
 
 		// --- single sign-on (issue 10): add routes below this line ---
+		{http.MethodGet, "/sso", h.SSO.Page, Member},
+		{http.MethodPost, "/sso/connection", h.SSO.SaveConnection, Member},
+		{http.MethodPost, "/sso/test", h.SSO.StartTest, Member},
+		{http.MethodPost, "/sso/enforce", h.SSO.Enforce, Member},
+		{http.MethodPost, "/sso/enabled", h.SSO.SetEnabled, Member},
+		{http.MethodPost, "/sso/idp-initiated", h.SSO.SetIdPInitiated, Member},
+		{http.MethodPost, "/sso/setup-links", h.SSO.CreateSetupLink, Member},
+		{http.MethodPost, "/sso/setup-links/:id/revoke", h.SSO.RevokeSetupLink, Member},
+		{http.MethodPost, "/sso/domains", h.SSO.AddDomain, Member},
+		{http.MethodPost, "/sso/domains/:id/verify", h.SSO.VerifyDomain, Member},
+		{http.MethodPost, "/sso/domains/:id/auto-join", h.SSO.DomainAutoJoin, Member},
+		{http.MethodPost, "/sso/domains/:id/delete", h.SSO.DeleteDomain, Member},
+		{http.MethodPost, "/me/auto-join/:org/accept", h.SSO.AutoJoinAccept, Member},
+		{http.MethodPost, "/me/auto-join/:org/dismiss", h.SSO.AutoJoinDismiss, Member},
+		{http.MethodGet, "/login/sso", h.SSO.LoginPage, Public},
+		{http.MethodPost, "/login/sso", h.SSO.Login, Public},
+		{http.MethodGet, "/sso/start", h.SSO.Login, Public},
+		{http.MethodGet, "/sso/oidc/callback", h.SSO.OIDCCallback, Public},
+		{http.MethodGet, "/sso/setup", h.SSO.SetupPage, Public},
+		{http.MethodGet, "/sso/setup/:token", h.SSO.OpenSetupLink, Public},
+		{http.MethodPost, "/sso/setup/connection", h.SSO.SetupSave, Public},
+		{http.MethodPost, "/sso/setup/test", h.SSO.SetupTest, Public},
+
+		{http.MethodGet, "/api/orgs/:org/sso", h.APISSO.Get, API},
+		{http.MethodPut, "/api/orgs/:org/sso", h.APISSO.Put, API},
+		{http.MethodPost, "/api/orgs/:org/sso/setup-links", h.APISSO.CreateSetupLink, API},
+		{http.MethodDelete, "/api/orgs/:org/sso/setup-links/:id", h.APISSO.RevokeSetupLink, API},
+		{http.MethodPost, "/api/orgs/:org/sso/enforce", h.APISSO.Enforce, API},
+		{http.MethodGet, "/api/orgs/:org/domains", h.APISSO.Domains, API},
+		{http.MethodPost, "/api/orgs/:org/domains", h.APISSO.AddDomain, API},
+		{http.MethodPost, "/api/orgs/:org/domains/:id/verify", h.APISSO.VerifyDomain, API},
+		{http.MethodPatch, "/api/orgs/:org/domains/:id", h.APISSO.PatchDomain, API},
+		{http.MethodDelete, "/api/orgs/:org/domains/:id", h.APISSO.DeleteDomain, API},
 
 		// --- plans and usage (issue 11): add routes below this line ---
 

@@ -119,6 +119,13 @@ func (b *Base) OrgRef(c echo.Context, ref string) (model.Workspace, error) {
 	if t, ok := request.Token(c); ok && t.OrgID != nil && *t.OrgID != ws.ID {
 		return model.Workspace{}, model.NotFound("organization")
 	}
+	// SSO enforcement: a token is a password-grade credential, so accounts an
+	// enforcing org binds cannot use it there.
+	if blocked, err := b.Store.SSOBlockedOrgs(c.Request().Context(), Account(c), ""); err != nil {
+		return ws, err
+	} else if blocked[ws.ID] {
+		return model.Workspace{}, model.Forbidden("%s requires single sign-on: sign in through its identity provider in the browser.", ws.DisplayName)
+	}
 	return ws, nil
 }
 
