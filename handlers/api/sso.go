@@ -156,7 +156,9 @@ type domainView struct {
 	TXTRecord string `json:"txt_record"`
 }
 
-func viewDomain(d model.SSODomain) domainView { return domainView{SSODomain: d, TXTRecord: d.TXTRecord()} }
+func viewDomain(d model.SSODomain) domainView {
+	return domainView{SSODomain: d, TXTRecord: d.TXTRecord()}
+}
 
 // Domains is GET /api/orgs/{org}/domains.
 func (h *SSO) Domains(c echo.Context) error {

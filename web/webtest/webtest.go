@@ -59,6 +59,8 @@ type Env struct {
 type Options struct {
 	// SignInLimit overrides the sign-in attempts allowed per 15 minutes.
 	SignInLimit int
+	// DNSResolver is the DNS server for domain verification (ssotest.StartDNS).
+	DNSResolver string
 }
 
 // New starts a server on a fresh database.
@@ -90,7 +92,7 @@ func New(t testing.TB, opts ...Options) *Env {
 	// so listen first.
 	ts := httptest.NewUnstartedServer(nil)
 	env.URL = "http://" + ts.Listener.Addr().String()
-	cfg := web.Config{Addr: ts.Listener.Addr().String(), BaseURL: env.URL, Dev: true}
+	cfg := web.Config{Addr: ts.Listener.Addr().String(), BaseURL: env.URL, Dev: true, DNSResolver: o.DNSResolver}
 	env.Server = web.New(web.Options{Config: cfg, Store: store, Mailer: mailer, Secret: "test-secret-0123456789abcdef0123456789", SignInLimit: o.SignInLimit})
 	ts.Config.Handler = env.Server.Handler()
 	ts.Start()
