@@ -41,7 +41,7 @@ func (s *Store) ssoRole(ctx context.Context, actor model.Actor, orgID int64) (mo
 	if err != nil {
 		return org, "", err
 	}
-	if !model.CanIn(org.Kind, role, model.ActViewSSO) {
+	if org.Personal() || !model.CanIn(org.Kind, role, model.ActViewSSO) {
 		return org, "", model.NotFound("SSO settings")
 	}
 	return org, role, nil
@@ -58,7 +58,7 @@ func (tx *Tx) requireSSOOwner(orgID int64, action string) (model.Org, error) {
 	if err != nil {
 		return org, err
 	}
-	if !model.CanIn(org.Kind, role, model.ActViewSSO) {
+	if org.Personal() || !model.CanIn(org.Kind, role, model.ActViewSSO) {
 		return org, model.NotFound("SSO settings")
 	}
 	if !model.CanIn(org.Kind, role, model.ActManageSSO) {

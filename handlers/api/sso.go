@@ -112,6 +112,10 @@ func (h *SSO) Enforce(c echo.Context) error {
 		return err
 	}
 	if b.Enforced == nil {
+		// Roles that may not see SSO learn nothing, not even the body rules.
+		if _, err := h.Store.SSOSettings(c.Request().Context(), request.Actor(c), ws.ID); err != nil {
+			return err
+		}
 		return model.InvalidField("enforced", "enforced is required: true or false.")
 	}
 	conn, err := h.Store.SetSSOEnforced(c.Request().Context(), request.Actor(c), ws.ID, *b.Enforced)
