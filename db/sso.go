@@ -295,7 +295,7 @@ func (s *Store) SetSSOIdPInitiated(ctx context.Context, actor model.Actor, orgID
 // ---- flows ----
 
 const flowCols = `state_hash, org_id, purpose, nonce, pkce_verifier, saml_request_id, account_id,
-	setup_link_id, config_hash, next_path, expires_at, used_at, created_at`
+	setup_link_id, config_hash, next_path, identity, idp_initiated, expires_at, used_at, created_at`
 
 // StartSSOFlow stores a flow under the hash of its state, so any instance can
 // finish it. It returns the flow as stored.
@@ -304,10 +304,10 @@ func (s *Store) StartSSOFlow(ctx context.Context, state string, f model.SSOFlow)
 		f.ExpiresAt = s.Now().Add(model.FlowTTL)
 	}
 	_, err := s.db.ExecContext(ctx, `INSERT INTO sso_flows (state_hash, org_id, purpose, nonce, pkce_verifier,
-		saml_request_id, account_id, setup_link_id, config_hash, next_path, expires_at, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+		saml_request_id, account_id, setup_link_id, config_hash, next_path, identity, idp_initiated, expires_at, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
 		HashSecret(state), f.OrgID, f.Purpose, f.Nonce, f.PKCEVerifier, f.SAMLRequestID, f.AccountID,
-		f.SetupLinkID, f.ConfigHash, f.NextPath, f.ExpiresAt, s.Now())
+		f.SetupLinkID, f.ConfigHash, f.NextPath, f.Identity, f.IdPInitiated, f.ExpiresAt, s.Now())
 	if err != nil {
 		return fmt.Errorf("start sso flow: %w", err)
 	}
@@ -338,36 +338,33 @@ func (s *Store) TakeSSOFlow(ctx context.Context, state string) (model.SSOFlow, e
 	return f, nil
 }
 
-// FlowBySAMLRequest finds an unused flow by the SAML request id it sent.
-func (s *Store) FlowBySAMLRequest(ctx context.Context, orgID int64, requestID string) (model.SSOFlow, string, error) {
-	var f model.SSOFlow
-	err := s.db.GetContext(ctx, &f, `SELECT `+flowCols+` FROM sso_flows
-		WHERE org_id = $1 AND saml_request_id = $2 AND saml_request_id <> '' AND used_at IS NULL AND expires_at > $3`,
-		orgID, requestID, s.Now())
-	if errors.Is(err, sql.ErrNoRows) {
-		return f, "", ErrFlowUnknown
-	}
-	return f, f.StateHash, err
-}
-
 // SAMLRequestIDs lists the request ids of the org's live SAML flows, which
 // are the InResponseTo values a response may carry.
 func (s *Store) SAMLRequestIDs(ctx context.Context, orgID int64) ([]string, error) {
 	var ids []string
+	// Used flows count too, so a replayed response reaches the replay check
+	// and is named as such; finishing a used flow is refused anyway.
 	err := s.db.SelectContext(ctx, &ids, `SELECT saml_request_id FROM sso_flows
-		WHERE org_id = $1 AND saml_request_id <> '' AND used_at IS NULL AND expires_at > $2`, orgID, s.Now())
-	return ids, err
+		WHERE org_id = $1 AND saml_request_id <> '' AND expires_at > $2`, orgID, s.Now())
+	if err != nil {
+		return nil, fmt.Errorf("saml request ids: %w", err)
+	}
+	return ids, nil
 }
 
-// TakeSSOFlowByHash consumes a flow found by FlowBySAMLRequest.
-func (s *Store) TakeSSOFlowByHash(ctx context.Context, stateHash string) (model.SSOFlow, error) {
-	var f model.SSOFlow
-	err := s.db.GetContext(ctx, &f, `UPDATE sso_flows SET used_at = $2
-		WHERE state_hash = $1 AND used_at IS NULL AND expires_at > $2 RETURNING `+flowCols, stateHash, s.Now())
-	if errors.Is(err, sql.ErrNoRows) {
-		return f, ErrFlowUnknown
+// SetSAMLIdentity records the identity a verified SAML response carried on
+// the flow of its request (matched by InResponseTo and RelayState), once.
+func (s *Store) SetSAMLIdentity(ctx context.Context, orgID int64, requestID, relayState string, identity []byte) error {
+	res, err := s.db.ExecContext(ctx, `UPDATE sso_flows SET identity = $1
+		WHERE org_id = $2 AND saml_request_id = $3 AND saml_request_id <> '' AND state_hash = $4
+		AND used_at IS NULL AND identity IS NULL AND expires_at > $5`, identity, orgID, requestID, HashSecret(relayState), s.Now())
+	if err != nil {
+		return fmt.Errorf("record saml identity: %w", err)
 	}
-	return f, err
+	if n, _ := res.RowsAffected(); n != 1 {
+		return model.Forbidden("This SAML response does not match the sign-in this browser started (RelayState). Start again.")
+	}
+	return nil
 }
 
 // RememberAssertion records a SAML assertion id until it expires; a second

@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"crypto/subtle"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"net/url"
@@ -358,8 +359,7 @@ func (h *SSO) startFlow(c echo.Context, orgID int64, f model.SSOFlow, loginHint 
 		if h.SAML == nil {
 			return h.unreachable(c, orgID, errors.New("SAML is not available on this server"))
 		}
-		e := h.Endpoints(orgID)
-		sp, err := h.SAML.Provider(ctx, conn, sso.SPEndpoints{ACSURL: e.ACSURL, EntityID: e.EntityID, MetadataURL: e.MetadataLink})
+		sp, err := h.SAML.Provider(ctx, conn, h.spEndpoints(orgID), nil)
 		if err != nil {
 			return h.unreachable(c, orgID, err)
 		}
@@ -514,6 +514,105 @@ func (h *SSO) finish(c echo.Context, f model.SSOFlow, id model.SSOIdentity) erro
 		return err
 	}
 	return Redirect(c, SafeNext(f.NextPath), "success", "Signed in to "+org.DisplayName+" with single sign-on.")
+}
+
+// ---- SAML ----
+
+func (h *SSO) spEndpoints(orgID int64) sso.SPEndpoints {
+	e := h.Endpoints(orgID)
+	return sso.SPEndpoints{ACSURL: e.ACSURL, EntityID: e.EntityID, MetadataURL: e.MetadataLink}
+}
+
+// SAMLMetadata is GET /sso/saml/:org/metadata: the SP metadata of a team org.
+func (h *SSO) SAMLMetadata(c echo.Context) error {
+	id, err := pathID(c, "org", "organization")
+	if err != nil {
+		return err
+	}
+	org, err := h.Store.OrgByID(c.Request().Context(), id)
+	if err != nil || org.Personal() {
+		return model.NotFound("organization")
+	}
+	sp, err := h.SAML.Provider(c.Request().Context(), model.SSOConnection{OrgID: id}, h.spEndpoints(id), nil)
+	if err != nil {
+		return err
+	}
+	b, err := sp.Metadata()
+	if err != nil {
+		return err
+	}
+	return c.Blob(http.StatusOK, "application/samlmetadata+xml", b)
+}
+
+// SAMLACS is POST /sso/saml/:org/acs. The IdP posts here from its own
+// site, so the browser's SameSite cookies are absent: the response is
+// verified here, its identity kept on the flow, and the browser sent on to
+// SAMLComplete, which has the cookies.
+func (h *SSO) SAMLACS(c echo.Context) error {
+	ctx := c.Request().Context()
+	orgID, err := pathID(c, "org", "organization")
+	if err != nil {
+		return err
+	}
+	conn, err := h.Store.SSOConnection(ctx, orgID)
+	if err != nil || conn.Protocol != model.ProtocolSAML {
+		return h.refuse(c, 0, model.Forbidden("This organization has no SAML connection."))
+	}
+	ids, err := h.Store.SAMLRequestIDs(ctx, orgID)
+	if err != nil {
+		return err
+	}
+	sp, err := h.SAML.Provider(ctx, conn, h.spEndpoints(orgID), func(id string, exp time.Time) error {
+		return h.Store.RememberAssertion(ctx, orgID, id, exp)
+	})
+	if err != nil {
+		return h.refuse(c, orgID, model.Forbidden("%s", err.Error()))
+	}
+	res, err := sp.Parse(c.Request(), ids)
+	if err != nil {
+		return h.refuse(c, orgID, err)
+	}
+	identity, err := json.Marshal(res.Identity)
+	if err != nil {
+		return err
+	}
+	state := c.Request().PostForm.Get("RelayState")
+	if res.InResponseTo == "" {
+		if !conn.IdPInitiated { // crewjam refuses it too; this keeps the rule visible here
+			return h.refuse(c, orgID, model.Forbidden("This organization does not accept sign-ins started at the identity provider."))
+		}
+		state = sso.RandomToken()
+		f := model.SSOFlow{OrgID: orgID, Purpose: model.FlowSignIn, ConfigHash: conn.ConfigHash, Identity: identity, IdPInitiated: true}
+		if err := h.Store.StartSSOFlow(ctx, state, f); err != nil {
+			return err
+		}
+	} else if err := h.Store.SetSAMLIdentity(ctx, orgID, res.InResponseTo, state, identity); err != nil {
+		return h.refuse(c, orgID, err)
+	}
+	return c.Redirect(http.StatusSeeOther, "/sso/saml/complete?state="+url.QueryEscape(state))
+}
+
+// SAMLComplete is GET /sso/saml/complete: it finishes a verified SAML flow
+// in the browser that started it (IdP-initiated flows have no such browser).
+func (h *SSO) SAMLComplete(c echo.Context) error {
+	state := c.QueryParam("state")
+	f, err := h.Store.TakeSSOFlow(c.Request().Context(), state)
+	if err != nil {
+		return h.refuse(c, 0, err)
+	}
+	if f.Identity == nil {
+		return h.refuse(c, f.OrgID, model.Forbidden("This sign-in has no verified SAML response."))
+	}
+	ck, _ := c.Cookie(flowCookie)
+	c.SetCookie(h.cookie(flowCookie, "", "/", -1))
+	if !f.IdPInitiated && (ck == nil || subtle.ConstantTimeCompare([]byte(ck.Value), []byte(state)) != 1) {
+		return h.refuse(c, f.OrgID, model.Forbidden("The state of this response does not match the sign-in this browser started. Start again."))
+	}
+	var id model.SSOIdentity
+	if err := json.Unmarshal(f.Identity, &id); err != nil {
+		return err
+	}
+	return h.finish(c, f, id)
 }
 
 // ---- setup links ----

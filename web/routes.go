@@ -183,6 +183,9 @@ func (s *Server) routes() []Route {
 		{http.MethodGet, "/sso/setup/:token", h.SSO.OpenSetupLink, Public},
 		{http.MethodPost, "/sso/setup/connection", h.SSO.SetupSave, Public},
 		{http.MethodPost, "/sso/setup/test", h.SSO.SetupTest, Public},
+		{http.MethodGet, "/sso/saml/:org/metadata", h.SSO.SAMLMetadata, APIPublic},
+		{http.MethodPost, "/sso/saml/:org/acs", h.SSO.SAMLACS, APIPublic},
+		{http.MethodGet, "/sso/saml/complete", h.SSO.SAMLComplete, Public},
 
 		{http.MethodGet, "/api/orgs/:org/sso", h.APISSO.Get, API},
 		{http.MethodPut, "/api/orgs/:org/sso", h.APISSO.Put, API},

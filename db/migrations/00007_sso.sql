@@ -71,6 +71,10 @@ CREATE TABLE sso_flows (
     setup_link_id  bigint REFERENCES sso_setup_links (id) ON DELETE CASCADE,
     config_hash    text NOT NULL,
     next_path      text NOT NULL DEFAULT '',
+    -- A SAML response is verified at the ACS (a cross-site POST without the
+    -- browser's cookies) and finished on the next GET, which has them.
+    identity       jsonb,
+    idp_initiated  boolean NOT NULL DEFAULT false,
     expires_at     timestamptz NOT NULL,
     used_at        timestamptz,
     created_at     timestamptz NOT NULL DEFAULT now()

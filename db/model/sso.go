@@ -346,6 +346,8 @@ type SSOFlow struct {
 	SetupLinkID   *int64     `db:"setup_link_id"`
 	ConfigHash    string     `db:"config_hash"`
 	NextPath      string     `db:"next_path"`
+	Identity      []byte     `db:"identity"` // JSON of SSOIdentity, set by a SAML ACS
+	IdPInitiated  bool       `db:"idp_initiated"`
 	ExpiresAt     time.Time  `db:"expires_at"`
 	UsedAt        *time.Time `db:"used_at"`
 	CreatedAt     time.Time  `db:"created_at"`
