@@ -116,7 +116,7 @@ func (h *Accounts) Login(c echo.Context) error {
 	if refused, err := h.Store.PasswordGate(c.Request().Context(), model.Actor{AccountID: acc.ID, Email: acc.Email, IP: c.RealIP()}, acc); err != nil {
 		return err
 	} else if refused != nil {
-		f.Message = refused.DisplayName + " requires single sign-on for " + acc.Email + ". Use \"Sign in with SSO\" below."
+		f.Message = refused.DisplayName + " requires single sign-on for " + acc.Email + ". Sign in with SSO: enter your email and leave the password empty."
 		return Render(c, http.StatusForbidden, views.LoginPage(h.Shell(c, "Sign in", ""), f))
 	}
 	h.Limiter.Reset("login-email:" + email)

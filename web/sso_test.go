@@ -299,7 +299,7 @@ func TestSSOEnforcementAndBreakGlass(t *testing.T) {
 	// Password sign-in is refused with a pointer to SSO.
 	fresh := s.NewClient()
 	res := fresh.Post("/login", url.Values{"email": {"mia@acme.test"}, "password": {webtest.Password}})
-	wantStatus(t, res, http.StatusForbidden, "requires single sign-on", "Sign in with SSO")
+	wantStatus(t, res, http.StatusForbidden, "requires single sign-on", "sign in with SSO")
 	if s.audited(t, "sso.password_refused", "denied") != 1 {
 		t.Fatal("refused password sign-in not audited")
 	}
