@@ -501,8 +501,11 @@ func (h *SSO) finish(c echo.Context, f model.SSOFlow, id model.SSOIdentity) erro
 		return Render(c, http.StatusOK, views.SSOTestPage(h.Shell(c, "Test sign-in", ""), test))
 	}
 	acc, err := h.Store.SSOSignIn(ctx, model.Actor{IP: c.RealIP()}, f.OrgID, id)
-	if err != nil {
+	if _, ok := model.AsError(err); ok {
 		return h.refuse(c, 0, err) // SSOSignIn audited the refusal already
+	}
+	if err != nil {
+		return err
 	}
 	if err := request.Session(c).SignIn(c, acc.ID); err != nil {
 		return err
