@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -174,4 +175,69 @@ func TestSSOTour(t *testing.T) {
 	meg.Navigate(env.URL + "/sso")
 	meg.want("#sso-notice", "owners and admins")
 	meg.shot("member-notice")
+}
+
+// TestSSOSAMLTour: in a second org, an IT admin connects a real SAML IdP
+// (samlidp) through a setup link and tests it in Chromium; then, with the
+// domain verified, a new employee signs in through the IdP's login form and
+// lands in the org as a member.
+func TestSSOSAMLTour(t *testing.T) {
+	dns := ssotest.StartDNS(t)
+	idp := ssotest.StartIdP(t)
+	idp.AddUser("sara", "sara-password-1", "sara@beta.test", "Sara SAML", "staff")
+	idp.AddUser("ivy", "ivy-password-1", "ivy@beta.test", "Ivy IT", "it")
+	env := webtest.New(t, webtest.Options{DNSResolver: dns.Addr})
+	api, _ := env.SignUpAPI("bea@beta.test", "Bea Owner")
+	env.VerifyEmail("bea@beta.test")
+	r := api.Do(http.MethodPost, "/api/orgs", map[string]any{"display_name": "Beta", "slug": "beta"})
+	if r.Status != 201 {
+		t.Fatalf("create org: %d %s", r.Status, r.Raw)
+	}
+	orgID := int64(r.Data()["id"].(float64))
+	r = api.Do(http.MethodPost, "/api/orgs/beta/sso/setup-links", nil)
+	link, _ := r.Data()["url"].(string)
+
+	it := ssoBrowser{browsertest.New(t), t}
+	it.Navigate(link)
+	it.WaitVisible("#sso-form")
+	it.Choose("#f-protocol", "saml")
+	it.Fill("#f-metadata_url", idp.MetadataURL())
+	it.submit("#sso-save")
+	it.want("#flash", "Connection saved")
+	idp.AddServiceProvider("beta", env.URL+"/sso/saml/"+strconv.FormatInt(orgID, 10)+"/metadata")
+	// Test sign-in: the IdP's own login form, then its auto-posted response.
+	it.submit("#sso-test")
+	it.WaitVisible(`input[name="user"]`)
+	it.shot("saml-idp-login")
+	it.Fill(`input[name="user"]`, "ivy")
+	it.Fill(`input[name="password"]`, "ivy-password-1")
+	it.RunResponse(browsertest.SubmitForm(`input[type="submit"]`))
+	it.WaitVisible("#sso-test-result")
+	it.want("#test-email", "ivy@beta.test")
+	it.want("#test-groups", "it")
+	it.shot("saml-test-passed")
+
+	// Domain verified (through the API and DNS), then a new employee.
+	r = api.Do(http.MethodPost, "/api/orgs/beta/domains", map[string]any{"domain": "beta.test"})
+	dns.SetTXT("beta.test", r.Data()["txt_record"].(string))
+	if r := api.Do(http.MethodPost, "/api/orgs/beta/domains/"+strconv.FormatInt(int64(r.Data()["id"].(float64)), 10)+"/verify", nil); r.Status != 200 {
+		t.Fatalf("verify: %d %s", r.Status, r.Raw)
+	}
+	sara := ssoBrowser{browsertest.New(t), t}
+	sara.Navigate(env.URL + "/login/sso")
+	sara.Fill("#f-org", "beta")
+	sara.shot("saml-sign-in-with-sso")
+	sara.submit("#sso-login-form button")
+	sara.WaitVisible(`input[name="user"]`)
+	sara.Fill(`input[name="user"]`, "sara")
+	sara.Fill(`input[name="password"]`, "sara-password-1")
+	sara.RunResponse(browsertest.SubmitForm(`input[type="submit"]`))
+	sara.WaitVisible("#flash")
+	sara.want("#flash", "Signed in to Beta with single sign-on")
+	var role string
+	if err := env.Store.DB().Get(&role, `SELECT m.role FROM memberships m JOIN accounts a ON a.id = m.account_id
+		WHERE a.email = 'sara@beta.test' AND m.org_id = $1`, orgID); err != nil || role != "member" {
+		t.Fatalf("sara's role %q (%v)", role, err)
+	}
+	sara.shot("saml-employee-landed")
 }
