@@ -115,7 +115,13 @@ func (d *DNS) serve(w dns.ResponseWriter, r *dns.Msg) {
 			continue
 		}
 		for _, v := range vals {
-			m.Answer = append(m.Answer, &dns.TXT{Hdr: dns.RR_Header{Name: q.Name, Rrtype: dns.TypeTXT, Class: dns.ClassINET, Ttl: 60}, Txt: []string{v}})
+			// One TXT string holds at most 255 bytes; longer values are split.
+			var parts []string
+			for len(v) > 255 {
+				parts, v = append(parts, v[:255]), v[255:]
+			}
+			parts = append(parts, v)
+			m.Answer = append(m.Answer, &dns.TXT{Hdr: dns.RR_Header{Name: q.Name, Rrtype: dns.TypeTXT, Class: dns.ClassINET, Ttl: 60}, Txt: parts})
 		}
 	}
 	_ = w.WriteMsg(m)
