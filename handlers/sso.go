@@ -133,7 +133,11 @@ func SaveInput(box *sso.Box, cfg model.SSOConfig) (db.SaveSSOInput, error) {
 		}
 		in.SealedSecret = sealed
 	}
-	in.Config.ClientSecret = strings.Repeat("x", min(len(cfg.ClientSecret), 2001)) // validation sees the length, never the value
+	// Validation sees only the length of a usable secret, never its value;
+	// an unusable one (NUL, invalid UTF-8) stays so validation names it.
+	if model.ValidText(cfg.ClientSecret) {
+		in.Config.ClientSecret = strings.Repeat("x", min(len(cfg.ClientSecret), 2001))
+	}
 	return in, nil
 }
 

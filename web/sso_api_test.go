@@ -46,6 +46,9 @@ func TestSSOAPI(t *testing.T) {
 	if r := owner.Do(http.MethodPut, "/api/orgs/acme/sso", map[string]any{"protocol": "oidc", "issuer": "ftp://x"}); r.Status != 422 || !strings.Contains(r.ErrorMessage(), "issuer") {
 		t.Fatalf("bad put: %d %s", r.Status, r.Raw)
 	}
+	if r := owner.Do(http.MethodPut, "/api/orgs/acme/sso", map[string]any{"protocol": "oidc", "issuer": s.OP.Issuer(), "client_id": "c", "client_secret": "bad\u0000secret"}); r.Status != 422 || !strings.Contains(r.Raw, "client_secret") {
+		t.Fatalf("NUL in the secret: %d %s", r.Status, r.Raw)
+	}
 	if r := owner.Do(http.MethodPut, "/api/orgs/acme/sso", map[string]any{"protocol": "oidc", "bogus": 1}); r.Status != 422 {
 		t.Fatalf("unknown field: %d %s", r.Status, r.Raw)
 	}
