@@ -777,6 +777,57 @@ func (h *SSO) AutoJoinDismiss(c echo.Context) error {
 	return c.Redirect(http.StatusSeeOther, "/")
 }
 
+// SSORequiredBanner tells a password session which orgs it lost to SSO
+// enforcement, with a way back in through the org's IdP (a BannerSource).
+func (h *SSO) SSORequiredBanner(c echo.Context, acc model.Account) ([]views.BannerItem, error) {
+	blocked, err := h.Store.SSOBlockedOrgs(c.Request().Context(), acc, request.SessionID(c))
+	if err != nil || len(blocked) == 0 {
+		return nil, err
+	}
+	items := make([]views.BannerItem, 0, len(blocked))
+	for id := range blocked {
+		org, err := h.Store.OrgByID(c.Request().Context(), id)
+		if err != nil {
+			return nil, err
+		}
+		sid := strconv.FormatInt(id, 10)
+		items = append(items, views.BannerItem{
+			ID:         "sso-banner-" + sid,
+			Text:       org.DisplayName + " requires single sign-on.",
+			Detail:     "Accept to sign in through its identity provider and get back in.",
+			AcceptURL:  "/me/sso/" + sid + "/signin",
+			DeclineURL: "/me/sso/" + sid + "/dismiss",
+		})
+	}
+	return items, nil
+}
+
+// BannerSignIn is POST /me/sso/:org/signin: it sends the browser to the org's
+// IdP (a full navigation, also from htmx).
+func (h *SSO) BannerSignIn(c echo.Context) error {
+	id, err := pathID(c, "org", "organization")
+	if err != nil {
+		return err
+	}
+	org, err := h.Store.SSOConnection(c.Request().Context(), id)
+	if err != nil || !org.Enabled {
+		return model.NotFound("organization")
+	}
+	o, err := h.Store.OrgByID(c.Request().Context(), id)
+	if err != nil {
+		return err
+	}
+	return Redirect(c, "/sso/start?org="+url.QueryEscape(o.Slug), "", "")
+}
+
+// BannerDismiss is POST /me/sso/:org/dismiss: it hides the notice on this page.
+func (h *SSO) BannerDismiss(c echo.Context) error {
+	if IsHTMX(c) {
+		return Render(c, http.StatusOK, views.BannerDone("sso-banner-"+c.Param("org"), "Dismissed."))
+	}
+	return c.Redirect(http.StatusSeeOther, "/")
+}
+
 // LoginNext keeps a "next" value for a redirect URL.
 func LoginNext(next string) string {
 	if next == "" {

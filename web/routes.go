@@ -175,6 +175,8 @@ func (s *Server) routes() []Route {
 		{http.MethodPost, "/sso/domains/:id/delete", h.SSO.DeleteDomain, Member},
 		{http.MethodPost, "/me/auto-join/:org/accept", h.SSO.AutoJoinAccept, Member},
 		{http.MethodPost, "/me/auto-join/:org/dismiss", h.SSO.AutoJoinDismiss, Member},
+		{http.MethodPost, "/me/sso/:org/signin", h.SSO.BannerSignIn, Member},
+		{http.MethodPost, "/me/sso/:org/dismiss", h.SSO.BannerDismiss, Member},
 		{http.MethodGet, "/login/sso", h.SSO.LoginPage, Public},
 		{http.MethodPost, "/login/sso", h.SSO.Login, Public},
 		{http.MethodGet, "/sso/start", h.SSO.Login, Public},

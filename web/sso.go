@@ -13,5 +13,5 @@ func (h *Handlers) addSSO(base *handlers.Base, apiBase *api.Base, o Options) {
 	h.SSO = &handlers.SSO{Base: base, Box: sso.NewBox(o.Secret), OIDC: sso.NewOIDC(o.Store.Now),
 		SAML: sso.NewSAML(o.Store.Now), DNS: sso.Resolver{Addr: o.Config.DNSResolver}}
 	h.APISSO = &api.SSO{Base: apiBase, Pages: h.SSO}
-	base.Banners = append(base.Banners, h.SSO.AutoJoinBanner)
+	base.Banners = append(base.Banners, h.SSO.AutoJoinBanner, h.SSO.SSORequiredBanner)
 }

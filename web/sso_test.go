@@ -286,9 +286,18 @@ func TestSSOEnforcementAndBreakGlass(t *testing.T) {
 	s.ready(t, true)
 
 	// Mia's password session no longer has Acme; her token neither.
-	wantStatus(t, mia.Get("/"), http.StatusOK, "You no longer have access to that workspace")
+	wantStatus(t, mia.Get("/"), http.StatusOK, "You no longer have access to that workspace", "Acme requires single sign-on.")
 	mia.Post("/workspace", url.Values{"org": {"acme"}})
 	wantStatus(t, mia.Get("/"), http.StatusOK, "You no longer have access to that workspace")
+	// The banner's way back in goes to the IdP.
+	s.OP.Next(ssotest.User{Subject: "mia", Email: "mia@acme.test", EmailVerified: true})
+	back := mia.Post("/me/sso/"+itoa(s.OrgID)+"/signin", nil)
+	wantStatus(t, back, http.StatusSeeOther)
+	wantStatus(t, s.idp(t, mia, mia.Get(back.Location)), http.StatusSeeOther)
+	wantStatus(t, mia.Get("/members"), http.StatusOK, "Mia")
+	if strings.Contains(mia.Get("/").Body, "requires single sign-on") {
+		t.Fatal("the SSO notice stays after signing in through the IdP")
+	}
 	if r := miaAPI.Do(http.MethodGet, "/api/orgs/acme", nil); r.Status != http.StatusForbidden {
 		t.Fatalf("token of an enforced member: %d %s", r.Status, r.Raw)
 	}

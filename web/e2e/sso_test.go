@@ -109,6 +109,13 @@ func TestSSOTour(t *testing.T) {
 	it.want("#test-groups", "it, admins")
 	it.shot("it-test-passed")
 
+	// A member signed in with a password works in Acme before enforcement.
+	meg := ssoBrowser{browsertest.New(t), t}
+	meg.SignIn(env.URL, "meg@acme.test", webtest.Password)
+	meg.RunResponse(browsertest.SubmitForm(`form[action="/workspace"] button[data-slug="acme"]`))
+	meg.Navigate(env.URL + "/members")
+	meg.want("h1", "Members")
+
 	// The owner verifies the domain through DNS and enforces SSO.
 	owner.Navigate(env.URL + "/sso")
 	owner.want("#sso-tested", "Passed")
@@ -142,8 +149,13 @@ func TestSSOTour(t *testing.T) {
 	}
 	nina.shot("employee-landed")
 
+	// The member's password session has lost Acme.
+	meg.Navigate(env.URL + "/")
+	meg.want("#flash", "You no longer have access to that workspace")
+	meg.shot("member-session-lost")
+
 	// A member's password sign-in is refused with a pointer to SSO.
-	meg := ssoBrowser{browsertest.New(t), t}
+	meg.RunResponse(browsertest.SubmitForm(`form[action="/logout"] button`))
 	meg.Navigate(env.URL + "/login")
 	meg.Fill("#f-email", "meg@acme.test")
 	meg.Fill("#f-password", webtest.Password)
