@@ -249,12 +249,18 @@ func (s *Store) SetSSOEnabled(ctx context.Context, actor model.Actor, orgID int6
 		if err != nil {
 			return err
 		}
-		if _, err := tx.ssoConnection(orgID, true); err != nil {
+		cur, err := tx.ssoConnection(orgID, true)
+		if err != nil {
 			return err
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE sso_connections SET enabled = $1, enforced = enforced AND $1, updated_at = $2
 			WHERE org_id = $3`, on, tx.Now(), orgID); err != nil {
 			return fmt.Errorf("set enabled: %w", err)
+		}
+		if !on && cur.Enforced {
+			if err := tx.Record(orgID, "sso.unenforced", ssoTarget(orgID, org.DisplayName+": connection disabled")); err != nil {
+				return err
+			}
 		}
 		if err := tx.Record(orgID, action, ssoTarget(orgID, org.DisplayName)); err != nil {
 			return err

@@ -331,3 +331,29 @@ func TestSSOEnforcementAndBreakGlass(t *testing.T) {
 	// Email-first with the IdP down explains and offers the password path.
 	wantStatus(t, s.NewClient().Get("/sso/start?email=olive@acme.test"), http.StatusBadGateway, "Owners can still sign in with their password")
 }
+
+// TestSSODisableEndsEnforcement: disabling the connection ends enforcement
+// (audited), sign-in through it is refused, and password sessions get the
+// org back.
+func TestSSODisableEndsEnforcement(t *testing.T) {
+	s := newSSOEnv(t)
+	mia := s.SignUpVerified("mia@acme.test", "Mia")
+	addMember(t, s.Env, s.OrgID, "mia@acme.test", "member")
+	s.ready(t, true)
+	mia.Post("/workspace", url.Values{"org": {"acme"}})
+	wantStatus(t, mia.Get("/"), http.StatusOK, "requires single sign-on")
+
+	wantStatus(t, s.Owner.Post("/sso/enabled", url.Values{"enabled": {"false"}}), http.StatusSeeOther)
+	if s.audited(t, "sso.disabled", "success") != 1 || s.audited(t, "sso.unenforced", "success") != 1 {
+		t.Fatal("disabling an enforced connection must audit both")
+	}
+	wantStatus(t, s.Owner.Get("/sso"), http.StatusOK, "Disabled", "Off")
+	mia.Post("/workspace", url.Values{"org": {"acme"}})
+	wantStatus(t, mia.Get("/members"), http.StatusOK, "Mia")
+	wantStatus(t, s.NewClient().Post("/login/sso", url.Values{"org": {"acme"}}), http.StatusNotFound, "No organization with single sign-on")
+	// Enforcing a disabled connection is refused.
+	s.Owner.Post("/sso/enforce", url.Values{"enforced": {"true"}})
+	if s.count(t, `SELECT count(*) FROM sso_connections WHERE enforced`) != 0 {
+		t.Fatal("a disabled connection was enforced")
+	}
+}
