@@ -321,6 +321,21 @@ func (s *Store) OpenSetupLink(ctx context.Context, token, ip string) (string, mo
 	return session, l, err
 }
 
+// SetupLinkByToken reads a setup link without consuming it, for the page
+// that asks before opening (link previews must not burn the link).
+func (s *Store) SetupLinkByToken(ctx context.Context, token string) (model.SSOSetupLink, model.Org, error) {
+	var l model.SSOSetupLink
+	if !model.ValidText(token) {
+		return l, model.Org{}, model.NotFound("setup link")
+	}
+	err := s.db.GetContext(ctx, &l, `SELECT `+setupLinkCols+` FROM sso_setup_links WHERE token_hash = $1`, HashSecret(token))
+	if err != nil {
+		return l, model.Org{}, notFound(err, "setup link")
+	}
+	org, err := s.OrgByID(ctx, l.OrgID)
+	return l, org, err
+}
+
 // SetupSession resolves a setup session cookie to its link while the link is
 // neither revoked nor expired.
 func (s *Store) SetupSession(ctx context.Context, session string) (model.SSOSetupLink, model.Org, error) {

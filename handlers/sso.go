@@ -624,12 +624,41 @@ func (h *SSO) SAMLComplete(c echo.Context) error {
 
 // ---- setup links ----
 
-// OpenSetupLink is GET /sso/setup/:token: it consumes the link and starts a
+func setupLinkRefusal(state string) string {
+	switch state {
+	case "opened":
+		return "This setup link was already used. Ask the organization's owner for a new one."
+	case "revoked":
+		return "This setup link was revoked. Ask the organization's owner for a new one."
+	case "expired":
+		return "This setup link has expired. Ask the organization's owner for a new one."
+	}
+	return "This setup link is not valid. Ask the organization's owner for a new one."
+}
+
+// SetupLinkPage is GET /sso/setup/:token: it only asks. Opening consumes the
+// link, and link previews (chat unfurls, mail scanners) fetch with GET.
+func (h *SSO) SetupLinkPage(c echo.Context) error {
+	l, org, err := h.Store.SetupLinkByToken(c.Request().Context(), c.Param("token"))
+	if model.CodeOf(err) == model.CodeNotFound {
+		return Render(c, http.StatusNotFound, views.Notice(h.Shell(c, "Setup link", ""), "This setup link does not work", setupLinkRefusal(""), "", ""))
+	}
+	if err != nil {
+		return err
+	}
+	if st := l.State(h.Store.Now()); st != "active" {
+		return Render(c, http.StatusConflict, views.Notice(h.Shell(c, "Setup link", ""), "This setup link does not work", setupLinkRefusal(st), "", ""))
+	}
+	return Render(c, http.StatusOK, views.SSOSetupOpenPage(h.Shell(c, "Set up single sign-on", ""), views.SSOSetupOpenView{
+		OrgName: org.DisplayName, ByEmail: l.CreatedByEmail, Expires: views.FormatTime(l.ExpiresAt) + " UTC", Action: c.Request().URL.Path}))
+}
+
+// OpenSetupLink is POST /sso/setup/:token: it consumes the link and starts a
 // setup session bound to this browser.
 func (h *SSO) OpenSetupLink(c echo.Context) error {
 	session, l, err := h.Store.OpenSetupLink(c.Request().Context(), c.Param("token"), c.RealIP())
 	if code := model.CodeOf(err); code == model.CodeNotFound || code == model.CodeConflict {
-		msg := "This setup link is not valid. Ask the organization's owner for a new one."
+		msg := setupLinkRefusal("")
 		if code == model.CodeConflict {
 			msg = msgOfErr(err)
 		}

@@ -206,11 +206,17 @@ func TestSSOSetupLink(t *testing.T) {
 	}
 
 	it := s.NewClient()
-	res = it.Get(s.Path(link))
+	// Opening asks first: a GET (a chat preview, a mail scanner) does not use the link.
+	wantStatus(t, it.Get(s.Path(link)), http.StatusOK, "Start setup", "olive@acme.test")
+	wantStatus(t, s.NewClient().Get(s.Path(link)), http.StatusOK, "Start setup")
+	res = it.Post(s.Path(link), nil)
 	wantStatus(t, res, http.StatusSeeOther)
 	wantStatus(t, it.Get("/sso/setup"), http.StatusOK, "Connect Acme", "olive@acme.test", s.URL+"/sso/oidc/callback")
 	// Single use: a second browser cannot open it.
 	wantStatus(t, s.NewClient().Get(s.Path(link)), http.StatusConflict, "already used")
+	late := s.NewClient()
+	late.Get("/login")
+	wantStatus(t, late.Post(s.Path(link), nil), http.StatusConflict, "already used")
 	// Nothing else: the setup session is not a sign-in.
 	if r := it.Get("/members"); r.Status != http.StatusSeeOther || !strings.HasPrefix(r.Location, "/login") {
 		t.Fatalf("setup session reached /members: %d %s", r.Status, r.Location)
@@ -252,7 +258,8 @@ func TestSSOSetupLink(t *testing.T) {
 	i = strings.Index(res.Body, s.URL+"/sso/setup/")
 	link2 := res.Body[i : i+strings.IndexByte(res.Body[i:], '<')]
 	it2 := s.NewClient()
-	wantStatus(t, it2.Get(s.Path(link2)), http.StatusSeeOther)
+	it2.Get(s.Path(link2))
+	wantStatus(t, it2.Post(s.Path(link2), nil), http.StatusSeeOther)
 	s.Clock.Advance(24*time.Hour + time.Minute)
 	wantStatus(t, it2.Get("/sso/setup"), http.StatusNotFound)
 	wantStatus(t, s.NewClient().Get("/sso/setup/sso_forged"), http.StatusNotFound)

@@ -91,6 +91,9 @@ func TestSSOTour(t *testing.T) {
 	// The IT admin (no account) opens it, connects the IdP and tests it.
 	it := ssoBrowser{browsertest.New(t), t}
 	it.Navigate(link)
+	it.want("#setup-open", "olive@acme.test asked you")
+	it.shot("it-setup-open")
+	it.submit("#setup-start")
 	it.WaitVisible("#sso-form")
 	it.want("h1", "Connect Acme")
 	it.shot("it-setup-page")
@@ -211,6 +214,7 @@ func TestSSOSAMLTour(t *testing.T) {
 
 	it := ssoBrowser{browsertest.New(t), t}
 	it.Navigate(link)
+	it.submit("#setup-start")
 	it.WaitVisible("#sso-form")
 	it.Choose("#f-protocol", "saml")
 	it.Fill("#f-metadata_url", idp.MetadataURL())
