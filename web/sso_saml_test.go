@@ -102,6 +102,12 @@ func TestSSOSAML(t *testing.T) {
 	p.Action = s.URL + "/sso/saml/" + itoa(s.OrgID) + "/acs"
 	refused(s.NewClient(), p, "The SAML response was refused")
 
+	// Wrong audience exactly: Acme's ACS, but issued for another entity id.
+	other := strings.ReplaceAll(meta.Body, `entityID="`+s.URL+"/sso/saml/"+itoa(s.OrgID)+`/metadata"`, `entityID="https://other.example/sp"`)
+	idp.AddServiceProviderXML("other", other)
+	idp.AddShortcut("other", "https://other.example/sp")
+	refused(s.NewClient(), idp.StartAtIdP("other", "sam", samPassword), "wrong audience")
+
 	// IdP-initiated: accepted only while the org allows it.
 	idp.AddShortcut("acme", s.URL+"/sso/saml/"+itoa(s.OrgID)+"/metadata")
 	c = s.NewClient()

@@ -108,6 +108,12 @@ func (p *IdP) AddServiceProvider(id, spMetadataURL string) {
 	p.put("/services/"+id, b)
 }
 
+// AddServiceProviderXML registers an SP by its metadata XML.
+func (p *IdP) AddServiceProviderXML(id, metadata string) {
+	p.t.Helper()
+	p.put("/services/"+id, []byte(metadata))
+}
+
 // AddShortcut registers an IdP-initiated sign-in link for an SP entity id.
 func (p *IdP) AddShortcut(name, spEntityID string) {
 	b, _ := json.Marshal(map[string]any{"name": name, "service_provider": spEntityID})
