@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 
 	"github.com/labstack/echo/v4"
 
@@ -103,6 +104,13 @@ func (h *Accounts) Login(c echo.Context) error {
 		_ = h.Store.RecordDenied(c.Request().Context(), model.Actor{Email: email, IP: c.RealIP()}, 0, "account.sign_in", model.Target{Kind: "account", Label: email})
 		return Render(c, http.StatusTooManyRequests, views.LoginPage(h.Shell(c, "Sign in", ""), f))
 	}
+	// Email first: no password and an email at a verified SSO domain
+	// continues to that org's identity provider.
+	if c.FormValue("password") == "" {
+		if _, err := h.Store.SSOOrgForEmail(c.Request().Context(), email); err == nil {
+			return c.Redirect(http.StatusSeeOther, "/sso/start?email="+url.QueryEscape(email)+LoginNext(f.Next))
+		}
+	}
 	acc, err := h.Store.Authenticate(c.Request().Context(), email, c.FormValue("password"))
 	if errors.Is(err, model.ErrUnauthorized) {
 		f.Message = err.(*model.Error).Message
@@ -110,6 +118,12 @@ func (h *Accounts) Login(c echo.Context) error {
 	}
 	if err != nil {
 		return err
+	}
+	if refused, err := h.Store.PasswordGate(c.Request().Context(), model.Actor{AccountID: acc.ID, Email: acc.Email, IP: c.RealIP()}, acc); err != nil {
+		return err
+	} else if refused != nil {
+		f.Message = refused.DisplayName + " requires single sign-on for " + acc.Email + ". Sign in with SSO: enter your email and leave the password empty."
+		return Render(c, http.StatusForbidden, views.LoginPage(h.Shell(c, "Sign in", ""), f))
 	}
 	h.Limiter.Reset("login-email:" + email)
 	if acc.TwoFactor {

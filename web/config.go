@@ -25,6 +25,9 @@ type Config struct {
 	// (GUILDHALL_TRUSTED_PROXIES, comma-separated CIDRs or IPs). Empty: the
 	// client IP is the socket peer, whatever headers say.
 	TrustedProxies []*net.IPNet
+	// DNSResolver is the DNS server (host:port) that checks domain TXT
+	// records; "" uses the system resolver.
+	DNSResolver string
 }
 
 // LoadConfig reads the environment, then applies flags from args.
@@ -38,6 +41,7 @@ func LoadConfig(getenv func(string) string, args []string) (Config, error) {
 		SMTPURL:     getenv("SMTP_URL"),
 		MailFrom:    getenv("GUILDHALL_MAIL_FROM"),
 		Dev:         getenv("GUILDHALL_DEV") == "1",
+		DNSResolver: getenv("GUILDHALL_DNS_RESOLVER"),
 	}
 	proxies := getenv("GUILDHALL_TRUSTED_PROXIES")
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
@@ -46,6 +50,7 @@ func LoadConfig(getenv func(string) string, args []string) (Config, error) {
 	fs.StringVar(&c.DatabaseURL, "database-url", c.DatabaseURL, "PostgreSQL DSN; unset runs an embedded cluster (DATABASE_URL)")
 	fs.StringVar(&c.DataDir, "data", c.DataDir, "data folder (GUILDHALL_DATA)")
 	fs.StringVar(&c.SMTPURL, "smtp-url", c.SMTPURL, "smtp://user:pass@host:port (SMTP_URL)")
+	fs.StringVar(&c.DNSResolver, "dns-resolver", c.DNSResolver, "DNS server host:port for domain verification; empty uses the system resolver (GUILDHALL_DNS_RESOLVER)")
 	fs.BoolVar(&c.Dev, "dev", c.Dev, "development mode: /dev/outbox (GUILDHALL_DEV=1)")
 	fs.StringVar(&proxies, "trusted-proxies", proxies, "comma-separated CIDRs of reverse proxies whose X-Forwarded-For counts (GUILDHALL_TRUSTED_PROXIES)")
 	if err := fs.Parse(args); err != nil {

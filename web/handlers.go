@@ -37,6 +37,8 @@ type Handlers struct {
 	// --- wallet, policies, approvals, packages (issue 9): fields below this line ---
 
 	// --- single sign-on (issue 10): fields below this line ---
+	SSO    *handlers.SSO
+	APISSO *api.SSO
 
 	// --- plans and usage (issue 11): fields below this line ---
 

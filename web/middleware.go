@@ -189,6 +189,11 @@ func (s *Server) workspaceMiddleware(next echo.HandlerFunc) echo.HandlerFunc {
 		if err != nil {
 			return err
 		}
+		// SSO enforcement: a session not signed in by an enforcing org's IdP
+		// does not see that org (the store decides who it binds).
+		if all, err = s.store.FilterSSOBlocked(c.Request().Context(), acc, request.SessionID(c), all); err != nil {
+			return err
+		}
 		w := request.Session(c).(*sessionWriter)
 		want, _ := w.sess.Values[keyWS].(int64)
 		var active, personal model.Workspace

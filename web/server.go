@@ -58,6 +58,7 @@ func New(o Options) *Server {
 	s.base = &handlers.Base{Store: o.Store, Mail: o.Mailer, BaseURL: o.Config.BaseURL, Dev: o.Config.Dev}
 	s.h = newHandlers(s.base, &api.Base{Store: o.Store, BaseURL: o.Config.BaseURL}, ratelimit.New(limit, 15*time.Minute, o.Store.Now))
 	s.h.setSecretBox(db.NewSecretBox(o.Secret)) // two-factor secrets at rest (web/twofactor.go)
+	s.h.addSSO(s.base, s.h.APIAuth.Base, o)
 	s.echo = s.build()
 	return s
 }

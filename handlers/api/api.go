@@ -122,6 +122,13 @@ func (b *Base) OrgRef(c echo.Context, ref string) (model.Workspace, error) {
 	if err := model.TwoFactorGate(ws.Org, Account(c)); err != nil {
 		return model.Workspace{}, err
 	}
+	// SSO enforcement: a token is a password-grade credential, so accounts an
+	// enforcing org binds cannot use it there.
+	if blocked, err := b.Store.SSOBlockedOrgs(c.Request().Context(), Account(c), ""); err != nil {
+		return ws, err
+	} else if blocked[ws.ID] {
+		return model.Workspace{}, model.Forbidden("%s requires single sign-on: sign in through its identity provider in the browser.", ws.DisplayName)
+	}
 	return ws, nil
 }
 

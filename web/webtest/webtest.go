@@ -61,6 +61,8 @@ type Options struct {
 	SignInLimit int
 	// TrustedProxies makes forwarded headers count from these peers (CIDRs).
 	TrustedProxies string
+	// DNSResolver is the DNS server for domain verification (ssotest.StartDNS).
+	DNSResolver string
 }
 
 // New starts a server on a fresh database.
@@ -96,7 +98,7 @@ func New(t testing.TB, opts ...Options) *Env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := web.Config{Addr: ts.Listener.Addr().String(), BaseURL: env.URL, Dev: true, TrustedProxies: proxies}
+	cfg := web.Config{Addr: ts.Listener.Addr().String(), BaseURL: env.URL, Dev: true, TrustedProxies: proxies, DNSResolver: o.DNSResolver}
 	env.Server = web.New(web.Options{Config: cfg, Store: store, Mailer: mailer, Secret: "test-secret-0123456789abcdef0123456789", SignInLimit: o.SignInLimit})
 	ts.Config.Handler = env.Server.Handler()
 	ts.Start()
