@@ -15,6 +15,7 @@ import (
 	"guildhall/handlers"
 	"guildhall/handlers/api"
 	"guildhall/static"
+	"guildhall/web/metering"
 	"guildhall/web/ratelimit"
 )
 
@@ -27,6 +28,7 @@ type Server struct {
 	h       *Handlers
 	echo    *echo.Echo
 	logf    func(format string, a ...any)
+	meter   *metering.Meter // counts API requests per org (issue 11)
 }
 
 // Options wires the server's collaborators.
@@ -56,9 +58,15 @@ func New(o Options) *Server {
 	s := &Server{cfg: o.Config, store: o.Store, cookies: cookies, logf: o.Logf}
 	s.base = &handlers.Base{Store: o.Store, Mail: o.Mailer, BaseURL: o.Config.BaseURL, Dev: o.Config.Dev}
 	s.h = newHandlers(s.base, &api.Base{Store: o.Store, BaseURL: o.Config.BaseURL}, ratelimit.New(limit, 15*time.Minute, o.Store.Now))
+	s.meter = metering.New(o.Store, metering.Options{Logf: o.Logf})
+	s.meter.Start() // stopped (and flushed) by Meter().Close()
 	s.echo = s.build()
 	return s
 }
+
+// Meter is the API request meter; Close it on shutdown so its counts are
+// written.
+func (s *Server) Meter() *metering.Meter { return s.meter }
 
 // Handler is the HTTP handler.
 func (s *Server) Handler() http.Handler { return s.echo }
@@ -82,7 +90,7 @@ func (s *Server) build() *echo.Echo {
 	page := e.Group("", s.sessionMiddleware, s.csrfMiddleware)
 	member := e.Group("", s.sessionMiddleware, s.csrfMiddleware, requireAccount, s.workspaceMiddleware)
 	apiPublic := e.Group("")
-	apiAuth := e.Group("", s.bearerMiddleware)
+	apiAuth := e.Group("", s.bearerMiddleware, s.meter.Middleware)
 	for _, r := range s.routes() {
 		switch r.Access {
 		case Public:
