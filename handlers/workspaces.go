@@ -142,22 +142,17 @@ func (h *Workspaces) SettingsPage(c echo.Context) error {
 }
 
 func (h *Workspaces) settingsView(c echo.Context, ws model.Workspace) (views.SettingsView, error) {
-	ov, err := h.Store.Overview(c.Request().Context(), ws.ID)
+	plan, err := h.PlanCard(c, ws)
 	if err != nil {
 		return views.SettingsView{}, err
 	}
-	lim := ws.Limits()
 	return views.SettingsView{
 		Personal: ws.Personal(), Slug: ws.Slug,
 		CanEdit:   model.Can(ws.Role, model.ActUpdateOrg),
 		CanDelete: model.Can(ws.Role, model.ActDeleteOrg),
 		Form: views.OrgForm{DisplayName: ws.DisplayName, Slug: ws.Slug, Description: ws.Description,
 			BasePermission: string(ws.MemberBasePermission)},
-		Plan: ws.Plan.Label(),
-		Limits: []views.LimitRow{
-			{Label: "Team members", Used: ov.Members, Max: lim.TeamMembers},
-			{Label: "Agents", Used: ov.Agents, Max: lim.Agents},
-		},
+		PlanCard: plan,
 	}, nil
 }
 
