@@ -69,12 +69,10 @@ type UsageView struct {
 	Message    string
 }
 
-// Chart geometry, in SVG user units (the viewBox scales to any width).
+// Chart geometry: y in pixels, x in percent of the plot's width, so the
+// chart fills any width without stretching its text.
 const (
-	chartW      = 720
-	chartH      = 220
-	chartLeft   = 48
-	chartRight  = 8
+	chartH      = 240
 	chartTop    = 12
 	chartBottom = 28
 )
@@ -94,19 +92,16 @@ type ChartTick struct {
 
 // Chart is the server-rendered SVG bar chart of requests by day.
 type Chart struct {
-	ViewBox string
-	Bars    []ChartBar
-	YTicks  []ChartTick
-	XTicks  []ChartTick
-	Left    string
-	Right   string
-	Base    string
+	Height string
+	Bars   []ChartBar
+	YTicks []ChartTick
+	XTicks []ChartTick
+	Base   string
 }
 
 // BuildChart lays out one bar per day on a scale rounded up to a nice step.
 func BuildChart(days []UsageDay) Chart {
-	c := Chart{ViewBox: "0 0 " + strconv.Itoa(chartW) + " " + strconv.Itoa(chartH),
-		Left: strconv.Itoa(chartLeft), Right: strconv.Itoa(chartW - chartRight), Base: strconv.Itoa(chartH - chartBottom)}
+	c := Chart{Height: strconv.Itoa(chartH), Base: strconv.Itoa(chartH - chartBottom)}
 	var top int64
 	for _, d := range days {
 		top = max(top, d.Requests)
@@ -114,7 +109,6 @@ func BuildChart(days []UsageDay) Chart {
 	step := niceStep(top)
 	scaleMax := step * 4
 	plotH := float64(chartH - chartTop - chartBottom)
-	plotW := float64(chartW - chartLeft - chartRight)
 	for i := int64(0); i <= 4; i++ {
 		y := float64(chartH-chartBottom) - plotH*float64(i)/4
 		c.YTicks = append(c.YTicks, ChartTick{Pos: ff(y), Label: Count(step * i)})
@@ -123,10 +117,10 @@ func BuildChart(days []UsageDay) Chart {
 	if n == 0 {
 		return c
 	}
-	slot := plotW / float64(n)
+	slot := 100 / float64(n)
 	w := slot * 0.7
 	if n == 1 {
-		w = min(w, 80)
+		w = 20
 	}
 	every := (n + 9) / 10 // at most about ten date labels
 	for i, d := range days {
@@ -134,15 +128,17 @@ func BuildChart(days []UsageDay) Chart {
 		if d.Requests > 0 && h < 1.5 {
 			h = 1.5 // a day with requests never looks empty
 		}
-		x := float64(chartLeft) + slot*float64(i) + (slot-w)/2
-		c.Bars = append(c.Bars, ChartBar{X: ff(x), Y: ff(float64(chartH-chartBottom) - h), W: ff(w), H: ff(h),
+		x := slot*float64(i) + (slot-w)/2
+		c.Bars = append(c.Bars, ChartBar{X: pc(x), Y: ff(float64(chartH-chartBottom) - h), W: pc(w), H: ff(h),
 			Title: d.Label + ": " + Count(d.Requests) + plural1(d.Requests, " request"), Zero: d.Requests == 0})
 		if i%every == 0 {
-			c.XTicks = append(c.XTicks, ChartTick{Pos: ff(float64(chartLeft) + slot*float64(i) + slot/2), Label: d.Label})
+			c.XTicks = append(c.XTicks, ChartTick{Pos: pc(slot*float64(i) + slot/2), Label: d.Label})
 		}
 	}
 	return c
 }
+
+func pc(f float64) string { return strconv.FormatFloat(f, 'f', 2, 64) + "%" }
 
 func plural1(n int64, word string) string {
 	if n == 1 {
