@@ -73,7 +73,6 @@ func usageOf(t *testing.T, api *webtest.API, path string) map[string]any {
 	return r.Data()
 }
 
-
 // TestUsageScriptByDayAndAgent: a script with a token makes requests
 // against two agents; after a flush the usage API shows them by day and by
 // agent; a member of another org sees nothing and cannot spend this org's
