@@ -84,10 +84,11 @@ type ChartBar struct {
 	Zero       bool
 }
 
-// ChartTick is a gridline or axis label.
+// ChartTick is a gridline or axis label. Minor labels hide on phones.
 type ChartTick struct {
 	Pos   string
 	Label string
+	Minor bool
 }
 
 // Chart is the server-rendered SVG bar chart of requests by day.
@@ -132,7 +133,7 @@ func BuildChart(days []UsageDay) Chart {
 		c.Bars = append(c.Bars, ChartBar{X: pc(x), Y: ff(float64(chartH-chartBottom) - h), W: pc(w), H: ff(h),
 			Title: d.Label + ": " + Count(d.Requests) + plural1(d.Requests, " request"), Zero: d.Requests == 0})
 		if i%every == 0 {
-			c.XTicks = append(c.XTicks, ChartTick{Pos: pc(slot*float64(i) + slot/2), Label: d.Label})
+			c.XTicks = append(c.XTicks, ChartTick{Pos: pc(slot*float64(i) + slot/2), Label: d.Label, Minor: len(c.XTicks)%2 == 1})
 		}
 	}
 	return c
