@@ -107,11 +107,13 @@ func TestRecordUsageAdditiveUnderConcurrency(t *testing.T) {
 	}
 	wg.Wait()
 	want := map[string]int{
-		`SELECT requests FROM usage_daily WHERE org_id = 7 AND agent_id = 2 AND day = '2025-03-31'`: 160,
-		`SELECT requests FROM usage_daily WHERE org_id = 7 AND agent_id = 0 AND day = '2025-03-31'`: 320,
-		`SELECT requests FROM usage_monthly WHERE org_id = 7 AND month = '2025-03-01'`:              480,
-		`SELECT requests FROM usage_monthly WHERE org_id = 7 AND month = '2025-04-01'`:              160,
-		`SELECT requests FROM usage_monthly WHERE org_id = 9 AND month = '2025-04-01'`:              480,
+		`SELECT requests FROM usage_daily WHERE org_id = 7 AND agent_id = 2 AND day = '2025-03-31'`:           160,
+		`SELECT requests FROM usage_daily WHERE org_id = 7 AND agent_id = 0 AND day = '2025-03-31'`:           320,
+		`SELECT requests FROM usage_monthly WHERE org_id = 7 AND month = '2025-03-01'`:                        480,
+		`SELECT requests FROM usage_monthly WHERE org_id = 7 AND month = '2025-04-01'`:                        160,
+		`SELECT requests FROM usage_monthly WHERE org_id = 9 AND month = '2025-04-01'`:                        480,
+		`SELECT requests FROM usage_org_daily WHERE org_id = 7 AND day = '2025-03-31'`:                        480,
+		`SELECT requests FROM usage_agent_monthly WHERE org_id = 7 AND month = '2025-04-01' AND agent_id = 2`: 160,
 	}
 	for q, n := range want {
 		if got := e.count(q); got != n {
@@ -145,16 +147,21 @@ func TestUsageReportAndChangePlan(t *testing.T) {
 		t.Fatal(err)
 	}
 	r, _ := model.ParseUsageRange("month", "", "", e.s.Now())
-	rep, err := e.s.UsageReport(e.ctx, org, r)
+	rep, err := e.s.UsageReport(e.ctx, org, r, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if rep.Total != 17 || len(rep.ByDay) != 31 || rep.ByDay[0].Requests != 6 || rep.ByDay[2].Requests != 11 || rep.ByDay[1].Requests != 0 {
 		t.Fatalf("report %+v", rep)
 	}
-	if len(rep.ByAgent) != 3 || rep.ByAgent[0].AgentID != a.ID || rep.ByAgent[0].Name != "Alpha" || rep.ByAgent[0].Requests != 12 ||
-		rep.ByAgent[1].AgentID != 0 || rep.ByAgent[2].AgentID != gone.ID || !rep.ByAgent[2].Gone {
+	if len(rep.ByAgent) != 3 || rep.Agents != 2 || rep.ByAgent[0].AgentID != 0 || rep.ByAgent[0].Requests != 4 ||
+		rep.ByAgent[1].AgentID != a.ID || rep.ByAgent[1].Name != "Alpha" || rep.ByAgent[1].Requests != 12 ||
+		rep.ByAgent[2].AgentID != gone.ID || !rep.ByAgent[2].Gone {
 		t.Fatalf("by agent %+v", rep.ByAgent)
+	}
+	// A limit keeps the busiest agents and the unattributed row.
+	if top, err := e.s.UsageReport(e.ctx, org, r, 1); err != nil || len(top.ByAgent) != 2 || top.Agents != 2 || top.ByAgent[1].AgentID != a.ID {
+		t.Fatalf("top 1: %+v %v", top, err)
 	}
 
 	_, err = e.s.ChangePlan(e.ctx, admin, org, "pro")
@@ -183,5 +190,45 @@ func TestUsageReportAndChangePlan(t *testing.T) {
 	wantCode(t, err, model.CodePlanLimit)
 	if _, err := e.s.ChangePlan(e.ctx, owner, org, "pro"); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestUsageReportRangesMatchDailyRows: whatever range (inside a month,
+// across months, whole months with days around them), the rollups give the
+// same numbers as summing the daily rows.
+func TestUsageReportRangesMatchDailyRows(t *testing.T) {
+	e := newTG(t)
+	owner, _ := e.user("Owner")
+	org := e.org(owner, "Ranges")
+	var ds []db.UsageDelta
+	for d := time.Date(2025, 1, 20, 0, 0, 0, 0, time.UTC); d.Before(time.Date(2025, 5, 10, 0, 0, 0, 0, time.UTC)); d = d.AddDate(0, 0, 1) {
+		for a := int64(0); a < 4; a++ {
+			ds = append(ds, db.UsageDelta{OrgID: org, AgentID: a, Day: d, Requests: int64(d.YearDay()%7) + a})
+		}
+	}
+	if err := e.s.RecordUsage(e.ctx, ds); err != nil {
+		t.Fatal(err)
+	}
+	for _, rg := range [][2]string{{"2025-02-03", "2025-02-20"}, {"2025-01-25", "2025-03-05"}, {"2025-02-01", "2025-03-31"},
+		{"2025-01-31", "2025-04-01"}, {"2025-03-01", "2025-03-01"}, {"2024-12-01", "2025-06-30"}} {
+		r, err := model.ParseUsageRange("", rg[0], rg[1], e.s.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		rep, err := e.s.UsageReport(e.ctx, org, r, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, a := range rep.ByAgent {
+			want := e.count(`SELECT COALESCE(sum(requests), 0) FROM usage_daily WHERE org_id = $1 AND agent_id = $2 AND day BETWEEN $3 AND $4`,
+				org, a.AgentID, rg[0], rg[1])
+			if int(a.Requests) != want {
+				t.Errorf("%v agent %d: %d, want %d", rg, a.AgentID, a.Requests, want)
+			}
+		}
+		want := e.count(`SELECT COALESCE(sum(requests), 0) FROM usage_daily WHERE org_id = $1 AND day BETWEEN $2 AND $3`, org, rg[0], rg[1])
+		if int(rep.Total) != want || len(rep.ByAgent) != 4 {
+			t.Errorf("%v: total %d, want %d (%d agents)", rg, rep.Total, want, len(rep.ByAgent))
+		}
 	}
 }

@@ -98,7 +98,11 @@ func (h *Usage) Page(c echo.Context) error {
 	} else if err != nil {
 		return err
 	}
-	rep, err := h.Store.UsageReport(ctx, ws.ID, r)
+	limit := agentRows
+	if v.AllAgents {
+		limit = 0
+	}
+	rep, err := h.Store.UsageReport(ctx, ws.ID, r, limit)
 	if err != nil {
 		return err
 	}
@@ -121,13 +125,10 @@ func (h *Usage) Page(c echo.Context) error {
 			v.Unassigned = a.Requests
 			continue
 		}
-		if !v.AllAgents && len(v.Agents) >= agentRows {
-			v.MoreAgents++
-			continue
-		}
 		v.Agents = append(v.Agents, views.AgentUse{ID: a.AgentID, Name: a.Name, Gone: a.Gone, Requests: a.Requests,
 			Share: model.Percent(a.Requests, rep.Total)})
 	}
+	v.MoreAgents = rep.Agents - len(v.Agents)
 	v.Limits = limitBars(ws.Org, use)
 	return Render(c, status, views.UsagePage(h.Shell(c, "Usage", "usage"), v))
 }

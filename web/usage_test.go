@@ -28,7 +28,7 @@ type usageOrg struct {
 	agentA, agentB int64
 }
 
-func newUsageOrg(t *testing.T, env *webtest.Env, slug string, limit int) *usageOrg {
+func newUsageOrg(t testing.TB, env *webtest.Env, slug string, limit int) *usageOrg {
 	t.Helper()
 	u := &usageOrg{env: env}
 	u.owner, u.ownerID = env.SignUpAPI(slug+"-owner@example.com", "Owner of "+slug)
@@ -40,8 +40,11 @@ func newUsageOrg(t *testing.T, env *webtest.Env, slug string, limit int) *usageO
 	if limit > 0 {
 		env.Store.DB().MustExec(`UPDATE orgs SET limit_monthly_requests = $1 WHERE id = $2`, limit, u.orgID)
 	}
-	secret, _ := createToken(t, u.owner, map[string]any{"name": "script", "org": slug})
-	u.bot = env.NewAPI(secret)
+	tok := u.owner.Do(http.MethodPost, "/api/me/tokens", map[string]any{"name": "script", "org": slug})
+	if tok.Status != http.StatusCreated {
+		t.Fatalf("create token: %d %s", tok.Status, tok.Raw)
+	}
+	u.bot = env.NewAPI(tok.Data()["token"].(string))
 	return u
 }
 

@@ -63,7 +63,7 @@ func (h *Usage) Get(c echo.Context) error {
 		return err
 	}
 	ctx := c.Request().Context()
-	rep, err := h.Store.UsageReport(ctx, ws.ID, r)
+	rep, err := h.Store.UsageReport(ctx, ws.ID, r, 0)
 	if err != nil {
 		return err
 	}

@@ -68,7 +68,7 @@ func TestUsagePages(t *testing.T) {
 		t.Fatal(err)
 	}
 	env.Store.DB().MustExec(`UPDATE orgs SET limit_agents = 3 WHERE id = $1`, org)
-	rep, _ := env.Store.UsageReport(context.Background(), org, mustRange(t, now))
+	rep, _ := env.Store.UsageReport(context.Background(), org, mustRange(t, now), 0)
 
 	b := memberBrowser{Browser: browsertest.New(t), t: t, env: env}
 	people := append([]struct{ email, name, role string }{{"olga@example.com", "Olga Owner", "owner"}}, roles...)
