@@ -25,6 +25,7 @@ package metering
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"strconv"
 	"strings"
@@ -280,13 +281,19 @@ func (m *Meter) Take(ctx context.Context, org, agent int64) (Decision, error) {
 	return d, nil
 }
 
+// errNoOrg: the org is gone (deleted since its membership was cached).
+var errNoOrg = errors.New("metering: no such org")
+
 // load reads org's limit and recorded month count into the cache.
 func (m *Meter) load(ctx context.Context, org int64, month time.Time) error {
 	got, err := m.store.MonthlyRequests(ctx, []int64{org}, month)
 	if err != nil {
 		return err
 	}
-	f := got[org]
+	f, ok := got[org]
+	if !ok {
+		return errNoOrg
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if st := m.orgs[org]; st != nil && st.month.Equal(month) {
@@ -379,6 +386,9 @@ func (m *Meter) Middleware(next echo.HandlerFunc) echo.HandlerFunc {
 			return next(c)
 		}
 		d, err := m.Take(c.Request().Context(), org, agent)
+		if errors.Is(err, errNoOrg) {
+			return next(c) // the handler answers 404
+		}
 		if err != nil {
 			return err
 		}
