@@ -3,12 +3,18 @@ package metering
 import (
 	"context"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/labstack/echo/v4"
+
 	"guildhall/db"
 	"guildhall/db/dbtest"
+	"guildhall/db/model"
+	"guildhall/web/request"
 )
 
 func TestMain(m *testing.M) { dbtest.Main(m) }
@@ -80,4 +86,35 @@ func TestTakeFlushAndRefresh(t *testing.T) {
 	if err := a.Close(); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// BenchmarkMiddleware is the middleware's own cost on a request in an org's
+// context (cached membership, counting, three headers), against the same
+// chain with metering off.
+func BenchmarkMiddleware(b *testing.B) {
+	store := db.New(dbtest.New(b))
+	var org, acc int64
+	store.DB().Get(&org, `INSERT INTO orgs (kind, slug, display_name, limit_monthly_requests) VALUES ('team', 'bench', 'Bench', 2000000000) RETURNING id`)
+	store.DB().Get(&acc, `INSERT INTO accounts (email, name) VALUES ('b@example.com', 'B') RETURNING id`)
+	store.DB().MustExec(`INSERT INTO memberships (org_id, account_id, role) VALUES ($1, $2, 'owner')`, org, acc)
+	m := New(store, Options{Interval: time.Hour})
+	e := echo.New()
+	h := m.Middleware(func(c echo.Context) error { return nil })
+	run := func(b *testing.B) {
+		for b.Loop() {
+			req := httptest.NewRequest(http.MethodGet, "/api/orgs/bench/teams", nil)
+			c := e.NewContext(req, httptest.NewRecorder())
+			c.SetPath("/api/orgs/:org/teams")
+			c.SetParamNames("org")
+			c.SetParamValues("bench")
+			request.SetAccount(c, model.Account{ID: acc}, "")
+			if err := h(c); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.Run("on", run)
+	m.SetEnabled(false)
+	b.Run("off", run)
+	m.Close()
 }
