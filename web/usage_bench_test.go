@@ -145,6 +145,7 @@ func BenchmarkUsagePage(b *testing.B) {
 	env.Server.Meter().SetEnabled(false) // the page's cost alone
 	h := env.Server.Handler()
 	for _, tc := range []struct{ name, path string }{
+		{"page/settings-for-reference", "/settings"},
 		{"page/month", "/usage"},
 		{"page/90-days", "/usage?start_date=" + today.AddDate(0, 0, -89).Format(time.DateOnly) + "&end_date=" + today.Format(time.DateOnly)},
 		{"page/90-days-all-agents", "/usage?agents=all&start_date=" + today.AddDate(0, 0, -89).Format(time.DateOnly) + "&end_date=" + today.Format(time.DateOnly)},
