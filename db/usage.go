@@ -240,8 +240,9 @@ func (s *Store) UsageReport(ctx context.Context, orgID int64, r model.UsageRange
 		WITH u AS (SELECT agent_id, sum(requests)::bigint AS requests FROM (
 				SELECT agent_id, requests FROM usage_agent_monthly WHERE org_id = $1 AND month = ANY($2::date[])
 				UNION ALL
-				SELECT agent_id, requests FROM usage_daily
-				WHERE org_id = $1 AND (day BETWEEN $3 AND $4 OR day BETWEEN $5 AND $6)
+				SELECT agent_id, requests FROM usage_daily WHERE org_id = $1 AND day BETWEEN $3 AND $4
+				UNION ALL
+				SELECT agent_id, requests FROM usage_daily WHERE org_id = $1 AND day BETWEEN $5 AND $6
 			) x GROUP BY agent_id),
 		top AS (SELECT agent_id, requests, count(*) OVER () AS agents FROM u WHERE agent_id <> 0
 			ORDER BY requests DESC, agent_id LIMIT $7)
