@@ -372,3 +372,43 @@ func TestPlanChange(t *testing.T) {
 		t.Fatalf("plan %s after the admin's attempt", plan)
 	}
 }
+
+// TestUsagePageRolesAndBadRange: every role of the org opens /usage (SPEC 2),
+// it shows the org's numbers, and a bad range re-renders the page with 422
+// and the field's message.
+func TestUsagePageRolesAndBadRange(t *testing.T) {
+	env := webtest.New(t)
+	u := newUsageOrg(t, env, "roles", 0)
+	u.agents(t)
+	u.bot.Do(http.MethodGet, fmt.Sprintf("/api/agents/%d", u.agentA), nil)
+	flush(t, env.Server)
+	for _, role := range []string{"admin", "member", "billing"} {
+		email := role + "@example.com"
+		_, id := env.SignUpAPI(email, "A "+role)
+		env.Store.DB().MustExec(`INSERT INTO memberships (org_id, account_id, role) VALUES ($1, $2, $3)`, u.orgID, id, role)
+		c := env.NewClient()
+		c.SignIn(email, webtest.Password)
+		c.Post("/workspace", url.Values{"org": {"roles"}})
+		p := c.Get("/usage")
+		if p.Status != http.StatusOK || !strings.Contains(p.Body, `id="usage-total">3<`) || !strings.Contains(p.Body, "Alpha") ||
+			!strings.Contains(p.Body, `id="limit-monthly_requests"`) {
+			t.Fatalf("%s: /usage %d\n%s", role, p.Status, p.Body)
+		}
+		if !strings.Contains(c.Get("/").Body, `href="/usage"`) {
+			t.Fatalf("%s: no link to /usage", role)
+		}
+	}
+	c := env.NewClient()
+	c.SignIn("roles-owner@example.com", webtest.Password)
+	c.Post("/workspace", url.Values{"org": {"roles"}})
+	p := c.Get("/usage?start_date=2026-05-01&end_date=2026-04-01")
+	if p.Status != http.StatusUnprocessableEntity || !strings.Contains(p.Body, "end_date must not be before start_date") {
+		t.Fatalf("bad range: %d", p.Status)
+	}
+	if p := c.Get("/usage?period=fortnight"); p.Status != http.StatusUnprocessableEntity || !strings.Contains(p.Body, "Unknown period") {
+		t.Fatalf("bad period: %d", p.Status)
+	}
+	if p := c.Get("/usage?period=day"); p.Status != http.StatusOK || !strings.Contains(p.Body, "today (") {
+		t.Fatalf("day: %d", p.Status)
+	}
+}
