@@ -232,3 +232,51 @@ func TestUsageReportRangesMatchDailyRows(t *testing.T) {
 		}
 	}
 }
+
+// TestDowngradeRacesAgentCreates: a downgrade and agent creates race; under
+// the org lock either order holds the new plan's limit.
+func TestDowngradeRacesAgentCreates(t *testing.T) {
+	e := newTG(t)
+	owner, _ := e.user("Owner")
+	for round := 0; round < 6; round++ {
+		org := e.org(owner, fmt.Sprintf("Race %d", round))
+		if _, err := e.s.ChangePlan(e.ctx, owner, org, "pro"); err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < 8; i++ {
+			e.agent(owner, org, "base")
+		}
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for i := 0; i < 5; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				_, err := e.s.CreateAgent(e.ctx, owner, org, model.AgentInput{Name: "racer"})
+				if err != nil && model.CodeOf(err) != model.CodePlanLimit {
+					t.Error(err)
+				}
+			}()
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			_, err := e.s.ChangePlan(e.ctx, owner, org, "free")
+			if err != nil && model.CodeOf(err) != model.CodePlanLimit {
+				t.Error(err)
+			}
+		}()
+		close(start)
+		wg.Wait()
+		plan := ""
+		if err := e.s.DB().Get(&plan, `SELECT plan FROM orgs WHERE id = $1`, org); err != nil {
+			t.Fatal(err)
+		}
+		n := e.count(`SELECT count(*) FROM agents WHERE org_id = $1`, org)
+		if plan == "free" && n > 10 {
+			t.Fatalf("round %d: free plan with %d agents", round, n)
+		}
+	}
+}
