@@ -142,11 +142,10 @@ func (h *Workspaces) SettingsPage(c echo.Context) error {
 }
 
 func (h *Workspaces) settingsView(c echo.Context, ws model.Workspace) (views.SettingsView, error) {
-	ov, err := h.Store.Overview(c.Request().Context(), ws.ID)
+	plan, err := h.PlanCard(c, ws)
 	if err != nil {
 		return views.SettingsView{}, err
 	}
-	lim := ws.Limits()
 	tf, err := h.orgTwoFactorView(c, ws) // handlers/twofactor.go
 	if err != nil {
 		return views.SettingsView{}, err
@@ -157,12 +156,8 @@ func (h *Workspaces) settingsView(c echo.Context, ws model.Workspace) (views.Set
 		CanDelete: model.Can(ws.Role, model.ActDeleteOrg),
 		Form: views.OrgForm{DisplayName: ws.DisplayName, Slug: ws.Slug, Description: ws.Description,
 			BasePermission: string(ws.MemberBasePermission)},
-		Plan: ws.Plan.Label(),
-		Limits: []views.LimitRow{
-			{Label: "Team members", Used: ov.Members, Max: lim.TeamMembers},
-			{Label: "Agents", Used: ov.Agents, Max: lim.Agents},
-		},
 		TwoFactor: tf,
+		PlanCard:  plan,
 	}, nil
 }
 

@@ -41,6 +41,8 @@ type Handlers struct {
 	APISSO *api.SSO
 
 	// --- plans and usage (issue 11): fields below this line ---
+	Usage    *handlers.Usage
+	APIUsage *api.Usage
 
 	// --- operations and scale (issue 12): fields below this line ---
 
@@ -85,6 +87,8 @@ func newHandlers(base *handlers.Base, apiBase *api.Base, limiter *ratelimit.Limi
 	// --- single sign-on (issue 10): construct below this line ---
 
 	// --- plans and usage (issue 11): construct below this line ---
+	h.Usage = &handlers.Usage{Base: base}
+	h.APIUsage = &api.Usage{Base: apiBase}
 
 	// --- operations and scale (issue 12): construct below this line ---
 

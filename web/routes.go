@@ -219,6 +219,10 @@ func (s *Server) routes() []Route {
 		{http.MethodDelete, "/api/orgs/:org/domains/:id", h.APISSO.DeleteDomain, API},
 
 		// --- plans and usage (issue 11): add routes below this line ---
+		{http.MethodGet, "/usage", h.Usage.Page, Member},
+		{http.MethodPost, "/settings/plan", h.Usage.ChangePlan, Member},
+		{http.MethodGet, "/api/orgs/:org/usage", h.APIUsage.Get, API},
+		{http.MethodPut, "/api/orgs/:org/plan", h.APIUsage.SetPlan, API},
 
 		// --- operations and scale (issue 12): add routes below this line ---
 

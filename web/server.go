@@ -16,6 +16,7 @@ import (
 	"guildhall/handlers"
 	"guildhall/handlers/api"
 	"guildhall/static"
+	"guildhall/web/metering"
 	"guildhall/web/ratelimit"
 )
 
@@ -28,6 +29,7 @@ type Server struct {
 	h       *Handlers
 	echo    *echo.Echo
 	logf    func(format string, a ...any)
+	meter   *metering.Meter // counts API requests per org (issue 11)
 }
 
 // Options wires the server's collaborators.
@@ -59,9 +61,15 @@ func New(o Options) *Server {
 	s.h = newHandlers(s.base, &api.Base{Store: o.Store, BaseURL: o.Config.BaseURL}, ratelimit.New(limit, 15*time.Minute, o.Store.Now))
 	s.h.setSecretBox(db.NewSecretBox(o.Secret)) // two-factor secrets at rest (web/twofactor.go)
 	s.h.addSSO(s.base, s.h.APIAuth.Base, o)
+	s.meter = metering.New(o.Store, metering.Options{Logf: o.Logf})
+	s.meter.Start() // stopped (and flushed) by Meter().Close()
 	s.echo = s.build()
 	return s
 }
+
+// Meter is the API request meter; Close it on shutdown so its counts are
+// written.
+func (s *Server) Meter() *metering.Meter { return s.meter }
 
 // Handler is the HTTP handler.
 func (s *Server) Handler() http.Handler { return s.echo }
@@ -87,7 +95,7 @@ func (s *Server) build() *echo.Echo {
 	page := e.Group("", s.sessionMiddleware, s.csrfMiddleware)
 	member := e.Group("", s.sessionMiddleware, s.csrfMiddleware, requireAccount, s.workspaceMiddleware, s.h.TwoFactor.Gate)
 	apiPublic := e.Group("")
-	apiAuth := e.Group("", s.bearerMiddleware)
+	apiAuth := e.Group("", s.bearerMiddleware, s.meter.Middleware)
 	for _, r := range s.routes() {
 		switch r.Access {
 		case Public:

@@ -141,6 +141,7 @@ func serve(ctx context.Context, args []string) error {
 			log.Print("SMTP_URL is not set: mail is kept in the outbox table (set GUILDHALL_DEV=1 to read it at /dev/outbox)")
 		}
 		srv := web.New(web.Options{Config: cfg, Store: store, Mailer: mailer, Secret: secret, Logf: log.Printf})
+		defer srv.Meter().Close() //nolint:errcheck // after the HTTP shutdown: writes the last counts, logs a failure
 		hs := &http.Server{Addr: cfg.Addr, Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
 		errc := make(chan error, 1)
 		go func() { errc <- hs.ListenAndServe() }()

@@ -18,17 +18,17 @@ type Orgs struct {
 
 // OrgView is an org in API answers.
 type OrgView struct {
-	ID          int64          `json:"id"`
-	Kind        model.OrgKind  `json:"kind"`
-	Slug        string         `json:"slug"`
-	DisplayName string         `json:"display_name"`
-	Description string         `json:"description"`
-	Role        model.Role     `json:"role,omitempty"`
-	Plan        model.Plan     `json:"plan"`
-	CreatedAt   string         `json:"created_at"`
-	Limits      *model.Limits  `json:"limits,omitempty"`
-	Usage       map[string]int `json:"usage,omitempty"`
-	Settings    map[string]any `json:"settings,omitempty"`
+	ID          int64            `json:"id"`
+	Kind        model.OrgKind    `json:"kind"`
+	Slug        string           `json:"slug"`
+	DisplayName string           `json:"display_name"`
+	Description string           `json:"description"`
+	Role        model.Role       `json:"role,omitempty"`
+	Plan        model.Plan       `json:"plan"`
+	CreatedAt   string           `json:"created_at"`
+	Limits      *model.Limits    `json:"limits,omitempty"`
+	Usage       map[string]int64 `json:"usage,omitempty"`
+	Settings    map[string]any   `json:"settings,omitempty"`
 }
 
 func orgView(o model.Org, role model.Role) OrgView {
@@ -76,13 +76,17 @@ func (h *Orgs) Create(c echo.Context) error {
 	return OK(c, http.StatusCreated, h.detail(c, ws))
 }
 
-func (h *Orgs) detail(c echo.Context, ws model.Workspace) OrgView {
+func (h *Orgs) detail(c echo.Context, ws model.Workspace) OrgView { return orgDetail(c, h.Base, ws) }
+
+// orgDetail is an org with its plan, limits, the use of each limit
+// (monthly_requests as recorded: up to a flush interval behind) and settings.
+func orgDetail(c echo.Context, b *Base, ws model.Workspace) OrgView {
 	v := orgView(ws.Org, ws.Role)
 	lim := ws.Limits()
 	v.Limits = &lim
 	v.Settings = map[string]any{"member_base_permission": ws.MemberBasePermission, "require_two_factor": ws.RequireTwoFactor}
-	if ov, err := h.Store.Overview(c.Request().Context(), ws.ID); err == nil {
-		v.Usage = map[string]int{"team_members": ov.Members, "agents": ov.Agents}
+	if use, err := b.Store.LimitUsage(c.Request().Context(), Account(c).ID, ws.Org); err == nil {
+		v.Usage = usageMap(use)
 	}
 	return v
 }

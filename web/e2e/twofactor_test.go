@@ -139,7 +139,7 @@ func evalString(t *testing.T, b *browsertest.Browser, expr string) string {
 	return s
 }
 
-func evalInt(t *testing.T, b *browsertest.Browser, expr string) int {
+func evalInt(t *testing.T, b interface{ Ctx() context.Context }, expr string) int {
 	t.Helper()
 	n, err := chromedp.Run(b.Ctx(), chromedp.Evaluate[int](expr))
 	if err != nil {

@@ -102,6 +102,7 @@ func New(t testing.TB, opts ...Options) *Env {
 	env.Server = web.New(web.Options{Config: cfg, Store: store, Mailer: mailer, Secret: "test-secret-0123456789abcdef0123456789", SignInLimit: o.SignInLimit})
 	ts.Config.Handler = env.Server.Handler()
 	ts.Start()
+	t.Cleanup(func() { _ = env.Server.Meter().Close() }) // after ts.Close: flush before the database goes
 	t.Cleanup(ts.Close)
 	return env
 }
@@ -279,6 +280,7 @@ type APIResponse struct {
 	Status int
 	Raw    string
 	Body   map[string]any
+	Header http.Header
 }
 
 // Data is the envelope's data as an object.
@@ -339,7 +341,7 @@ func (a *API) Do(method, path string, body any, headers ...string) APIResponse {
 	}
 	defer res.Body.Close()
 	raw, _ := io.ReadAll(res.Body)
-	out := APIResponse{Status: res.StatusCode, Raw: string(raw)}
+	out := APIResponse{Status: res.StatusCode, Raw: string(raw), Header: res.Header}
 	_ = json.Unmarshal(raw, &out.Body)
 	return out
 }

@@ -37,6 +37,9 @@ const Verbs = `  guildhall login [--url URL] [--email EMAIL] [--password-stdin]
   guildhall org invite EMAIL [--role ROLE]
                                      invite someone to the active org (role: owner,
                                      admin, member or billing; default member)
+  guildhall org usage [SLUG] [--json]
+                                     API requests of the last 14 days as a chart,
+                                     and the plan's limits (default: the active org)
 `
 
 // Usage is the CLI's help text.
@@ -131,6 +134,8 @@ func Run(ctx context.Context, args []string, env Env) int {
 			err = r.orgWhoami(args[2:])
 		case "invite":
 			err = r.orgInvite(args[2:])
+		case "usage":
+			err = r.orgUsage(args[2:])
 		case "help", "-h", "--help":
 			fmt.Fprint(env.Stdout, Usage)
 			return ExitOK
