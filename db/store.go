@@ -27,7 +27,8 @@ type Store struct {
 	db       *sqlx.DB
 	now      func() time.Time
 	fastHash bool
-	stmts    *sync.Map // query -> *sqlx.Stmt, see prepared
+	stmts    *sync.Map       // query -> *sqlx.Stmt, see prepared
+	provider PaymentProvider // funds wallets; nil is the manual provider
 }
 
 // Option configures a Store.
