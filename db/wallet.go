@@ -51,6 +51,9 @@ func (s *Store) paymentProvider() PaymentProvider {
 	return s.provider
 }
 
+// ProviderName names the payment provider, for the UI's label.
+func (s *Store) ProviderName() string { return s.paymentProvider().Name() }
+
 // walletAccount names an org's wallet in the ledger.
 func walletAccount(orgID int64) string { return "wallet:" + strconv.FormatInt(orgID, 10) }
 

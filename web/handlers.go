@@ -34,6 +34,7 @@ type Handlers struct {
 	// --- layout (issue 8): fields below this line ---
 
 	// --- wallet, policies, approvals, packages (issue 9): fields below this line ---
+	APIWallet *api.Wallet
 
 	// --- single sign-on (issue 10): fields below this line ---
 
@@ -73,6 +74,7 @@ func newHandlers(base *handlers.Base, apiBase *api.Base, limiter *ratelimit.Limi
 	// --- layout (issue 8): construct below this line ---
 
 	// --- wallet, policies, approvals, packages (issue 9): construct below this line ---
+	h.APIWallet = &api.Wallet{Base: apiBase, Mail: base}
 
 	// --- single sign-on (issue 10): construct below this line ---
 

@@ -159,6 +159,26 @@ func (s *Server) routes() []Route {
 		// --- layout (issue 8): add routes below this line ---
 
 		// --- wallet, policies, approvals, packages (issue 9): add routes below this line ---
+		{http.MethodGet, "/api/orgs/:org/wallet", h.APIWallet.GetWallet, API},
+		{http.MethodPost, "/api/orgs/:org/wallet/top-up", h.APIWallet.TopUp, API},
+		{http.MethodPatch, "/api/orgs/:org/wallet/auto-top-up", h.APIWallet.AutoTopUp, API},
+		{http.MethodGet, "/api/orgs/:org/wallet/transactions", h.APIWallet.Transactions, API},
+		{http.MethodPost, "/api/orgs/:org/wallet/transfer", h.APIWallet.Transfer, API},
+		{http.MethodPost, "/api/orgs/:org/policies", h.APIWallet.CreatePolicy, API},
+		{http.MethodGet, "/api/orgs/:org/policies", h.APIWallet.Policies, API},
+		{http.MethodGet, "/api/orgs/:org/policies/:id", h.APIWallet.Policy, API},
+		{http.MethodPatch, "/api/orgs/:org/policies/:id", h.APIWallet.UpdatePolicy, API},
+		{http.MethodDelete, "/api/orgs/:org/policies/:id", h.APIWallet.DeletePolicy, API},
+		{http.MethodGet, "/api/orgs/:org/approvals", h.APIWallet.Approvals, API},
+		{http.MethodPost, "/api/orgs/:org/approvals/:id/approve", h.APIWallet.Approve, API},
+		{http.MethodPost, "/api/orgs/:org/approvals/:id/reject", h.APIWallet.Reject, API},
+		{http.MethodGet, "/api/packages", h.APIWallet.Packages, APIPublic},
+		{http.MethodGet, "/api/packages/:id", h.APIWallet.Package, APIPublic},
+		{http.MethodPost, "/api/orgs/:org/packages", h.APIWallet.Publish, API},
+		{http.MethodPatch, "/api/orgs/:org/packages/:id", h.APIWallet.UpdatePackage, API},
+		{http.MethodPost, "/api/packages/:id/buy", h.APIWallet.Buy, API},
+		{http.MethodGet, "/api/orgs/:org/entitlements", h.APIWallet.Entitlements, API},
+		{http.MethodGet, "/api/packages/:id/download", h.APIWallet.Download, API},
 
 		// --- single sign-on (issue 10): add routes below this line ---
 
