@@ -260,3 +260,44 @@ func CanSeePackage(visibility string, role Role, viewerID, publisherID int64) bo
 	}
 	return false
 }
+
+// ParseDollars reads an amount typed in a form ("12", "12.5", "$1,200.05")
+// as cents. Empty is (0, false, nil): no value.
+func ParseDollars(field, s string) (int64, bool, error) {
+	s = strings.TrimSpace(strings.ReplaceAll(strings.TrimPrefix(strings.TrimSpace(s), "$"), ",", ""))
+	if s == "" {
+		return 0, false, nil
+	}
+	bad := InvalidField(field, "Enter an amount in dollars, like 25 or 12.50.")
+	whole, frac, hasFrac := strings.Cut(s, ".")
+	if whole == "" && !hasFrac || len(whole) > 10 || (hasFrac && (len(frac) == 0 || len(frac) > 2)) {
+		return 0, true, bad
+	}
+	var c int64
+	for _, r := range whole {
+		if r < '0' || r > '9' {
+			return 0, true, bad
+		}
+		c = c*10 + int64(r-'0')
+	}
+	c *= 100
+	if hasFrac {
+		if len(frac) == 1 {
+			frac += "0"
+		}
+		for i, r := range frac {
+			if r < '0' || r > '9' {
+				return 0, true, bad
+			}
+			if i == 0 {
+				c += int64(r-'0') * 10
+			} else {
+				c += int64(r - '0')
+			}
+		}
+	}
+	if c > MaxAmountCents {
+		return 0, true, InvalidField(field, "That amount is too large.")
+	}
+	return c, true, nil
+}

@@ -171,3 +171,21 @@ func TestFormatCents(t *testing.T) {
 		}
 	}
 }
+
+func TestParseDollars(t *testing.T) {
+	good := map[string]int64{"12": 1200, "12.5": 1250, "12.05": 1205, "$1,200.99": 120099, ".5": 50, "0": 0, " 3 ": 300}
+	for in, want := range good {
+		got, set, err := ParseDollars("amount", in)
+		if err != nil || !set || got != want {
+			t.Errorf("%q: %d %v %v", in, got, set, err)
+		}
+	}
+	if _, set, err := ParseDollars("amount", "  "); set || err != nil {
+		t.Error("blank is no value")
+	}
+	for _, in := range []string{"-5", "1.234", "abc", "1.", "1e3", "99999999999", "1.-5"} {
+		if _, _, err := ParseDollars("amount", in); err == nil {
+			t.Errorf("%q accepted", in)
+		}
+	}
+}
