@@ -62,7 +62,7 @@ func main() {
 			}
 			return err
 		})
-	case "login", "org":
+	case "login", "org", "buy":
 		code := cli.Main(ctx, os.Args[1:])
 		stop()
 		os.Exit(code)

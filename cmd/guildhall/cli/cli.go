@@ -37,6 +37,10 @@ const Verbs = `  guildhall login [--url URL] [--email EMAIL] [--password-stdin]
   guildhall org invite EMAIL [--role ROLE]
                                      invite someone to the active org (role: owner,
                                      admin, member or billing; default member)
+  guildhall org wallet [--org SLUG]  show the wallet's balance and recent entries
+  guildhall buy PACKAGE [--org SLUG] [--json]
+                                     buy (or install, when free) a package with the
+                                     active org's wallet
 `
 
 // Usage is the CLI's help text.
@@ -118,6 +122,8 @@ func Run(ctx context.Context, args []string, env Env) int {
 	switch args[0] {
 	case "login":
 		err = r.login(args[1:])
+	case "buy":
+		err = r.buy(args[1:])
 	case "org":
 		if len(args) < 2 {
 			return r.usage(nil)
@@ -131,6 +137,8 @@ func Run(ctx context.Context, args []string, env Env) int {
 			err = r.orgWhoami(args[2:])
 		case "invite":
 			err = r.orgInvite(args[2:])
+		case "wallet":
+			err = r.orgWallet(args[2:])
 		case "help", "-h", "--help":
 			fmt.Fprint(env.Stdout, Usage)
 			return ExitOK
