@@ -69,5 +69,5 @@ func extra(ctx context.Context, s *db.Store, accs map[string]model.Account, acme
 			return fmt.Errorf("demo top-up: %w", err)
 		}
 	}
-	return nil
+	return money(ctx, s, accs, acme)
 }
