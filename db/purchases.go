@@ -49,8 +49,31 @@ const (
 
 // Buy buys (or, when free, installs) a package for an org's wallet, checked
 // in SPEC 9's order under the wallet's row lock. A refusal is audited as
-// purchase.denied with its code and does not use the idempotency key.
+// purchase.denied with its code and does not use the idempotency key. With
+// group commit on (the default), the wallet's writer applies it together
+// with the other purchases waiting on the same wallet.
 func (s *Store) Buy(ctx context.Context, actor model.Actor, in BuyInput) (BuyResult, bool, error) {
+	if err := ValidateIdempotencyKey(in.Key); err != nil {
+		return BuyResult{}, false, err
+	}
+	if s.writers == nil {
+		return s.buySingle(ctx, actor, in)
+	}
+	r := &buyRequest{ctx: ctx, actor: actor, in: in, done: make(chan buyAnswer, 1)}
+	s.submit(r)
+	select {
+	case a := <-r.done:
+		return a.res, a.replayed, a.err
+	case <-ctx.Done():
+		// The writer still answers into the buffered channel; the purchase
+		// may or may not have happened, as with any lost answer: retry with
+		// the same key to learn which.
+		return BuyResult{}, false, ctx.Err()
+	}
+}
+
+// buySingle is one purchase in its own transaction.
+func (s *Store) buySingle(ctx context.Context, actor model.Actor, in BuyInput) (BuyResult, bool, error) {
 	if err := ValidateIdempotencyKey(in.Key); err != nil {
 		return BuyResult{}, false, err
 	}

@@ -29,6 +29,7 @@ type Store struct {
 	fastHash bool
 	stmts    *sync.Map       // query -> *sqlx.Stmt, see prepared
 	provider PaymentProvider // funds wallets; nil is the manual provider
+	writers  *writers        // group-commit writer per hot wallet; nil: off
 }
 
 // Option configures a Store.
@@ -39,7 +40,7 @@ func WithClock(now func() time.Time) Option { return func(s *Store) { s.now = no
 
 // New wraps an open database.
 func New(db *sqlx.DB, opts ...Option) *Store {
-	s := &Store{db: db, now: time.Now, stmts: &sync.Map{}}
+	s := &Store{db: db, now: time.Now, stmts: &sync.Map{}, writers: &writers{m: map[int64]chan *buyRequest{}}}
 	for _, o := range opts {
 		o(s)
 	}

@@ -212,9 +212,15 @@ func TestTopUpIdempotency(t *testing.T) {
 
 func limit(v int64) *int64 { return &v }
 
-// TestBuyFollowsThePolicy walks SPEC 9's steps with one policy.
+// TestBuyFollowsThePolicy walks SPEC 9's steps with one policy, through the
+// group-commit writer and through one transaction per purchase.
 func TestBuyFollowsThePolicy(t *testing.T) {
-	f := newMoneyFix(t)
+	t.Run("group commit", func(t *testing.T) { testBuyFollowsThePolicy(t) })
+	t.Run("one transaction each", func(t *testing.T) { testBuyFollowsThePolicy(t, db.WithGroupCommit(false)) })
+}
+
+func testBuyFollowsThePolicy(t *testing.T, opts ...db.Option) {
+	f := newMoneyFix(t, opts...)
 	f.topUp(100000)
 	name := "Engineering"
 	pol, err := f.s.CreatePolicy(f.ctx, f.admin, f.org.ID, db.PolicyInput{Name: &name,
@@ -358,7 +364,12 @@ func mustPersonal(t *testing.T, f *moneyFix, a model.Actor) int64 {
 }
 
 func TestAutoTopUpFiresOncePerCrossing(t *testing.T) {
-	f := newMoneyFix(t)
+	t.Run("group commit", func(t *testing.T) { testAutoTopUp(t) })
+	t.Run("one transaction each", func(t *testing.T) { testAutoTopUp(t, db.WithGroupCommit(false)) })
+}
+
+func testAutoTopUp(t *testing.T, opts ...db.Option) {
+	f := newMoneyFix(t, opts...)
 	f.topUp(3000)
 	if _, err := f.s.SetAutoTopUp(f.ctx, f.billing, f.org.ID, model.AutoTopUp{Enabled: true, ThresholdCents: 2000, TopUpAmountCents: 5000}); err != nil {
 		t.Fatal(err)
@@ -642,4 +653,10 @@ func TestConcurrentBuysNeverOverdraw(t *testing.T) {
 		t.Fatalf("%d purchase entries for 32 purchases", entries)
 	}
 	f.check()
+	// The purchases went through the wallet's writer, in batches.
+	batches, buys, fallbacks := f.s.GroupCommitStats()
+	if fallbacks != 0 || buys != 64 || batches >= 64 {
+		t.Fatalf("group commit: %d batches for %d purchases, %d fallbacks", batches, buys, fallbacks)
+	}
+	t.Logf("group commit: %d batches for %d purchases", batches, buys)
 }
