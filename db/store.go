@@ -40,7 +40,7 @@ func WithClock(now func() time.Time) Option { return func(s *Store) { s.now = no
 
 // New wraps an open database.
 func New(db *sqlx.DB, opts ...Option) *Store {
-	s := &Store{db: db, now: time.Now, stmts: &sync.Map{}, writers: &writers{m: map[int64]chan *buyRequest{}}}
+	s := &Store{db: db, now: time.Now, stmts: &sync.Map{}, writers: &writers{m: map[int64]*walletWriter{}}}
 	for _, o := range opts {
 		o(s)
 	}

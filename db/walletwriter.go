@@ -48,9 +48,17 @@ type buyAnswer struct {
 // writers holds the running writer of each hot wallet.
 type writers struct {
 	mu sync.Mutex
-	m  map[int64]chan *buyRequest
+	m  map[int64]*walletWriter
 
 	batches, buys, fallbacks atomic.Int64 // for tests and the benchmark
+}
+
+// walletWriter is one wallet's queue. senders counts submits between taking
+// the writer and finishing their send, so the writer never exits while a
+// request is on its way (and no send holds the map's lock).
+type walletWriter struct {
+	ch      chan *buyRequest
+	senders int
 }
 
 // GroupCommitStats reports how many batches the writers committed, how
@@ -68,7 +76,7 @@ func (s *Store) GroupCommitStats() (batches, buys, fallbacks int64) {
 func WithGroupCommit(on bool) Option {
 	return func(s *Store) {
 		if on {
-			s.writers = &writers{m: map[int64]chan *buyRequest{}}
+			s.writers = &writers{m: map[int64]*walletWriter{}}
 		} else {
 			s.writers = nil
 		}
@@ -77,30 +85,32 @@ func WithGroupCommit(on bool) Option {
 
 // submit hands a purchase to its wallet's writer, starting one if needed.
 func (s *Store) submit(r *buyRequest) {
-	w := s.writers
-	w.mu.Lock()
-	ch, ok := w.m[r.in.OrgID]
+	ws := s.writers
+	ws.mu.Lock()
+	w, ok := ws.m[r.in.OrgID]
 	if !ok {
-		ch = make(chan *buyRequest, 4*maxBatch)
-		w.m[r.in.OrgID] = ch
-		go s.runWriter(r.in.OrgID, ch)
+		w = &walletWriter{ch: make(chan *buyRequest, 4*maxBatch)}
+		ws.m[r.in.OrgID] = w
+		go s.runWriter(r.in.OrgID, w)
 	}
-	// Sending under the lock: the writer exits only under the same lock
-	// when its channel is empty, so a request is never left behind.
-	ch <- r
-	w.mu.Unlock()
+	w.senders++
+	ws.mu.Unlock()
+	w.ch <- r
+	ws.mu.Lock()
+	w.senders--
+	ws.mu.Unlock()
 }
 
-func (s *Store) runWriter(orgID int64, ch chan *buyRequest) {
+func (s *Store) runWriter(orgID int64, w *walletWriter) {
 	idle := time.NewTimer(writerIdle)
 	defer idle.Stop()
 	for {
 		var first *buyRequest
 		select {
-		case first = <-ch:
+		case first = <-w.ch:
 		case <-idle.C:
 			s.writers.mu.Lock()
-			if len(ch) == 0 {
+			if len(w.ch) == 0 && w.senders == 0 {
 				delete(s.writers.m, orgID)
 				s.writers.mu.Unlock()
 				return
@@ -113,7 +123,7 @@ func (s *Store) runWriter(orgID int64, ch chan *buyRequest) {
 	gather:
 		for len(batch) < maxBatch {
 			select {
-			case r := <-ch:
+			case r := <-w.ch:
 				batch = append(batch, r)
 			default:
 				break gather
