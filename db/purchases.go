@@ -56,6 +56,9 @@ func (s *Store) Buy(ctx context.Context, actor model.Actor, in BuyInput) (BuyRes
 	if err := ValidateIdempotencyKey(in.Key); err != nil {
 		return BuyResult{}, false, err
 	}
+	if ref := strings.TrimSpace(in.PackageRef); ref == "" || len(ref) > 200 || !model.ValidText(ref) {
+		return BuyResult{}, false, model.NotFound("package") // never let one bad name fail a whole batch
+	}
 	if s.writers == nil {
 		return s.buySingle(ctx, actor, in)
 	}

@@ -128,6 +128,9 @@ func (h *Wallet) view(c echo.Context, st walletForms) (views.WalletView, error) 
 		if row.Actor == "" {
 			row.Actor = "Guildhall"
 		}
+		if e.TokenID != nil {
+			row.Actor += " (API token " + strconv.FormatInt(*e.TokenID, 10) + ")"
+		}
 		if e.PackageID != nil {
 			row.Package, row.PkgHref = e.PackageName, "/packages/"+strconv.FormatInt(*e.PackageID, 10)
 		}
