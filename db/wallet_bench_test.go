@@ -51,7 +51,11 @@ func startBenchCluster(b *testing.B) string {
 		b.Fatal(err)
 	}
 	ctx := context.Background()
-	c, err := pgembed.Start(ctx, pgembed.Options{Dir: dir, Settings: map[string]string{"max_connections": "200", "log_min_duration_statement": os.Getenv("WALLET_BENCH_LOGMS")}})
+	logMS := os.Getenv("WALLET_BENCH_LOGMS") // log statements slower than this many ms
+	if logMS == "" {
+		logMS = "-1"
+	}
+	c, err := pgembed.Start(ctx, pgembed.Options{Dir: dir, Settings: map[string]string{"max_connections": "200", "log_min_duration_statement": logMS}})
 	if err != nil {
 		os.RemoveAll(dir)
 		b.Fatal(err)
