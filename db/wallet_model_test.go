@@ -442,6 +442,12 @@ func (m *modelWorld) decide(approve bool) {
 		_, err = m.s.Reject(m.ctx, m.owner, m.w, a.id, "model says no")
 	}
 	m.log = append(m.log, fmt.Sprintf("decide %v approval %d (%s, expired %v): %v", approve, a.id, a.pkg.Slug, expired, err))
+	// Deciding expires every overdue approval of the org first, not only this one.
+	for id, p := range m.pending {
+		if p != a && !p.expires.After(now) {
+			delete(m.pending, id)
+		}
+	}
 	if expired {
 		if !isCode(err, model.CodeConflict) {
 			m.fail("deciding an expired approval: %v", err)
