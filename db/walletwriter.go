@@ -481,7 +481,6 @@ func (s *Store) decideInBatch(tx *Tx, r *buyRequest, w *model.Wallet, f *batchFa
 		}
 		return ev
 	}
-	release := func() {} // a refused request's claimed key is freed in writeBatch
 	outcome, err := model.DecidePurchase(facts)
 	if err != nil {
 		label := pkg.Slug
@@ -489,11 +488,9 @@ func (s *Store) decideInBatch(tx *Tx, r *buyRequest, w *model.Wallet, f *batchFa
 			label = ""
 		}
 		wr.audit = append(wr.audit, event("purchase.denied", model.OutcomeDenied, strings.TrimSpace(label+" ("+string(model.CodeOf(err))+")")))
-		release()
 		return buyAnswer{err: err}
 	}
 	if f.owned[pkg.ID] {
-		release()
 		return buyAnswer{err: &model.Error{Code: model.CodeConflict, Message: fmt.Sprintf("This workspace owns %s already.", pkg.Name),
 			Details: map[string]any{"package_id": pkg.ID}}}
 	}
@@ -501,7 +498,6 @@ func (s *Store) decideInBatch(tx *Tx, r *buyRequest, w *model.Wallet, f *batchFa
 	res := &BuyResult{}
 	if outcome == model.OutcomePending {
 		if f.pending[pkg.ID] {
-			release()
 			return buyAnswer{err: model.Conflict("A purchase of %s is already waiting for approval.", pkg.Name)}
 		}
 		f.pending[pkg.ID] = true
