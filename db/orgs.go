@@ -131,41 +131,26 @@ func (tx *Tx) freeSlug(base string) (string, error) {
 	}
 }
 
-// transferPersonalCredits moves the actor's whole personal balance into org.
+// transferPersonalCredits moves the actor's whole personal balance into org:
+// one ledger transaction with a transfer_out and a transfer_in.
 func (tx *Tx) transferPersonalCredits(org model.Org) error {
-	var personal struct {
-		OrgID   int64 `db:"org_id"`
-		Balance int64 `db:"balance_cents"`
+	acc, err := tx.accountByID(tx.actor.AccountID)
+	if err != nil {
+		return err
 	}
-	err := tx.GetContext(tx.ctx, &personal, `
-		SELECT w.org_id, w.balance_cents FROM wallets w JOIN accounts a ON a.personal_org_id = w.org_id
-		WHERE a.id = $1 FOR UPDATE OF w`, tx.actor.AccountID)
+	w, err := tx.lockWallet(acc.PersonalOrgID)
 	if err != nil {
 		return fmt.Errorf("lock personal wallet: %w", err)
 	}
-	if personal.Balance == 0 {
+	if w.BalanceCents == 0 {
 		return nil
 	}
-	amt := personal.Balance
-	if _, err := tx.ExecContext(tx.ctx, `UPDATE wallets SET balance_cents = 0, updated_at = $1 WHERE org_id = $2`, tx.Now(), personal.OrgID); err != nil {
-		return fmt.Errorf("debit personal wallet: %w", err)
+	amt := w.BalanceCents
+	if _, err := tx.transfer(acc.PersonalOrgID, org.ID, amt, "", "personal credits to "+org.Slug); err != nil {
+		return err
 	}
-	if _, err := tx.ExecContext(tx.ctx, `UPDATE wallets SET balance_cents = balance_cents + $1, updated_at = $2 WHERE org_id = $3`, amt, tx.Now(), org.ID); err != nil {
-		return fmt.Errorf("credit org wallet: %w", err)
-	}
-	var tok *int64
-	if tx.actor.TokenID != 0 {
-		tok = &tx.actor.TokenID
-	}
-	if _, err := tx.ExecContext(tx.ctx, `
-		INSERT INTO ledger_entries (org_id, kind, amount_cents, balance_after_cents, account_id, token_id, note, created_at)
-		VALUES ($1, 'transfer_out', $2, 0, $3, $4, $5, $7),
-		       ($6, 'transfer_in', $8, $8, $3, $4, $9, $7)`,
-		personal.OrgID, -amt, tx.actor.AccountID, tok, "to "+org.Slug, org.ID, tx.Now(), amt, "from personal workspace"); err != nil {
-		return fmt.Errorf("write transfer entries: %w", err)
-	}
-	target := model.Target{Kind: "wallet", ID: strconv.FormatInt(org.ID, 10), Label: fmt.Sprintf("%d cents", amt)}
-	if err := tx.Record(personal.OrgID, "wallet.credits_transferred", target); err != nil {
+	target := model.Target{Kind: "wallet", ID: strconv.FormatInt(org.ID, 10), Label: model.FormatCents(amt)}
+	if err := tx.Record(acc.PersonalOrgID, "wallet.credits_transferred", target); err != nil {
 		return err
 	}
 	return tx.Record(org.ID, "wallet.credits_transferred", target)
@@ -328,6 +313,7 @@ var deleteGuards = []string{
 	`SELECT 'agent' AS kind, id, name AS label, 0::bigint AS amount_cents FROM agents WHERE org_id = $1 ORDER BY id`,
 	`SELECT 'balance' AS kind, org_id AS id, balance_cents::text || ' cents' AS label, balance_cents AS amount_cents
 		FROM wallets WHERE org_id = $1 AND balance_cents > 0`,
+	`SELECT 'package' AS kind, id, slug AS label, 0::bigint AS amount_cents FROM packages WHERE org_id = $1 ORDER BY id`,
 }
 
 // DeleteBlockers lists what stops org from being deleted.
@@ -370,11 +356,15 @@ func (s *Store) DeleteOrg(ctx context.Context, actor model.Actor, orgID int64, c
 		}
 		if len(blockers) > 0 {
 			labels := make([]string, 0, len(blockers))
+			howTo := ""
 			for _, b := range blockers {
 				labels = append(labels, b.Kind+" "+b.Label)
+				if b.Kind == "balance" {
+					howTo = " To clear the balance, spend it, or transfer it to another workspace you own (Wallet, Transfer credits)."
+				}
 			}
 			return &model.Error{Code: model.CodeConflict,
-				Message: "This organization still owns " + strings.Join(labels, ", ") + ". Move, transfer or delete them first.",
+				Message: "This organization still owns " + strings.Join(labels, ", ") + ". Move, transfer or delete them first." + howTo,
 				Details: map[string]any{"blockers": blockers}}
 		}
 		if err := tx.Record(orgID, "org.deleted", orgTarget(org)); err != nil {

@@ -100,8 +100,9 @@ func TestCreateOrgDerivedSlugsUnderConcurrency(t *testing.T) {
 func TestTransferPersonalCreditsIsAllOrNothingUnderConcurrency(t *testing.T) {
 	s := newStore(t)
 	acc, actor := signup(t, s, "ada@example.com")
-	s.DB().MustExec(`INSERT INTO ledger_entries (org_id, kind, amount_cents, balance_after_cents, account_id) VALUES ($1, 'top_up', 10000, 10000, $2)`, acc.PersonalOrgID, acc.ID)
-	s.DB().MustExec(`UPDATE wallets SET balance_cents = 10000 WHERE org_id = $1`, acc.PersonalOrgID)
+	if _, _, err := s.TopUp(context.Background(), actor, acc.PersonalOrgID, 10000, ""); err != nil {
+		t.Fatal(err)
+	}
 	const n = 6
 	var wg sync.WaitGroup
 	for i := 0; i < n; i++ {
@@ -125,6 +126,9 @@ func TestTransferPersonalCreditsIsAllOrNothingUnderConcurrency(t *testing.T) {
 	_ = s.DB().Get(&mismatched, `SELECT count(*) FROM wallets w WHERE w.balance_cents <> COALESCE((SELECT sum(amount_cents) FROM ledger_entries e WHERE e.org_id = w.org_id), 0)`)
 	if mismatched != 0 {
 		t.Fatalf("%d wallets whose balance differs from their ledger", mismatched)
+	}
+	if err := s.CheckLedger(context.Background()); err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -27,7 +27,9 @@ type Store struct {
 	db       *sqlx.DB
 	now      func() time.Time
 	fastHash bool
-	stmts    *sync.Map // query -> *sqlx.Stmt, see prepared
+	stmts    *sync.Map       // query -> *sqlx.Stmt, see prepared
+	provider PaymentProvider // funds wallets; nil is the manual provider
+	writers  *writers        // group-commit writer per hot wallet; nil: off
 }
 
 // Option configures a Store.
@@ -38,7 +40,7 @@ func WithClock(now func() time.Time) Option { return func(s *Store) { s.now = no
 
 // New wraps an open database.
 func New(db *sqlx.DB, opts ...Option) *Store {
-	s := &Store{db: db, now: time.Now, stmts: &sync.Map{}}
+	s := &Store{db: db, now: time.Now, stmts: &sync.Map{}, writers: &writers{m: map[int64]*walletWriter{}}}
 	for _, o := range opts {
 		o(s)
 	}

@@ -114,6 +114,16 @@ func (s *Store) CreateToken(ctx context.Context, actor model.Actor, in CreateTok
 		if err != nil {
 			return err
 		}
+		if in.PolicyID != nil {
+			// A token's policy is one of its workspace's spend policies.
+			var n int
+			if err := tx.GetContext(ctx, &n, `SELECT count(*) FROM spend_policies WHERE id = $1 AND org_id = $2`, *in.PolicyID, orgID); err != nil {
+				return fmt.Errorf("check token policy: %w", err)
+			}
+			if n == 0 {
+				return model.InvalidField("policy_id", "Unknown spend policy: choose one of the token's workspace.")
+			}
+		}
 		used, err := tx.countActiveTokens(actor.AccountID, orgID, orgID == acc.PersonalOrgID)
 		if err != nil {
 			return err

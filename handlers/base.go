@@ -123,7 +123,7 @@ func StatusOf(code model.Code) int {
 		return http.StatusForbidden
 	case model.CodeNotFound:
 		return http.StatusNotFound
-	case model.CodeConflict:
+	case model.CodeConflict, model.CodeIdempotencyConflict:
 		return http.StatusConflict
 	case model.CodeValidation:
 		return http.StatusUnprocessableEntity

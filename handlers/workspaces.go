@@ -232,7 +232,9 @@ func blockerLabel(b db.Blocker) string {
 	case "agent":
 		return "Agent “" + b.Label + "” — move, transfer or delete it"
 	case "balance":
-		return "A balance of " + views.Cents(b.AmountCents) + " — spend or transfer it"
+		return "A balance of " + views.Cents(b.AmountCents) + " — spend it, or transfer it to another workspace you own (Wallet, Transfer credits)"
+	case "package":
+		return "Package “" + b.Label + "” — published packages stay with the org for their buyers"
 	}
 	return b.Kind + " " + b.Label
 }

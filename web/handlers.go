@@ -35,6 +35,10 @@ type Handlers struct {
 	// --- layout (issue 8): fields below this line ---
 
 	// --- wallet, policies, approvals, packages (issue 9): fields below this line ---
+	APIWallet *api.Wallet
+	Wallet    *handlers.Wallet
+	Policies  *handlers.Policies
+	Packages  *handlers.Packages
 
 	// --- single sign-on (issue 10): fields below this line ---
 	SSO    *handlers.SSO
@@ -83,6 +87,10 @@ func newHandlers(base *handlers.Base, apiBase *api.Base, limiter *ratelimit.Limi
 	// --- layout (issue 8): construct below this line ---
 
 	// --- wallet, policies, approvals, packages (issue 9): construct below this line ---
+	h.APIWallet = &api.Wallet{Base: apiBase, Mail: base}
+	h.Wallet = &handlers.Wallet{Base: base}
+	h.Policies = &handlers.Policies{Base: base}
+	h.Packages = &handlers.Packages{Base: base}
 
 	// --- single sign-on (issue 10): construct below this line ---
 

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"guildhall/db/model"
 	"guildhall/web/webtest"
 )
 
@@ -244,11 +245,9 @@ func TestAPIOrgsUpdateAndRoles(t *testing.T) {
 func TestAPIOrgDeleteGuardAndCreditTransfer(t *testing.T) {
 	env := webtest.New(t)
 	ada, adaID := env.SignUpAPI("ada@example.com", "Ada")
-	// Fund the personal wallet the way a top-up would: an entry and the balance.
+	// Fund the personal wallet with a top-up.
 	acc, _ := env.Store.AccountByID(t.Context(), adaID)
-	if _, err := env.Store.DB().Exec(`
-		WITH e AS (INSERT INTO ledger_entries (org_id, kind, amount_cents, balance_after_cents, account_id) VALUES ($1, 'top_up', 2500, 2500, $2))
-		UPDATE wallets SET balance_cents = 2500 WHERE org_id = $1`, acc.PersonalOrgID, adaID); err != nil {
+	if _, _, err := env.Store.TopUp(t.Context(), model.Actor{AccountID: adaID, Email: acc.Email}, acc.PersonalOrgID, 2500, ""); err != nil {
 		t.Fatal(err)
 	}
 	r := ada.Do(http.MethodPost, "/api/orgs", map[string]any{"display_name": "Funded", "transfer_personal_credits": true})

@@ -55,7 +55,7 @@ func main() {
 		err = withDB(ctx, os.Args[2:], func(_ web.Config, _ *sqlx.DB) error { return nil })
 	case "demo":
 		err = loadDemo(ctx, os.Args[2:])
-	case "login", "org":
+	case "login", "org", "buy":
 		code := cli.Main(ctx, os.Args[1:])
 		stop()
 		os.Exit(code)

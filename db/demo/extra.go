@@ -64,13 +64,10 @@ func extra(ctx context.Context, s *db.Store, accs map[string]model.Account, acme
 		return err
 	}
 	// A little wallet history: two top-ups into the org wallet.
-	for _, amt := range []int64{5000, 2500} {
-		if _, err := s.DB().ExecContext(ctx, `
-			WITH w AS (UPDATE wallets SET balance_cents = balance_cents + $2 WHERE org_id = $1 RETURNING balance_cents)
-			INSERT INTO ledger_entries (org_id, kind, amount_cents, balance_after_cents, account_id, note)
-			SELECT $1, 'top_up', $2, balance_cents, $3, 'demo top-up (manual provider)' FROM w`, acme.ID, amt, ada.AccountID); err != nil {
+	for i, amt := range []int64{5000, 2500} {
+		if _, _, err := s.TopUp(ctx, ada, acme.ID, amt, fmt.Sprintf("demo-top-up-%d", i)); err != nil {
 			return fmt.Errorf("demo top-up: %w", err)
 		}
 	}
-	return nil
+	return money(ctx, s, accs, acme)
 }

@@ -21,7 +21,7 @@ func TestDemoTour(t *testing.T) {
 	p.wantText(".page-head h1", "Personal workspace")
 	p.switchTo("acme")
 	p.wantText(".page-head h1", "Acme Inc")
-	p.wantText(".stats", "$75.00")
+	p.wantText(".stats", "$66.00")
 	p.shot("overview")
 
 	pages := []struct{ path, sel, want string }{
@@ -30,6 +30,10 @@ func TestDemoTour(t *testing.T) {
 		{"/teams", "#teams-list", "Platform"},
 		{"/agents", "main", "Support triage"},
 		{"/audit", "#audit-results", "invitation.accepted"},
+		{"/wallet", "#transactions", "PDF reader"},
+		{"/policies", "#policies", "Engineering team"},
+		{"/approvals", "#approvals", "Deploy kit"},
+		{"/packages", "#catalogue", "Incident runbooks"},
 		{"/settings", "#delete", "still owns"},
 	}
 	for _, pg := range pages {
@@ -45,7 +49,7 @@ func TestDemoTour(t *testing.T) {
 		t.Fatalf("delete the demo org: %d, want 409", status)
 	}
 	p.wantText("#delete", "Support triage")
-	p.wantText("#delete", "A balance of $75.00")
+	p.wantText("#delete", "A balance of $66.00")
 	p.shot("settings-delete-refused")
 
 	var teamID, agentID int64

@@ -40,6 +40,10 @@ const Verbs = `  guildhall login [--url URL] [--email EMAIL] [--password-stdin]
   guildhall org usage [SLUG] [--json]
                                      API requests of the last 14 days as a chart,
                                      and the plan's limits (default: the active org)
+  guildhall org wallet [--org SLUG]  show the wallet's balance and recent entries
+  guildhall buy PACKAGE [--org SLUG] [--json]
+                                     buy (or install, when free) a package with the
+                                     active org's wallet
 `
 
 // Usage is the CLI's help text.
@@ -121,6 +125,8 @@ func Run(ctx context.Context, args []string, env Env) int {
 	switch args[0] {
 	case "login":
 		err = r.login(args[1:])
+	case "buy":
+		err = r.buy(args[1:])
 	case "org":
 		if len(args) < 2 {
 			return r.usage(nil)
@@ -136,6 +142,8 @@ func Run(ctx context.Context, args []string, env Env) int {
 			err = r.orgInvite(args[2:])
 		case "usage":
 			err = r.orgUsage(args[2:])
+		case "wallet":
+			err = r.orgWallet(args[2:])
 		case "help", "-h", "--help":
 			fmt.Fprint(env.Stdout, Usage)
 			return ExitOK

@@ -44,9 +44,10 @@ func (e *APIError) fieldLines() []string {
 
 // client calls one server's JSON API, with a bearer token when it has one.
 type client struct {
-	http  *http.Client
-	base  string
-	token string
+	http    *http.Client
+	base    string
+	token   string
+	headers map[string]string // extra request headers (Idempotency-Key)
 }
 
 func (r *runner) client(c Config) *client {
@@ -84,6 +85,9 @@ func (c *client) do(ctx context.Context, method, path string, body, out any) err
 	}
 	if c.token != "" {
 		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	for k, v := range c.headers {
+		req.Header.Set(k, v)
 	}
 	res, err := c.http.Do(req)
 	if err != nil {

@@ -1,0 +1,220 @@
+package db
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+
+	"guildhall/db/model"
+)
+
+const packageCols = `p.id, p.org_id, p.publisher_id, o.slug AS vendor, o.display_name AS vendor_name, p.slug, p.name, p.type,
+	p.description, p.price_cents, p.visibility, p.manifest, p.created_at, p.updated_at`
+
+const packageFrom = ` FROM packages p JOIN orgs o ON o.id = p.org_id`
+
+// visibleTo is SPEC 10's visibility as SQL for viewer $1 (0 = signed out),
+// the same rule as model.CanSeePackage.
+const visibleTo = `(p.visibility = 'public'
+	OR (p.visibility = 'org_only' AND EXISTS (SELECT 1 FROM memberships m WHERE m.org_id = p.org_id AND m.account_id = $1))
+	OR (p.visibility = 'private' AND EXISTS (SELECT 1 FROM memberships m WHERE m.org_id = p.org_id AND m.account_id = $1
+		AND (m.role IN ('owner', 'admin') OR p.publisher_id = $1))))`
+
+func packageTarget(p model.Package) model.Target {
+	return model.Target{Kind: "package", ID: strconv.FormatInt(p.ID, 10), Label: p.Slug}
+}
+
+// PublishPackage lists a package under org (owner, admin).
+func (s *Store) PublishPackage(ctx context.Context, actor model.Actor, orgID int64, in model.PackageInput) (model.Package, error) {
+	var p model.Package
+	if err := model.ApplyPackageInput(&p, in, true); err != nil {
+		return p, err
+	}
+	err := s.InTx(ctx, actor, func(tx *Tx) error {
+		role, err := tx.roleIn(orgID, actor.AccountID)
+		if err != nil {
+			return err
+		}
+		if !model.Can(role, model.ActPublishPackages) {
+			return tx.Deny(orgID, "package.published", model.Target{Kind: "package", Label: p.Slug}, model.Forbidden("Only owners and admins can publish packages."))
+		}
+		var id int64
+		err = tx.GetContext(ctx, &id, `INSERT INTO packages (org_id, publisher_id, slug, name, type, description, price_cents, visibility, manifest, created_at, updated_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10) RETURNING id`,
+			orgID, actor.AccountID, p.Slug, p.Name, p.Type, p.Description, p.PriceCents, p.Visibility, p.Manifest, tx.Now())
+		if isUniqueViolation(err, "packages_slug_key") {
+			return model.InvalidField("slug", fmt.Sprintf("The slug %q is taken. Choose another.", p.Slug))
+		}
+		if err != nil {
+			return fmt.Errorf("insert package: %w", err)
+		}
+		if p, err = tx.packageByID(id); err != nil {
+			return err
+		}
+		return tx.Record(orgID, "package.published", packageTarget(p))
+	})
+	return p, err
+}
+
+func (tx *Tx) packageByID(id int64) (model.Package, error) {
+	var p model.Package
+	err := tx.GetContext(tx.ctx, &p, `SELECT `+packageCols+packageFrom+` WHERE p.id = $1`, id)
+	return p, notFound(err, "package")
+}
+
+// UpdatePackage edits a package of org (owner, admin of the publishing org).
+// A visibility change is audited as its own event.
+func (s *Store) UpdatePackage(ctx context.Context, actor model.Actor, orgID, id int64, in model.PackageInput) (model.Package, error) {
+	var p model.Package
+	err := s.InTx(ctx, actor, func(tx *Tx) error {
+		role, err := tx.roleIn(orgID, actor.AccountID)
+		if err != nil {
+			return err
+		}
+		err = tx.GetContext(ctx, &p, `SELECT `+packageCols+packageFrom+` WHERE p.id = $1 AND p.org_id = $2 FOR UPDATE OF p`, id, orgID)
+		if err != nil {
+			return notFound(err, "package")
+		}
+		if !model.CanSeePackage(p.Visibility, role, actor.AccountID, deref(p.PublisherID)) {
+			return model.NotFound("package")
+		}
+		if !model.Can(role, model.ActPublishPackages) {
+			return tx.Deny(orgID, "package.updated", packageTarget(p), model.Forbidden("Only owners and admins can edit packages."))
+		}
+		before := p.Visibility
+		if in.Slug != nil && strings.TrimSpace(*in.Slug) != p.Slug {
+			return model.InvalidField("slug", "A package's slug cannot change: buyers and scripts refer to it.")
+		}
+		if err := model.ApplyPackageInput(&p, in, false); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE packages SET name = $1, type = $2, description = $3, price_cents = $4, visibility = $5,
+			manifest = $6, updated_at = $7 WHERE id = $8`, p.Name, p.Type, p.Description, p.PriceCents, p.Visibility, p.Manifest, tx.Now(), id); err != nil {
+			return fmt.Errorf("update package: %w", err)
+		}
+		if p, err = tx.packageByID(id); err != nil {
+			return err
+		}
+		if before != p.Visibility {
+			t := packageTarget(p)
+			t.Label += ": " + before + " -> " + p.Visibility
+			if err := tx.Record(orgID, "package.visibility_changed", t); err != nil {
+				return err
+			}
+		}
+		return tx.Record(orgID, "package.updated", packageTarget(p))
+	})
+	return p, err
+}
+
+// PackageFilter narrows the catalogue.
+type PackageFilter struct {
+	Query string
+	Type  string
+	OrgID int64 // only this publisher's packages (0 = all)
+	Limit int
+}
+
+// Packages lists the packages viewerID may see (0 = signed out: public only).
+func (s *Store) Packages(ctx context.Context, viewerID int64, f PackageFilter) ([]model.Package, error) {
+	conds := []string{visibleTo}
+	args := []any{viewerID}
+	if q := strings.TrimSpace(f.Query); q != "" {
+		if !model.ValidText(q) {
+			return nil, model.InvalidField("q", "The search is not valid text.")
+		}
+		args = append(args, "%"+escapeLike(strings.ToLower(q))+"%")
+		n := strconv.Itoa(len(args))
+		conds = append(conds, "(lower(p.name) LIKE $"+n+" OR p.slug LIKE $"+n+" OR lower(p.description) LIKE $"+n+" OR o.slug LIKE $"+n+")")
+	}
+	if f.Type != "" {
+		ok := false
+		for _, t := range model.PackageTypes {
+			ok = ok || t == f.Type
+		}
+		if !ok {
+			return nil, model.InvalidField("type", "Unknown type: use "+strings.Join(model.PackageTypes, ", ")+".")
+		}
+		args = append(args, f.Type)
+		conds = append(conds, "p.type = $"+strconv.Itoa(len(args)))
+	}
+	if f.OrgID != 0 {
+		args = append(args, f.OrgID)
+		conds = append(conds, "p.org_id = $"+strconv.Itoa(len(args)))
+	}
+	if f.Limit <= 0 || f.Limit > 200 {
+		f.Limit = 100
+	}
+	args = append(args, f.Limit)
+	var ps []model.Package
+	err := s.db.SelectContext(ctx, &ps, `SELECT `+packageCols+packageFrom+` WHERE `+strings.Join(conds, " AND ")+
+		` ORDER BY lower(p.name), p.id LIMIT $`+strconv.Itoa(len(args)), args...)
+	if err != nil {
+		return nil, fmt.Errorf("list packages: %w", err)
+	}
+	return ps, nil
+}
+
+// Package reads one package by id or slug as viewerID sees it: a package
+// the viewer cannot see is not found, never forbidden.
+func (s *Store) Package(ctx context.Context, viewerID int64, ref string) (model.Package, error) {
+	var p model.Package
+	if !model.ValidText(ref) {
+		return p, model.NotFound("package")
+	}
+	q := `SELECT ` + packageCols + packageFrom + ` WHERE ` + visibleTo + ` AND `
+	var err error
+	if id, perr := strconv.ParseInt(ref, 10, 64); perr == nil {
+		err = s.db.GetContext(ctx, &p, q+`p.id = $2`, viewerID, id)
+	} else {
+		err = s.db.GetContext(ctx, &p, q+`p.slug = $2`, viewerID, strings.ToLower(ref))
+	}
+	return p, notFound(err, "package")
+}
+
+// Entitlements lists what org owns (any member).
+func (s *Store) Entitlements(ctx context.Context, actor model.Actor, orgID int64) ([]model.Entitlement, error) {
+	if _, err := s.RoleIn(ctx, orgID, actor.AccountID); err != nil {
+		return nil, err
+	}
+	var es []model.Entitlement
+	err := s.db.SelectContext(ctx, &es, `SELECT e.org_id, e.package_id, p.slug AS package_slug, p.name AS package_name, p.type AS package_type,
+		o.slug AS vendor, e.purchase_id, e.created_at FROM entitlements e JOIN packages p ON p.id = e.package_id JOIN orgs o ON o.id = p.org_id
+		WHERE e.org_id = $1 ORDER BY e.created_at DESC, e.package_id`, orgID)
+	if err != nil {
+		return nil, fmt.Errorf("list entitlements: %w", err)
+	}
+	return es, nil
+}
+
+// Owns reports whether org holds an entitlement to the package.
+func (s *Store) Owns(ctx context.Context, orgID, packageID int64) (bool, error) {
+	var n int
+	err := s.db.GetContext(ctx, &n, `SELECT count(*) FROM entitlements WHERE org_id = $1 AND package_id = $2`, orgID, packageID)
+	return n > 0, err
+}
+
+// Download returns a package's manifest: the caller needs an entitlement in
+// an org they belong to (only orgID when a token is bound to it), or to have
+// published it (the publishing account, or an owner or admin of its org).
+func (s *Store) Download(ctx context.Context, actor model.Actor, ref string, boundOrg *int64) (model.Package, error) {
+	p, err := s.Package(ctx, actor.AccountID, ref)
+	if err != nil {
+		return p, err
+	}
+	var n int
+	err = s.db.GetContext(ctx, &n, `SELECT count(*) FROM entitlements e JOIN memberships m ON m.org_id = e.org_id AND m.account_id = $1
+		WHERE e.package_id = $2 AND ($3::bigint IS NULL OR e.org_id = $3) AND m.role <> 'billing'`, actor.AccountID, p.ID, boundOrg)
+	if err != nil {
+		return p, fmt.Errorf("check entitlement: %w", err)
+	}
+	if n > 0 || deref(p.PublisherID) == actor.AccountID {
+		return p, nil
+	}
+	role, err := s.RoleIn(ctx, p.OrgID, actor.AccountID)
+	if err == nil && (role == model.RoleOwner || role == model.RoleAdmin) && (boundOrg == nil || *boundOrg == p.OrgID) {
+		return p, nil
+	}
+	return p, model.Forbidden("Downloading %s needs an entitlement: buy or install it first.", p.Slug)
+}
