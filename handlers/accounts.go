@@ -53,7 +53,7 @@ func (h *Accounts) Signup(c echo.Context) error {
 	if err := h.SendVerification(c, acc); err != nil {
 		return err
 	}
-	return Redirect(c, SafeNext(f.Next), "success", "Welcome to Guildhall! We sent a link to "+acc.Email+" to verify your email.")
+	return Redirect(c, SafeNext(f.Next), "success", "Welcome to Guildhall, "+acc.Name+".")
 }
 
 func signupInput(c echo.Context) db.SignupInput {
@@ -147,8 +147,12 @@ func (h *Accounts) Verify(c echo.Context) error {
 // ResendVerification sends a new verification link.
 func (h *Accounts) ResendVerification(c echo.Context) error {
 	acc, _ := request.Account(c)
+	back := "/profile"
+	if next := c.FormValue("next"); next != "" {
+		back = SafeNext(next)
+	}
 	if acc.Verified() {
-		return Redirect(c, "/profile", "info", "Your email is already verified.")
+		return Redirect(c, back, "info", "Your email is already verified.")
 	}
 	if ok, _ := h.Limiter.Allow("verify:" + acc.Email); !ok {
 		return ErrRateLimited
@@ -156,7 +160,7 @@ func (h *Accounts) ResendVerification(c echo.Context) error {
 	if err := h.SendVerification(c, acc); err != nil {
 		return err
 	}
-	return Redirect(c, "/profile", "success", "We sent a new verification link to "+acc.Email+".")
+	return Redirect(c, back, "success", "We sent a new verification link to "+acc.Email+".")
 }
 
 // ProfilePage shows name, email and the password form.

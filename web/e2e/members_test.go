@@ -175,7 +175,19 @@ func TestMembersBrowser(t *testing.T) {
 	b.switchTo("acme-robotics")
 	b.Navigate(env.URL + "/members")
 	bob, ann := idOf(t, env, "bob@example.com"), idOf(t, env, "ann@example.com")
+	// Choosing alone changes nothing; Save does.
 	b.Choose("#role-"+bob, "billing")
+	if r := roleIn(t, env, "acme-robotics", "bob@example.com"); r != "member" {
+		t.Fatalf("choosing a role changed it before Save: %q", r)
+	}
+	// Billing takes something away: Save asks first, saying what.
+	b.Click("#save-role-" + bob)
+	b.WaitVisible("#role-dialog [data-confirm-choice-ok]")
+	if got := b.Text("#role-dialog"); !strings.Contains(got, "cannot use agents or packages") {
+		t.Fatalf("role dialog: %q", got)
+	}
+	b.Screenshot("08a-role-confirm")
+	b.Click("#role-dialog [data-confirm-choice-ok]")
 	b.WaitVisible("#member-" + bob + " .row-ok")
 	if got := b.attr("#member-"+bob, "data-role"); got != "billing" {
 		t.Fatalf("row role after change: %q", got)
@@ -186,10 +198,10 @@ func TestMembersBrowser(t *testing.T) {
 	b.Screenshot("08-role-changed")
 
 	// Remove Bob, after the inline confirmation.
-	b.Click("#member-" + bob + " details.confirm summary")
-	b.WaitVisible("#member-" + bob + " .confirm-pop button")
+	b.Click("#remove-" + bob + "-open")
+	b.WaitVisible("#remove-" + bob + " button[type=submit]")
 	b.Screenshot("09-remove-confirm")
-	b.Click("#member-" + bob + " .confirm-pop button")
+	b.Click("#remove-" + bob + " button[type=submit]")
 	b.Run(chromedp.WaitNotPresent(chromedp.CSS("#member-" + bob)))
 	b.waitText("Removed Bob Baker from Acme Robotics")
 	if r := roleIn(t, env, "acme-robotics", "bob@example.com"); r != "" {

@@ -93,10 +93,13 @@ func TestTokensPageCreateUseRevoke(t *testing.T) {
 		t.Fatal(err)
 	}
 	row := fmt.Sprintf("#token-%d", id)
-	b.Click(row + " summary")
-	b.WaitVisible(row + " .confirm-pop")
+	dlg := fmt.Sprintf("#revoke-%d", id)
+	b.Click(dlg + "-open")
+	b.WaitVisible(dlg + ` button[type="submit"]`)
+	// The dialog is in the top layer: no scroll box clips it.
+	pollJS(t, b, `document.querySelector(`+strconv.Quote(dlg)+`).matches(":modal")`)
 	b.Screenshot("confirm")
-	b.Click(row + ` .confirm-pop button[type="submit"]`)
+	b.Click(dlg + ` button[type="submit"]`)
 	pollJS(t, b, `document.querySelector(`+strconv.Quote(row)+`)?.dataset.status === "revoked"`)
 	pollJS(t, b, `document.getElementById("flash").innerText.includes("revoked")`)
 	pollJS(t, b, `!document.getElementById("token-secret")`)
