@@ -174,7 +174,7 @@ func (h *Workspaces) settingsView(c echo.Context, ws model.Workspace) (views.Set
 	}
 	return views.SettingsView{
 		DeleteBlocked: blocked,
-		Personal: ws.Personal(), Slug: ws.Slug,
+		Personal:      ws.Personal(), Slug: ws.Slug,
 		CanEdit:   model.Can(ws.Role, model.ActUpdateOrg),
 		CanDelete: model.Can(ws.Role, model.ActDeleteOrg),
 		Form: views.OrgForm{DisplayName: ws.DisplayName, Slug: ws.Slug, Description: ws.Description,

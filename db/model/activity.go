@@ -34,11 +34,11 @@ func ActivitySentence(action, actor, target string) (sentence string, memberSafe
 	case "team.deleted":
 		return actor + " deleted the team " + t, true
 	case "team.member_added":
-		return actor + " added " + t + " to a team", true
+		return actor + " added a team member (" + t + ")", true
 	case "team.member_removed":
-		return actor + " removed " + t + " from a team", true
+		return actor + " removed a team member (" + t + ")", true
 	case "team.member_role_changed":
-		return actor + " changed the team role of " + t, true
+		return actor + " changed a team role (" + t + ")", true
 	case "agent.created":
 		return actor + " created the agent " + t, true
 	case "agent.updated":

@@ -58,7 +58,13 @@ func (b *Browser) CheckPage(t testing.TB, name string) {
 	t.Helper()
 	defer b.Run(chromedp.EmulateViewport(1280, 900))
 	for _, w := range Widths {
-		b.Run(chromedp.EmulateViewport(w, viewportHeight(w)))
+		if w < 600 {
+			// A phone: mobile emulation, so the viewport meta applies and
+			// scrollbars overlay the page as they do on a phone.
+			b.Run(chromedp.EmulateViewport(w, viewportHeight(w), chromedp.EmulateMobile, chromedp.EmulateTouch))
+		} else {
+			b.Run(chromedp.EmulateViewport(w, viewportHeight(w)))
+		}
 		// Let layout, fonts and media queries settle at the new width.
 		get(b, chromedp.Evaluate[bool](`new Promise(r => requestAnimationFrame(() => requestAnimationFrame(() => r(true))))`, chromedp.EvalAwaitPromise))
 		label := fmt.Sprintf("%s at %d px", name, w)

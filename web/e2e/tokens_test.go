@@ -73,7 +73,7 @@ func TestTokensPageCreateUseRevoke(t *testing.T) {
 	b.RunResponse(browsertest.SubmitForm("#token-form"))
 	b.WaitVisible("#token-secret")
 	secret := strings.TrimSpace(b.Text("#token-secret"))
-	if !strings.HasPrefix(secret, "gh_") || len(secret) < 40 {
+	if !strings.HasPrefix(secret, "guildhall_") || len(secret) < 40 {
 		t.Fatalf("shown secret %q", secret)
 	}
 	if note := b.Text("#new-token"); !strings.Contains(note, "will not be shown again") {

@@ -1,0 +1,144 @@
+package web_test
+
+import (
+	"compress/gzip"
+	"io"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+
+	"guildhall/db/demo"
+	"guildhall/web/webtest"
+)
+
+// TestContentSecurityPolicy: every answer carries the strict policy, and no
+// page holds an inline script, an inline event handler or a style attribute
+// that the policy would refuse.
+func TestContentSecurityPolicy(t *testing.T) {
+	env := webtest.New(t)
+	c := env.SignUpVerified("ada@example.com", "Ada Lovelace")
+	for _, path := range []string{"/", "/login", "/profile", "/tokens", "/settings", "/no-such-page"} {
+		res := c.Get(path)
+		csp := res.Header.Get("Content-Security-Policy")
+		for _, want := range []string{"default-src 'self'", "script-src 'self'", "style-src 'self'", "object-src 'none'",
+			"base-uri 'self'", "form-action 'self'", "frame-ancestors 'none'"} {
+			if !strings.Contains(csp, want) {
+				t.Errorf("%s: policy %q lacks %q", path, csp, want)
+			}
+		}
+		if strings.Contains(csp, "unsafe-inline") || strings.Contains(csp, "unsafe-eval") {
+			t.Errorf("%s: policy allows unsafe sources: %q", path, csp)
+		}
+		if m := inlineRe.FindString(res.Body); m != "" {
+			t.Errorf("%s: inline code the policy refuses: %q", path, m)
+		}
+	}
+}
+
+// inlineRe finds a <script> without src, an on* handler or a style attribute.
+var inlineRe = regexp.MustCompile(`<script(?:\s[^>]*)?>[^<]|<script>|\son[a-z]+=|\sstyle=`)
+
+// TestStaticAssets: hashed names are immutable for a year, compressed when the
+// client accepts gzip, and answer HEAD; the layout links the hashed names.
+func TestStaticAssets(t *testing.T) {
+	env := webtest.New(t)
+	page := env.NewClient().Get("/login")
+	m := regexp.MustCompile(`href="(/static/app\.[0-9a-f]{12}\.css)"`).FindStringSubmatch(page.Body)
+	if m == nil {
+		t.Fatalf("the layout does not link a hashed stylesheet:\n%s", page.Body)
+	}
+	for _, src := range []string{m[1]} {
+		req, _ := http.NewRequest(http.MethodGet, env.URL+src, nil)
+		req.Header.Set("Accept-Encoding", "gzip")
+		res, err := http.DefaultTransport.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.StatusCode != 200 || res.Header.Get("Content-Encoding") != "gzip" ||
+			!strings.Contains(res.Header.Get("Cache-Control"), "max-age=31536000") || !strings.Contains(res.Header.Get("Cache-Control"), "immutable") ||
+			!strings.HasPrefix(res.Header.Get("Content-Type"), "text/css") {
+			t.Fatalf("%s: %d %v", src, res.StatusCode, res.Header)
+		}
+		zr, err := gzip.NewReader(res.Body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(zr)
+		res.Body.Close()
+		if !strings.Contains(string(body), "--accent") {
+			t.Fatal("the gzip body is not the stylesheet")
+		}
+		// Without gzip: the plain bytes.
+		req.Header.Del("Accept-Encoding")
+		res, _ = http.DefaultTransport.RoundTrip(req)
+		res.Body.Close()
+		if res.Header.Get("Content-Encoding") != "" || res.Header.Get("Vary") != "Accept-Encoding" {
+			t.Fatalf("identity answer: %v", res.Header)
+		}
+		// A revalidation with the ETag answers 304.
+		req.Header.Set("If-None-Match", res.Header.Get("ETag"))
+		res, _ = http.DefaultTransport.RoundTrip(req)
+		res.Body.Close()
+		if res.StatusCode != http.StatusNotModified {
+			t.Fatalf("If-None-Match: %d", res.StatusCode)
+		}
+	}
+	// The plain name still works, revalidated rather than kept for a year.
+	res, _ := http.Get(env.URL + "/static/app.css")
+	res.Body.Close()
+	if res.StatusCode != 200 || strings.Contains(res.Header.Get("Cache-Control"), "immutable") {
+		t.Fatalf("plain name: %d %v", res.StatusCode, res.Header)
+	}
+	if res, _ := http.Get(env.URL + "/static/app.000000000000.css"); res.StatusCode != 404 {
+		t.Fatalf("unknown hash: %d", res.StatusCode)
+	}
+}
+
+// TestHeadWhereverGet: HEAD answers like GET, without a body, on pages, the
+// API, health checks and static files.
+func TestHeadWhereverGet(t *testing.T) {
+	env := webtest.New(t)
+	for _, tc := range []struct {
+		path string
+		want int
+	}{{"/login", 200}, {"/signup", 200}, {"/healthz", 200}, {"/", http.StatusSeeOther}, {"/static/app.css", 200}, {"/api/me", 401}} {
+		req, _ := http.NewRequest(http.MethodHead, env.URL+tc.path, nil)
+		res, err := http.DefaultTransport.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != tc.want || len(body) != 0 {
+			t.Errorf("HEAD %s: %d with %d bytes, want %d and none", tc.path, res.StatusCode, len(body), tc.want)
+		}
+	}
+}
+
+// TestTokenFormDefaults: the form starts bound to the active workspace with a
+// 90-day expiry; a billing member is offered no write scope.
+func TestTokenFormDefaults(t *testing.T) {
+	env := webtest.New(t)
+	if ok, err := demo.Load(t.Context(), env.Store); err != nil || !ok {
+		t.Fatalf("demo: %v %v", ok, err)
+	}
+	var acme int64
+	_ = env.Store.DB().Get(&acme, `SELECT id FROM orgs WHERE slug = 'acme'`)
+	expiry := env.Store.Now().AddDate(0, 0, 90).Format("2006-01-02")
+	for _, tc := range []struct {
+		email     string
+		wantWrite bool
+	}{{"ada@example.com", true}, {"margaret@example.com", false}} {
+		c := env.NewClient()
+		c.SignIn(tc.email, demo.Password)
+		c.Post("/workspace", url.Values{"org_id": {strconv.FormatInt(acme, 10)}})
+		res := c.Get("/tokens")
+		wantStatus(t, res, 200, `<option value="`+strconv.FormatInt(acme, 10)+`" selected>`, `value="`+expiry+`"`)
+		if got := strings.Contains(res.Body, `name="scopes" value="write"`); got != tc.wantWrite {
+			t.Errorf("%s: write scope offered = %v, want %v", tc.email, got, tc.wantWrite)
+		}
+	}
+}
