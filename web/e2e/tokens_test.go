@@ -99,7 +99,13 @@ func TestTokensPageCreateUseRevoke(t *testing.T) {
 	// The dialog is in the top layer: no scroll box clips it.
 	pollJS(t, b, `document.querySelector(`+strconv.Quote(dlg)+`).matches(":modal")`)
 	b.Screenshot("confirm")
+	// While the request is in flight its button is disabled and busy.
+	pollJS(t, b, `(window.__busy = null, document.addEventListener("htmx:beforeSend", e => {
+		const btn = e.detail.elt.querySelector("button[type=submit]");
+		window.__busy = !!(btn && btn.disabled && btn.getAttribute("aria-busy") === "true");
+	}), true)`)
 	b.Click(dlg + ` button[type="submit"]`)
+	pollJS(t, b, `window.__busy === true`)
 	pollJS(t, b, `document.querySelector(`+strconv.Quote(row)+`)?.dataset.status === "revoked"`)
 	pollJS(t, b, `document.getElementById("flash").innerText.includes("revoked")`)
 	pollJS(t, b, `!document.getElementById("token-secret")`)
