@@ -89,8 +89,17 @@ func (h *Audit) Page(c echo.Context) error {
 	status := http.StatusOK
 	if fields, msg, ok := FieldErrors(err); ok {
 		v.Error, v.Errors, status = msg, fields, http.StatusUnprocessableEntity
-		if v.Error == "" && len(fields) > 0 {
-			v.Error = "Check the filters: nothing was searched."
+		// Fields with a place in the form show there; others (limit,
+		// cursor from a hand-made link) in the line above the results.
+		for name, m := range fields {
+			switch name {
+			case "outcome", "since", "until":
+			default:
+				v.Error = m
+			}
+		}
+		if v.Error == "" {
+			v.Error = "Check the filters marked above: nothing was searched."
 		}
 	} else if err != nil {
 		return err

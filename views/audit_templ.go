@@ -74,7 +74,7 @@ func AuditPage(s Shell, v AuditView) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 2, "</div><form class=\"filters card\" method=\"get\" action=\"/audit\" hx-get=\"/audit\" hx-target=\"#audit-results\" hx-select=\"#audit-results\" hx-select-oob=\"#audit-export,#e-since,#e-until\" hx-swap=\"outerHTML\" hx-push-url=\"true\" hx-trigger=\"submit, change from:select\"><div class=\"field\"><label for=\"f-actor\">Actor</label><input id=\"f-actor\" name=\"actor\" value=\"")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 2, "</div><form class=\"filters card\" method=\"get\" action=\"/audit\" hx-get=\"/audit\" hx-target=\"#audit-results\" hx-select=\"#audit-results\" hx-select-oob=\"#audit-export,#e-since,#e-until,#e-outcome\" hx-swap=\"outerHTML\" hx-push-url=\"true\" hx-trigger=\"submit, change from:select\"><div class=\"field\"><label for=\"f-actor\">Actor</label><input id=\"f-actor\" name=\"actor\" value=\"")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -104,7 +104,7 @@ func AuditPage(s Shell, v AuditView) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = components.Select("outcome", "Outcome", v.Outcome, "", []components.Option{{Value: "", Label: "Any"}, {Value: "success", Label: "Success"}, {Value: "denied", Label: "Denied"}, {Value: "error", Label: "Error"}}).Render(ctx, templ_7745c5c3_Buffer)
+			templ_7745c5c3_Err = components.Select("outcome", "Outcome", v.Outcome, v.Errors["outcome"], []components.Option{{Value: "", Label: "Any"}, {Value: "success", Label: "Success"}, {Value: "denied", Label: "Denied"}, {Value: "error", Label: "Error"}}).Render(ctx, templ_7745c5c3_Buffer)
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}

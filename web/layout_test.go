@@ -142,3 +142,21 @@ func TestTokenFormDefaults(t *testing.T) {
 		}
 	}
 }
+
+// TestAuditDatesAndExportLinks: a From after To is an inline error on the To
+// field, and the export links carry the filters shown.
+func TestAuditDatesAndExportLinks(t *testing.T) {
+	env := webtest.New(t)
+	if ok, err := demo.Load(t.Context(), env.Store); err != nil || !ok {
+		t.Fatalf("demo: %v %v", ok, err)
+	}
+	var acme int64
+	_ = env.Store.DB().Get(&acme, `SELECT id FROM orgs WHERE slug = 'acme'`)
+	c := env.NewClient()
+	c.SignIn("ada@example.com", demo.Password)
+	c.Post("/workspace", url.Values{"org_id": {strconv.FormatInt(acme, 10)}})
+	res := c.Get("/audit?since=2026-02-02&until=2026-02-01")
+	wantStatus(t, res, http.StatusUnprocessableEntity, `<p class="field-error" id="e-until" role="alert">To must be on or after From.</p>`)
+	res = c.Get("/audit?action=team.created&outcome=success")
+	wantStatus(t, res, http.StatusOK, `href="/audit/export?action=team.created&amp;format=csv&amp;outcome=success"`)
+}
