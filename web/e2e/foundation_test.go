@@ -292,7 +292,7 @@ func TestAuditLogFilters(t *testing.T) {
 	}
 
 	p.visit("/")
-	p.wantText(".activity", "org.updated")
+	p.wantText(".activity", "Ada Lovelace changed the organization's settings")
 	p.shot("overview-activity")
 
 	p.clickAndWait(".sidebar a[href='/audit']")

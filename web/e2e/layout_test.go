@@ -64,6 +64,16 @@ func TestEveryPageEveryRole(t *testing.T) {
 				name := strings.ReplaceAll(strings.Trim(path, "/"), "/", "-")
 				if name == "" {
 					name = "overview"
+					// Members and billing get the member-safe feed only: no
+					// invitations (other people's emails), tokens or settings.
+					feed := p.evalString(`(document.querySelector(".activity") || {innerText: ""}).innerText`)
+					leaky := strings.Contains(feed, "invited") || strings.Contains(feed, "settings")
+					if (r.name == "member" || r.name == "billing") && leaky {
+						t.Errorf("%s sees audit-only events in the feed:\n%s", r.name, feed)
+					}
+					if !strings.Contains(feed, "Ada Lovelace created the team Platform") && !strings.Contains(feed, "Ada Lovelace created the agent") {
+						t.Errorf("%s: the feed lacks plain sentences:\n%s", r.name, feed)
+					}
 				}
 				p.CheckPage(t, name)
 			}

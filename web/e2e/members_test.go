@@ -136,6 +136,7 @@ func TestMembersBrowser(t *testing.T) {
 	b.Navigate(env.LinkIn("ann@example.com", "/invitations/"))
 	b.WaitVisible("#accept")
 	b.Screenshot("04-link-signed-in")
+	b.CheckPage(t, "04-link-signed-in")
 	b.RunResponse(browsertest.SubmitForm("#accept"))
 	b.waitText("Welcome to Acme Robotics")
 	b.Screenshot("05-joined")
@@ -152,6 +153,7 @@ func TestMembersBrowser(t *testing.T) {
 		t.Fatalf("wrong-account page: %q", got)
 	}
 	b.Screenshot("06-link-wrong-account")
+	b.CheckPage(t, "06-link-wrong-account")
 	b.signOut()
 
 	// Bob has no account: sign up with the email fixed, verified, joined.
@@ -163,6 +165,7 @@ func TestMembersBrowser(t *testing.T) {
 	b.Fill("#invite-signup #f-name", "Bob Baker")
 	b.Fill("#invite-signup #f-password", webtest.Password)
 	b.Screenshot("07-link-sign-up")
+	b.CheckPage(t, "07-link-sign-up")
 	b.RunResponse(browsertest.SubmitForm("#invite-signup"))
 	b.waitText("Welcome to Acme Robotics")
 	if acc, err := env.Store.AccountByEmail(t.Context(), "bob@example.com"); err != nil || !acc.Verified() {
@@ -201,6 +204,7 @@ func TestMembersBrowser(t *testing.T) {
 	b.Click("#remove-" + bob + "-open")
 	b.WaitVisible("#remove-" + bob + " button[type=submit]")
 	b.Screenshot("09-remove-confirm")
+	b.CheckPage(t, "09-remove-confirm")
 	b.Click("#remove-" + bob + " button[type=submit]")
 	b.Run(chromedp.WaitNotPresent(chromedp.CSS("#member-" + bob)))
 	b.waitText("Removed Bob Baker from Acme Robotics")
