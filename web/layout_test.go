@@ -160,3 +160,57 @@ func TestAuditDatesAndExportLinks(t *testing.T) {
 	res = c.Get("/audit?action=team.created&outcome=success")
 	wantStatus(t, res, http.StatusOK, `href="/audit/export?action=team.created&amp;format=csv&amp;outcome=success"`)
 }
+
+// TestChangeEmail: the new address gets a link and the old one a notice;
+// nothing changes until the link is opened; then the account moves, verified,
+// and both steps are audited. An older verification link for the first
+// address can never move it back.
+func TestChangeEmail(t *testing.T) {
+	env := webtest.New(t)
+	c := env.SignUp("ada@example.com", "Ada Lovelace")
+	oldVerify := env.LinkIn("ada@example.com", "/verify/")
+	env.SignUpVerified("grace@example.com", "Grace Hopper")
+
+	bad := []struct {
+		email, password, want string
+	}{
+		{"not an email", webtest.Password, "e-new_email"},
+		{"grace@example.com", webtest.Password, "Another account uses that email."},
+		{"ada@example.com", webtest.Password, "That is already your email."},
+		{"ada@new.example.com", "wrong password", "That is not your current password."},
+	}
+	for _, b := range bad {
+		res := c.Post("/profile/email", url.Values{"new_email": {b.email}, "password": {b.password}})
+		wantStatus(t, res, http.StatusUnprocessableEntity, b.want)
+	}
+	res := c.Post("/profile/email", url.Values{"new_email": {"Ada@New.example.com"}, "password": {webtest.Password}})
+	if res.Status != http.StatusSeeOther {
+		t.Fatalf("change email: %d\n%s", res.Status, res.Body)
+	}
+	link := env.LinkIn("ada@new.example.com", "/verify/")
+	env.LinkIn("ada@example.com", "/profile") // the notice to the current address
+	if acc, _ := env.Store.AccountByEmail(t.Context(), "ada@example.com"); acc.ID == 0 {
+		t.Fatal("the email changed before the link was opened")
+	}
+	wantStatus(t, c.Get(env.Path(link)), http.StatusOK, "ada@new.example.com is confirmed")
+	acc, err := env.Store.AccountByEmail(t.Context(), "ada@new.example.com")
+	if err != nil || !acc.Verified() {
+		t.Fatalf("after the link: %+v %v", acc, err)
+	}
+	var actions []string
+	_ = env.Store.DB().Select(&actions, `SELECT action FROM audit_events WHERE action LIKE 'account.email_change%' ORDER BY id`)
+	if strings.Join(actions, ",") != "account.email_change_requested,account.email_changed" {
+		t.Fatalf("audit: %v", actions)
+	}
+	// The first address's old verification link does not move it back.
+	if res := c.Get(env.Path(oldVerify)); res.Status != http.StatusNotFound {
+		t.Fatalf("old verification link: %d", res.Status)
+	}
+	if acc, _ := env.Store.AccountByID(t.Context(), acc.ID); acc.Email != "ada@new.example.com" {
+		t.Fatalf("email now %q", acc.Email)
+	}
+	// The change link works once.
+	if res := c.Get(env.Path(link)); res.Status != http.StatusNotFound {
+		t.Fatalf("used change link: %d", res.Status)
+	}
+}

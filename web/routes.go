@@ -157,6 +157,7 @@ func (s *Server) routes() []Route {
 		// --- security and two-factor (issue 7): add routes below this line ---
 
 		// --- layout (issue 8): add routes below this line ---
+		{http.MethodPost, "/profile/email", h.Accounts.ChangeEmail, Member},
 
 		// --- wallet, policies, approvals, packages (issue 9): add routes below this line ---
 
