@@ -214,3 +214,29 @@ func TestChangeEmail(t *testing.T) {
 		t.Fatalf("used change link: %d", res.Status)
 	}
 }
+
+// TestSeatsOneDefinition: Members and Settings count seats the same way
+// (members and open invitations); at the limit the invite form says so with
+// a link to the plan; a removal updates the count and the badge in place.
+func TestSeatsOneDefinition(t *testing.T) {
+	env := webtest.New(t)
+	if ok, err := demo.Load(t.Context(), env.Store); err != nil || !ok {
+		t.Fatalf("demo: %v %v", ok, err)
+	}
+	var acme, linus int64
+	_ = env.Store.DB().Get(&acme, `SELECT id FROM orgs WHERE slug = 'acme'`)
+	_ = env.Store.DB().Get(&linus, `SELECT id FROM accounts WHERE email = 'linus@example.com'`)
+	c := env.NewClient()
+	c.SignIn("ada@example.com", demo.Password)
+	c.Post("/workspace", url.Values{"org_id": {strconv.FormatInt(acme, 10)}})
+	// The demo org: 4 members and 1 open invitation on a 5-seat plan.
+	wantStatus(t, c.Get("/members"), 200, `id="seats">5 of 5 seats used`, `id="seat-limit"`, `href="/settings"`)
+	wantStatus(t, c.Get("/settings"), 200, "Seats (members and open invitations)", `<span class="muted">5 of 5</span>`)
+
+	res := c.HTMX(http.MethodPost, "/members/"+strconv.FormatInt(linus, 10)+"/remove", nil)
+	wantStatus(t, res, 200, `id="members-count" hx-swap-oob="true">3 members`, `id="seats" hx-swap-oob="true">4 of 5 seats used`)
+	page := c.Get("/members")
+	if strings.Contains(page.Body, `id="seat-limit"`) {
+		t.Fatal("the limit notice stays after a seat was freed")
+	}
+}

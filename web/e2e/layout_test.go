@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -117,6 +118,23 @@ func TestLayoutKeyboardAndPhone(t *testing.T) {
 	p.shot("skip-link")
 	p.Run(chromedp.KeyEvent("\r"))
 	p.waitFor(`document.activeElement.id === "main"`)
+
+	// The focus ring of a button: at least 2 px, at 3:1 or more against the
+	// page behind it.
+	p.Run(chromedp.KeyEvent("\t"))
+	ring := p.evalString(`(() => {
+		const cs = getComputedStyle(document.activeElement);
+		const lum = c => { const v = c.match(/\d+(\.\d+)?/g).slice(0, 3).map(x => { x = x / 255; return x <= 0.03928 ? x / 12.92 : Math.pow((x + 0.055) / 1.055, 2.4); }); return 0.2126 * v[0] + 0.7152 * v[1] + 0.0722 * v[2]; };
+		const bg = getComputedStyle(document.body).backgroundColor;
+		const a = lum(cs.outlineColor), b = lum(bg);
+		const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+		return cs.outlineStyle + " " + parseFloat(cs.outlineWidth) + " " + ratio.toFixed(2);
+	})()`)
+	var style string
+	var width, ratio float64
+	if _, err := fmt.Sscan(ring, &style, &width, &ratio); err != nil || style == "none" || width < 2 || ratio < 3 {
+		t.Fatalf("focus ring %q: want a solid outline of 2 px or more at 3:1", ring)
+	}
 
 	// The switcher: named, opens, closes on Escape with focus back on it.
 	if got := p.evalString(`document.querySelector("#switcher summary").innerText`); !strings.Contains(got, "Acme Inc") {
