@@ -58,9 +58,9 @@ func ActivitySentence(action, actor, target string) (sentence string, memberSafe
 	case "invitation.declined":
 		return actor + " declined an invitation", false
 	case "grant.set":
-		return actor + " changed what a team may do with " + t, false
+		return actor + " granted " + t, false
 	case "grant.removed":
-		return actor + " removed a team's access to " + t, false
+		return actor + " removed a grant (" + t + ")", false
 	case "token.created":
 		return actor + " created the API token " + t, false
 	case "token.revoked":
@@ -71,6 +71,18 @@ func ActivitySentence(action, actor, target string) (sentence string, memberSafe
 		return actor + " offered the agent " + t + " to another workspace", false
 	case "agent.transfer_cancelled", "agent.transfer_declined":
 		return "The transfer of the agent " + t + " was called off", false
+	case "account.created":
+		return actor + " created the account", false
+	case "account.updated":
+		return actor + " updated the profile", false
+	case "account.email_verified":
+		return actor + " verified " + t, false
+	case "account.password_changed":
+		return actor + " changed the password", false
+	case "account.email_change_requested":
+		return actor + " asked to change the email (" + t + ")", false
+	case "account.email_changed":
+		return actor + " changed the email (" + t + ")", false
 	case "wallet.credits_transferred":
 		return actor + " moved credits", false
 	}

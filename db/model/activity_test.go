@@ -17,8 +17,9 @@ func TestActivitySentence(t *testing.T) {
 		{"invitation.created", "Ada Lovelace", "barbara@example.com", "Ada Lovelace invited barbara@example.com", false},
 		{"token.created", "Ada Lovelace", "ci", "Ada Lovelace created the API token ci", false},
 		{"audit.exported", "Ada Lovelace", "", "Ada Lovelace exported the audit log", false},
-		{"grant.set", "Ada Lovelace", "Bot", "Ada Lovelace changed what a team may do with Bot", false},
+		{"grant.set", "Ada Lovelace", "agent Bot to team Platform: read", "Ada Lovelace granted agent Bot to team Platform: read", false},
 		{"org.updated", "Ada Lovelace", "acme", "Ada Lovelace changed the organization's settings", false},
+		{"account.created", "Nora", "nora@example.com", "Nora created the account", false},
 		// Unknown actions are never member-safe.
 		{"wallet.spent", "Ada Lovelace", "x", "Ada Lovelace: wallet.spent (x)", false},
 		{"org.created", "", "", "Guildhall created the organization", true},
