@@ -170,6 +170,17 @@
     if (dlg && dlg.open && e.detail.successful) dlg.close();
   });
 
+  // Plain form posts (no htmx) show the same busy state until the next page
+  // loads; a page restored from the back-forward cache is cleared again.
+  document.addEventListener("submit", function (e) {
+    if (e.defaultPrevented) return;
+    var btn = e.submitter;
+    if (btn && btn.matches("button, input[type=submit]")) btn.setAttribute("aria-busy", "true");
+  });
+  window.addEventListener("pageshow", function () {
+    document.querySelectorAll("[aria-busy=true]").forEach(function (b) { b.removeAttribute("aria-busy"); });
+  });
+
   // --- Copy buttons: [data-copy="<id of the element to copy>"].
   document.addEventListener("click", function (e) {
     var btn = e.target.closest && e.target.closest("[data-copy]");
