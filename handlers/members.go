@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strconv"
 
+	"github.com/a-h/templ"
 	"github.com/labstack/echo/v4"
 
 	"guildhall/db/model"
@@ -253,7 +254,18 @@ func (h *Members) Remove(c echo.Context) error {
 		if err != nil {
 			return err
 		}
-		return Render(c, http.StatusOK, views.MemberRemoved(text, views.SeatCount{Members: ov.Members, Used: ov.Seats(), Max: ws.LimitTeamMembers}))
+		if !model.CanIn(ws.Kind, ws.Role, model.ActInvite) {
+			return Render(c, http.StatusOK, views.MemberRemoved(text, views.SeatCount{Members: ov.Members}))
+		}
+		// The freed seat may reopen the invite form: the whole invitations
+		// section (with its seat badge) comes along.
+		removed := views.MemberRemoved(text, views.SeatCount{Members: ov.Members})
+		v, err := h.view(c, membersQuery{Page: 1, PerPage: 1})
+		if err != nil {
+			return err
+		}
+		v.InvitationsOOB = true
+		return Render(c, http.StatusOK, templ.Join(removed, views.InvitationsSection(h.Shell(c, "Members", "members"), v)))
 	}
 	return Redirect(c, "/members", "success", text)
 }

@@ -230,13 +230,18 @@ func TestSeatsOneDefinition(t *testing.T) {
 	c.SignIn("ada@example.com", demo.Password)
 	c.Post("/workspace", url.Values{"org_id": {strconv.FormatInt(acme, 10)}})
 	// The demo org: 4 members and 1 open invitation on a 5-seat plan.
-	wantStatus(t, c.Get("/members"), 200, `id="seats">5 of 5 seats used`, `id="seat-limit"`, `href="/settings"`)
+	full := c.Get("/members")
+	wantStatus(t, full, 200, `id="seats">5 of 5 seats used`, `id="seat-limit"`, `href="/settings"`)
+	if strings.Contains(full.Body, `id="invite-form"`) {
+		t.Fatal("the invite form stays open at the seat limit")
+	}
 	wantStatus(t, c.Get("/settings"), 200, "Seats (members and open invitations)", `<span class="muted">5 of 5</span>`)
 
 	res := c.HTMX(http.MethodPost, "/members/"+strconv.FormatInt(linus, 10)+"/remove", nil)
-	wantStatus(t, res, 200, `id="members-count" hx-swap-oob="true">3 members`, `id="seats" hx-swap-oob="true">4 of 5 seats used`)
+	wantStatus(t, res, 200, `id="members-count" hx-swap-oob="true">3 members`, `id="invitations" hx-swap-oob="true"`,
+		`id="seats">4 of 5 seats used`, `id="invite-form"`)
 	page := c.Get("/members")
-	if strings.Contains(page.Body, `id="seat-limit"`) {
-		t.Fatal("the limit notice stays after a seat was freed")
+	if strings.Contains(page.Body, `id="seat-limit"`) || !strings.Contains(page.Body, `id="invite-form"`) {
+		t.Fatal("the limit notice stays, or the form stays closed, after a seat was freed")
 	}
 }
