@@ -172,7 +172,7 @@ func AgentsPage(s Shell, v AgentsView) templ.Component {
 					return templ_7745c5c3_Err
 				}
 			} else {
-				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 6, "<div class=\"table-wrap\" role=\"region\" aria-label=\"Table\" tabindex=\"0\"><table class=\"table\" id=\"agents-table\"><thead><tr><th>Agent</th><th>Created by</th><th>Your access</th></tr></thead> <tbody>")
+				templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 6, "<div class=\"table-wrap\" role=\"region\" aria-label=\"Agents\" tabindex=\"0\"><table class=\"table\" id=\"agents-table\"><thead><tr><th>Agent</th><th>Created by</th><th>Your access</th></tr></thead> <tbody>")
 				if templ_7745c5c3_Err != nil {
 					return templ_7745c5c3_Err
 				}

@@ -196,7 +196,7 @@ func TeamsPage(s Shell, v TeamsView) templ.Component {
 						return templ_7745c5c3_Err
 					}
 				} else {
-					templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 9, "<div class=\"table-wrap\" role=\"region\" aria-label=\"Table\" tabindex=\"0\"><table class=\"table\" id=\"teams-table\"><thead><tr><th>Team</th><th>Members</th><th>Grants</th><th>You</th></tr></thead> <tbody>")
+					templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 9, "<div class=\"table-wrap\" role=\"region\" aria-label=\"Teams\" tabindex=\"0\"><table class=\"table\" id=\"teams-table\"><thead><tr><th>Team</th><th>Members</th><th>Grants</th><th>You</th></tr></thead> <tbody>")
 					if templ_7745c5c3_Err != nil {
 						return templ_7745c5c3_Err
 					}
@@ -593,7 +593,7 @@ func TeamMembersSection(csrf string, v TeamDetailView) templ.Component {
 				return templ_7745c5c3_Err
 			}
 		} else {
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 44, "<div class=\"table-wrap\" role=\"region\" aria-label=\"Table\" tabindex=\"0\"><table class=\"table\" id=\"team-members-table\"><tbody>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 44, "<div class=\"table-wrap\" role=\"region\" aria-label=\"Team members\" tabindex=\"0\"><table class=\"table\" id=\"team-members-table\"><tbody>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
@@ -1118,7 +1118,7 @@ func TeamGrantsSection(csrf string, v TeamDetailView) templ.Component {
 				return templ_7745c5c3_Err
 			}
 		} else {
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 95, "<div class=\"table-wrap\" role=\"region\" aria-label=\"Table\" tabindex=\"0\"><table class=\"table\" id=\"grants-table\"><tbody>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 95, "<div class=\"table-wrap\" role=\"region\" aria-label=\"Agents this team can use\" tabindex=\"0\"><table class=\"table\" id=\"grants-table\"><tbody>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
