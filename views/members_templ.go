@@ -788,7 +788,7 @@ func MemberRow(csrf string, r MemberRowView) templ.Component {
 		}
 		if r.CanTransfer {
 			templ_7745c5c3_Err = components.Confirm(components.ConfirmSpec{
-				ID: "transfer-" + strconv.FormatInt(r.UserID, 10), Trigger: "Make owner…", TriggerName: "Make " + r.Name + " an owner",
+				ID: "transfer-" + strconv.FormatInt(r.UserID, 10), Trigger: "Make owner…", TriggerName: "Make owner: " + r.Name,
 				TriggerClass: "btn btn-ghost btn-sm", Fallback: memberURL(r.UserID, "transfer"),
 				Title:        "Transfer ownership to " + r.Name + "?",
 				Text:         r.Name + " (" + r.Email + ") becomes an owner, and you become an admin. Both changes happen together.",

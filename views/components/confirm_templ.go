@@ -25,7 +25,7 @@ import templruntime "github.com/a-h/templ/runtime"
 type ConfirmSpec struct {
 	ID           string // unique DOM id; the dialog is ID, its trigger ID+"-open"
 	Trigger      string // visible label of the trigger, e.g. "Remove…"
-	TriggerName  string // accessible name when the label alone is ambiguous, e.g. "Remove Ada Lovelace"
+	TriggerName  string // accessible name when the label alone is ambiguous, e.g. "Remove Ada Lovelace"; it must start with the visible label (WCAG 2.5.3, axe checks it)
 	TriggerClass string // classes of the trigger; default a small danger link-button
 	Fallback     string // confirmation page for browsers without script; optional
 
