@@ -207,8 +207,9 @@ func (s *Store) VerifyEmail(ctx context.Context, actor model.Actor, token string
 			Email     string     `db:"email"`
 			ExpiresAt time.Time  `db:"expires_at"`
 			UsedAt    *time.Time `db:"used_at"`
+			Change    bool       `db:"change"`
 		}
-		err := tx.GetContext(ctx, &v, `SELECT account_id, email, expires_at, used_at
+		err := tx.GetContext(ctx, &v, `SELECT account_id, email, expires_at, used_at, change
 			FROM email_verifications WHERE token_hash = $1 FOR UPDATE`, HashSecret(token))
 		if errors.Is(err, sql.ErrNoRows) {
 			return model.NotFound("verification link")
@@ -224,6 +225,11 @@ func (s *Store) VerifyEmail(ctx context.Context, actor model.Actor, token string
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE email_verifications SET used_at = $1 WHERE token_hash = $2`, tx.Now(), HashSecret(token)); err != nil {
 			return fmt.Errorf("use verification: %w", err)
+		}
+		if v.Change {
+			var err error
+			acc, err = tx.changeEmail(v.AccountID, v.Email)
+			return err
 		}
 		res, err := tx.ExecContext(ctx, `UPDATE accounts SET email_verified_at = COALESCE(email_verified_at, $1)
 			WHERE id = $2 AND email = $3`, tx.Now(), v.AccountID, v.Email)
@@ -241,6 +247,71 @@ func (s *Store) VerifyEmail(ctx context.Context, actor model.Actor, token string
 		return tx.Record(acc.PersonalOrgID, "account.email_verified", model.Target{Kind: "account", ID: strconv.FormatInt(acc.ID, 10), Label: acc.Email})
 	})
 	return acc, err
+}
+
+// RequestEmailChange starts moving the account to a new address: it checks
+// the password and that the address is free, and returns a one-time link
+// token to mail to the new address. Nothing changes until the link is used
+// (VerifyEmail); the request is audited.
+func (s *Store) RequestEmailChange(ctx context.Context, actor model.Actor, newEmail, password string) (string, error) {
+	newEmail = model.NormalizeEmail(newEmail)
+	acc, err := s.AccountByID(ctx, actor.AccountID)
+	if err != nil {
+		return "", err
+	}
+	fields := model.Fields{}
+	if err := model.ValidateEmail(newEmail); err != nil {
+		fields.Add("new_email", msgOf(err))
+	} else if newEmail == acc.Email {
+		fields.Add("new_email", "That is already your email.")
+	}
+	if bcrypt.CompareHashAndPassword([]byte(acc.PasswordHash), []byte(password)) != nil {
+		fields.Add("password", "That is not your current password.")
+	}
+	if err := fields.Err(); err != nil {
+		return "", err
+	}
+	secret, hash := NewSecret("ver_")
+	err = s.InTx(ctx, actor, func(tx *Tx) error {
+		var taken bool
+		if err := tx.GetContext(ctx, &taken, `SELECT EXISTS (SELECT 1 FROM accounts WHERE email = $1)`, newEmail); err != nil {
+			return fmt.Errorf("check email: %w", err)
+		}
+		if taken {
+			return model.InvalidField("new_email", "Another account uses that email.")
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO email_verifications (token_hash, account_id, email, expires_at, created_at, change)
+			VALUES ($1, $2, $3, $4, $5, true)`, hash, acc.ID, newEmail, tx.Now().Add(VerificationTTL), tx.Now()); err != nil {
+			return fmt.Errorf("create email change: %w", err)
+		}
+		return tx.Record(acc.PersonalOrgID, "account.email_change_requested", model.Target{Kind: "account", ID: strconv.FormatInt(acc.ID, 10), Label: acc.Email + " → " + newEmail})
+	})
+	if err != nil {
+		return "", err
+	}
+	return secret, nil
+}
+
+// changeEmail moves the account to an address its link just proved, verified
+// at once, and records the change with both addresses.
+func (tx *Tx) changeEmail(accountID int64, email string) (model.Account, error) {
+	old, err := tx.accountByID(accountID)
+	if err != nil {
+		return model.Account{}, err
+	}
+	_, err = tx.ExecContext(tx.ctx, `UPDATE accounts SET email = $1, email_verified_at = $2 WHERE id = $3`, email, tx.Now(), accountID)
+	if isUniqueViolation(err, "accounts_email_key") {
+		return model.Account{}, model.Conflict("Another account took that email in the meantime.")
+	}
+	if err != nil {
+		return model.Account{}, fmt.Errorf("change email: %w", err)
+	}
+	acc, err := tx.accountByID(accountID)
+	if err != nil {
+		return model.Account{}, err
+	}
+	tx.actor.AccountID, tx.actor.Email = acc.ID, acc.Email
+	return acc, tx.Record(acc.PersonalOrgID, "account.email_changed", model.Target{Kind: "account", ID: strconv.FormatInt(acc.ID, 10), Label: old.Email + " → " + acc.Email})
 }
 
 // UpdateProfile renames the account; its personal org follows the name.

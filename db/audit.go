@@ -118,16 +118,41 @@ func (s *Store) ExportAudit(ctx context.Context, actor model.Actor, orgID int64,
 	}
 }
 
-// RecentActivity is the latest events of an org for the overview page, for
-// any member (it shows what happened, not who exported what).
-func (s *Store) RecentActivity(ctx context.Context, orgID int64, n int) ([]model.AuditEvent, error) {
-	var evs []model.AuditEvent
-	err := s.db.SelectContext(ctx, &evs, `SELECT `+auditCols+` FROM audit_events
-		WHERE org_id = $1 AND outcome = 'success' ORDER BY id DESC LIMIT $2`, orgID, n)
+// Activity is one event of the overview's feed, with the actor's current
+// name (the event keeps only the email it had).
+type Activity struct {
+	model.AuditEvent
+	ActorName string `db:"actor_name"`
+}
+
+// RecentActivity is the latest successful events of an org for the overview
+// page, newest first. The caller decides what each viewer may see of them
+// (model.ActivitySentence).
+func (s *Store) RecentActivity(ctx context.Context, orgID int64, n int) ([]Activity, error) {
+	var evs []Activity
+	err := s.db.SelectContext(ctx, &evs, `SELECT e.id, e.org_id, e.actor_id, e.actor_email, e.token_id, e.action,
+		e.target_kind, e.target_id, e.target_label, e.outcome, e.ip, e.created_at, COALESCE(a.name, '') AS actor_name
+		FROM audit_events e LEFT JOIN accounts a ON a.id = e.actor_id
+		WHERE e.org_id = $1 AND e.outcome = 'success' ORDER BY e.id DESC LIMIT $2`, orgID, n)
 	if err != nil {
 		return nil, fmt.Errorf("recent activity: %w", err)
 	}
 	return evs, nil
+}
+
+// DeleteBlockers lists what stops an org from being deleted now, so the
+// settings page can list it before anyone tries (DeleteOrg checks again
+// under its lock).
+func (s *Store) DeleteBlockers(ctx context.Context, orgID int64) ([]Blocker, error) {
+	var all []Blocker
+	for _, q := range deleteGuards {
+		var bs []Blocker
+		if err := s.db.SelectContext(ctx, &bs, q, orgID); err != nil {
+			return nil, fmt.Errorf("check what the org owns: %w", err)
+		}
+		all = append(all, bs...)
+	}
+	return all, nil
 }
 
 // requireAction checks the actor's role in org allows action. Not a member is

@@ -298,3 +298,23 @@ func (s *Store) TransferOwnership(ctx context.Context, actor model.Actor, orgID,
 	})
 	return newOwner, formerOwner, err
 }
+
+// MemberTeams lists, per member of org, the names of the teams they are in:
+// the Members page says which teams a move to billing takes them out of.
+func (s *Store) MemberTeams(ctx context.Context, orgID int64) (map[int64][]string, error) {
+	var rows []struct {
+		AccountID int64  `db:"account_id"`
+		Name      string `db:"name"`
+	}
+	err := s.db.SelectContext(ctx, &rows, `SELECT tm.account_id, t.name FROM team_members tm
+		JOIN teams t ON t.id = tm.team_id AND t.org_id = tm.org_id
+		WHERE tm.org_id = $1 ORDER BY t.name`, orgID)
+	if err != nil {
+		return nil, fmt.Errorf("member teams: %w", err)
+	}
+	out := map[int64][]string{}
+	for _, r := range rows {
+		out[r.AccountID] = append(out[r.AccountID], r.Name)
+	}
+	return out, nil
+}

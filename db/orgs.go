@@ -385,7 +385,13 @@ type OrgOverview struct {
 	Members      int   `db:"members"`
 	Teams        int   `db:"teams"`
 	Agents       int   `db:"agents"`
+	// Pending counts invitations still open (not expired): they hold a seat.
+	Pending int `db:"pending"`
 }
+
+// Seats is the one seat count shown everywhere: members plus open
+// invitations, as the invite limit counts them.
+func (o OrgOverview) Seats() int { return o.Members + o.Pending }
 
 // Overview counts what an org holds.
 func (s *Store) Overview(ctx context.Context, orgID int64) (OrgOverview, error) {
@@ -394,7 +400,8 @@ func (s *Store) Overview(ctx context.Context, orgID int64) (OrgOverview, error) 
 		COALESCE((SELECT balance_cents FROM wallets WHERE org_id = $1), 0) AS balance_cents,
 		(SELECT count(*) FROM memberships WHERE org_id = $1) AS members,
 		(SELECT count(*) FROM teams WHERE org_id = $1) AS teams,
-		(SELECT count(*) FROM agents WHERE org_id = $1) AS agents`, orgID)
+		(SELECT count(*) FROM agents WHERE org_id = $1) AS agents,
+		(SELECT count(*) FROM invitations WHERE org_id = $1 AND status = 'pending' AND expires_at > $2) AS pending`, orgID, s.Now())
 	if err != nil {
 		return ov, fmt.Errorf("overview: %w", err)
 	}

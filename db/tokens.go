@@ -88,6 +88,10 @@ func (s *Store) validateTokenInput(in *CreateTokenInput) error {
 	return f.Err()
 }
 
+// TokenPrefix starts every API token, so secret scanners and people can tell
+// a Guildhall token at a glance.
+const TokenPrefix = "guildhall_"
+
 // CreateToken issues a bearer token for the actor. The secret is returned once;
 // only its hash is stored. The plan limit api_keys (SPEC 14) counts the
 // account's active tokens in the token's org (unbound tokens count in the
@@ -96,7 +100,7 @@ func (s *Store) CreateToken(ctx context.Context, actor model.Actor, in CreateTok
 	if err := s.validateTokenInput(&in); err != nil {
 		return "", model.APIToken{}, err
 	}
-	secret, hash := NewSecret("gh_")
+	secret, hash := NewSecret(TokenPrefix)
 	var row tokenRow
 	err := s.InTx(ctx, actor, func(tx *Tx) error {
 		acc, err := tx.accountByID(actor.AccountID)
@@ -133,7 +137,7 @@ func (s *Store) CreateToken(ctx context.Context, actor model.Actor, in CreateTok
 		}
 		err = tx.GetContext(ctx, &row, `INSERT INTO api_tokens (account_id, name, token_hash, prefix, scopes, org_id, policy_id, expires_at, created_at)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING `+tokenCols,
-			actor.AccountID, in.Name, hash, secret[:10], pq.StringArray(in.Scopes), in.OrgID, in.PolicyID, in.ExpiresAt, tx.Now())
+			actor.AccountID, in.Name, hash, secret[:len(TokenPrefix)+6], pq.StringArray(in.Scopes), in.OrgID, in.PolicyID, in.ExpiresAt, tx.Now())
 		if err != nil {
 			return fmt.Errorf("insert token: %w", err)
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -40,7 +41,7 @@ func TestTokenCreateValidation(t *testing.T) {
 	}
 	// Scopes are deduplicated and ordered; none means read and write.
 	_, tok, err := s.CreateToken(ctx, actor, db.CreateTokenInput{Name: " deploy ", Scopes: []string{"write", "read", "write"}})
-	if err != nil || tok.Name != "deploy" || fmt.Sprint(tok.Scopes) != "[read write]" || tok.Prefix[:3] != "gh_" {
+	if err != nil || tok.Name != "deploy" || fmt.Sprint(tok.Scopes) != "[read write]" || !strings.HasPrefix(tok.Prefix, "guildhall_") {
 		t.Fatalf("token %+v %v", tok, err)
 	}
 	_, tok, err = s.CreateToken(ctx, actor, db.CreateTokenInput{Name: "default"})

@@ -55,7 +55,7 @@ func (h *Accounts) Signup(c echo.Context) error {
 	if err := h.SendVerification(c, acc); err != nil {
 		return err
 	}
-	return Redirect(c, SafeNext(f.Next), "success", "Welcome to Guildhall! We sent a link to "+acc.Email+" to verify your email.")
+	return Redirect(c, SafeNext(f.Next), "success", "Welcome to Guildhall, "+acc.Name+".")
 }
 
 func signupInput(c echo.Context) db.SignupInput {
@@ -170,8 +170,12 @@ func (h *Accounts) Verify(c echo.Context) error {
 // ResendVerification sends a new verification link.
 func (h *Accounts) ResendVerification(c echo.Context) error {
 	acc, _ := request.Account(c)
+	back := "/profile"
+	if next := c.FormValue("next"); next != "" {
+		back = SafeNext(next)
+	}
 	if acc.Verified() {
-		return Redirect(c, "/profile", "info", "Your email is already verified.")
+		return Redirect(c, back, "info", "Your email is already verified.")
 	}
 	if ok, _ := h.Limiter.Allow("verify:" + acc.Email); !ok {
 		return ErrRateLimited
@@ -179,7 +183,7 @@ func (h *Accounts) ResendVerification(c echo.Context) error {
 	if err := h.SendVerification(c, acc); err != nil {
 		return err
 	}
-	return Redirect(c, "/profile", "success", "We sent a new verification link to "+acc.Email+".")
+	return Redirect(c, back, "success", "We sent a new verification link to "+acc.Email+".")
 }
 
 // ProfilePage shows name, email and the password form.
@@ -235,4 +239,52 @@ func (h *Accounts) ChangePassword(c echo.Context) error {
 		return Redirect(c, "/profile", "success", "Password changed. Other sessions were signed out and every API token was revoked.")
 	}
 	return Redirect(c, "/profile", "success", "Password changed. Other sessions were signed out.")
+}
+
+// ChangeEmail is POST /profile/email: it mails a confirmation link to the new
+// address and tells the current one, so a hijacked session cannot quietly
+// move the account. The address changes only when the link is opened.
+func (h *Accounts) ChangeEmail(c echo.Context) error {
+	ctx := c.Request().Context()
+	acc, _ := request.Account(c)
+	if ok, _ := h.Limiter.Allow("email-change:" + acc.Email); !ok {
+		return ErrRateLimited
+	}
+	newEmail := model.NormalizeEmail(c.FormValue("new_email"))
+	token, err := h.Store.RequestEmailChange(ctx, request.Actor(c), newEmail, c.FormValue("password"))
+	if fields, msg, ok := FieldErrors(err); ok {
+		if msg != "" {
+			fields["new_email"] = msg
+		}
+		return Render(c, http.StatusUnprocessableEntity, views.ProfilePage(h.Shell(c, "Profile", "profile"),
+			views.ProfileForm{Name: acc.Name, Email: acc.Email, Verified: acc.Verified(), NewEmail: c.FormValue("new_email"), EmailErrors: fields}))
+	}
+	if err != nil {
+		return err
+	}
+	link := h.Link("/verify/" + token)
+	html, err := RenderEmail(ctx, "Confirm your new email", []string{
+		"Hi " + acc.Name + ",",
+		"Open this link to make " + newEmail + " the email of your Guildhall account (now " + acc.Email + "). It works for 48 hours.",
+	}, "Confirm new email", link, "If you did not ask for this, ignore this message: nothing changes.")
+	if err != nil {
+		return err
+	}
+	text := fmt.Sprintf("Hi %s,\n\nOpen this link to make %s the email of your Guildhall account (now %s):\n\n%s\n\nIt works for 48 hours. If you did not ask for this, ignore this message: nothing changes.\n", acc.Name, newEmail, acc.Email, link)
+	if err := h.Mail.Send(ctx, model.Mail{To: newEmail, Subject: "Confirm your new email for Guildhall", Text: text, HTML: html}); err != nil {
+		return err
+	}
+	notice := fmt.Sprintf("Hi %s,\n\nSomeone signed in to your Guildhall account asked to change its email from %s to %s. It changes only if the link sent to the new address is opened.\n\nIf this was not you, change your password now: %s\n", acc.Name, acc.Email, newEmail, h.Link("/profile"))
+	noticeHTML, err := RenderEmail(ctx, "Your email is about to change", []string{
+		"Hi " + acc.Name + ",",
+		"Someone signed in to your Guildhall account asked to change its email from " + acc.Email + " to " + newEmail + ". It changes only if the link sent to the new address is opened.",
+		"If this was not you, change your password now.",
+	}, "Open your profile", h.Link("/profile"), "")
+	if err != nil {
+		return err
+	}
+	if err := h.Mail.Send(ctx, model.Mail{To: acc.Email, Subject: "Your Guildhall email is about to change", Text: notice, HTML: noticeHTML}); err != nil {
+		return err
+	}
+	return Redirect(c, "/profile", "success", "We sent a link to "+newEmail+". Your email changes when you open it.")
 }

@@ -49,6 +49,9 @@ func ParseAuditFilter(q url.Values) (model.AuditFilter, error) {
 		return nil
 	}
 	f.Since, f.Until = parse("since", false), parse("until", true)
+	if f.Since != nil && f.Until != nil && !f.Since.Before(*f.Until) {
+		fields.Add("until", "To must be on or after From.")
+	}
 	if l := q.Get("limit"); l != "" {
 		n, err := strconv.Atoi(l)
 		if err != nil || n < 1 || n > 200 {
@@ -83,12 +86,19 @@ func (h *Audit) Page(c echo.Context) error {
 	v.ExportJSONL = "/audit/export?" + exp.Encode()
 	f, err := ParseAuditFilter(q)
 	status := http.StatusOK
-	if _, msg, ok := FieldErrors(err); ok {
-		v.Error, status = msg, http.StatusUnprocessableEntity
-		if e, isModel := model.AsError(err); isModel {
-			for _, m := range e.Fields {
+	if fields, msg, ok := FieldErrors(err); ok {
+		v.Error, v.Errors, status = msg, fields, http.StatusUnprocessableEntity
+		// Fields with a place in the form show there; others (limit,
+		// cursor from a hand-made link) in the line above the results.
+		for name, m := range fields {
+			switch name {
+			case "outcome", "since", "until":
+			default:
 				v.Error = m
 			}
+		}
+		if v.Error == "" {
+			v.Error = "Check the filters marked above: nothing was searched."
 		}
 	} else if err != nil {
 		return err

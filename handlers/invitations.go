@@ -122,6 +122,12 @@ func (h *Invitations) linkView(c echo.Context, token string) (views.InvitationLi
 	if link.State != model.LinkValid {
 		v.Mode = views.LinkClosed
 		v.Title, v.Text = closedLink(link.State, inv)
+		// The person who accepted it opens their old email again: say so.
+		if acc, ok := request.Account(c); ok && link.State == model.LinkAccepted && inv.AcceptedBy != nil && *inv.AcceptedBy == acc.ID {
+			v.Title = "You already joined " + inv.OrgName
+			v.Text = fmt.Sprintf("You accepted this invitation and are a member of %s. Pick it in the workspace switcher at the top.", inv.OrgName)
+			return v, http.StatusOK, nil
+		}
 		return v, closedStatus(link.State), nil
 	}
 	if acc, ok := request.Account(c); ok {

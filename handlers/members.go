@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strconv"
 
+	"github.com/a-h/templ"
 	"github.com/labstack/echo/v4"
 
 	"guildhall/db/model"
@@ -68,7 +69,7 @@ func inviteRoles(viewer model.Role) []components.Option {
 }
 
 // rowView builds one table row with the actions the viewer may take.
-func (h *Members) rowView(ws model.Workspace, viewerID int64, m model.MemberRow, owners int) views.MemberRowView {
+func (h *Members) rowView(ws model.Workspace, viewerID int64, m model.MemberRow, owners int, teams []string) views.MemberRowView {
 	a := model.ActionsOn(ws.Kind, viewerID, ws.Role, m, owners)
 	r := views.MemberRowView{
 		UserID: m.AccountID, Name: m.Name, Email: m.Email, Role: string(m.Role), RoleLabel: m.Role.Label(),
@@ -85,7 +86,8 @@ func (h *Members) rowView(ws model.Workspace, viewerID int64, m model.MemberRow,
 	}
 	if a.ChangeRole {
 		for _, role := range a.Roles {
-			r.Roles = append(r.Roles, components.Option{Value: string(role), Label: role.Label()})
+			r.Roles = append(r.Roles, components.Option{Value: string(role), Label: role.Label(),
+				Consequence: model.RoleChangeConsequence(m.Name, m.Role, role, teams)})
 		}
 	}
 	return r
@@ -110,8 +112,12 @@ func (h *Members) view(c echo.Context, q membersQuery) (views.MembersView, error
 		CanInvite: model.CanIn(ws.Kind, ws.Role, model.ActInvite),
 		CanLeave:  model.CanLeave(ws.Kind, ws.Role, owners) == nil,
 	}
+	teams, err := h.Store.MemberTeams(ctx, ws.ID)
+	if err != nil {
+		return views.MembersView{}, err
+	}
 	for _, m := range rows {
-		v.Rows = append(v.Rows, h.rowView(ws, acc.ID, m, owners))
+		v.Rows = append(v.Rows, h.rowView(ws, acc.ID, m, owners, teams[m.AccountID]))
 	}
 	v.Pager = components.Pager{Page: q.Page, TotalPages: model.TotalPages(total, q.PerPage), Total: total, Href: q.href, Target: "#members-list"}
 	if v.CanInvite {
@@ -138,12 +144,9 @@ func (h *Members) pending(c echo.Context, ws model.Workspace, v *views.MembersVi
 	now := h.Store.Now()
 	v.ShowPending = true
 	v.Pending = nil
-	v.SeatsUsed, v.SeatsMax = ov.Members, ws.LimitTeamMembers
+	v.SeatsUsed, v.SeatsMax = ov.Seats(), ws.LimitTeamMembers
 	for _, inv := range invs {
 		expired := inv.StateAt(now) == model.LinkExpired
-		if !expired {
-			v.SeatsUsed++
-		}
 		by := inv.InviterName
 		if by == "" {
 			by = "—"
@@ -215,7 +218,11 @@ func (h *Members) ChangeRole(c echo.Context) error {
 	if oerr != nil {
 		return oerr
 	}
-	row := h.rowView(ws, acc.ID, m, owners)
+	teams, terr := h.Store.MemberTeams(ctx, ws.ID)
+	if terr != nil {
+		return terr
+	}
+	row := h.rowView(ws, acc.ID, m, owners, teams[m.AccountID])
 	status := http.StatusOK
 	if e != nil {
 		row.Error, status = e.Message, StatusOf(e.Code)
@@ -246,7 +253,23 @@ func (h *Members) Remove(c echo.Context) error {
 	}
 	text := fmt.Sprintf("Removed %s from %s.", m.Name, ws.DisplayName)
 	if IsHTMX(c) {
-		return Render(c, http.StatusOK, views.MemberRemoved(text))
+		// The counts the removal changed come along out of band.
+		ov, err := h.Store.Overview(ctx, ws.ID)
+		if err != nil {
+			return err
+		}
+		if !model.CanIn(ws.Kind, ws.Role, model.ActInvite) {
+			return Render(c, http.StatusOK, views.MemberRemoved(text, views.SeatCount{Members: ov.Members}))
+		}
+		// The freed seat may reopen the invite form: the whole invitations
+		// section (with its seat badge) comes along.
+		removed := views.MemberRemoved(text, views.SeatCount{Members: ov.Members})
+		v, err := h.view(c, membersQuery{Page: 1, PerPage: 1})
+		if err != nil {
+			return err
+		}
+		v.InvitationsOOB = true
+		return Render(c, http.StatusOK, templ.Join(removed, views.InvitationsSection(h.Shell(c, "Members", "members"), v)))
 	}
 	return Redirect(c, "/members", "success", text)
 }

@@ -93,6 +93,32 @@ func (h *Tokens) pageView(c echo.Context, f views.TokenForm) (views.TokensView, 
 	return v, nil
 }
 
+// newTokenForm is the create form's starting point: bound to the active
+// workspace, expiring in 90 days, read and write, and for a billing member
+// (who cannot change anything) read only, with no write scope offered.
+func (h *Tokens) newTokenForm(c echo.Context) views.TokenForm {
+	ws := request.Workspace(c)
+	f := views.TokenForm{Org: strconv.FormatInt(ws.ID, 10), Expires: h.Store.Now().AddDate(0, 0, 90).Format("2006-01-02")}
+	if ws.Role == model.RoleBilling {
+		f.Scopes = scopeChoicesFor(ws.Role, []string{model.ScopeRead})
+	} else {
+		f.Scopes = scopeChoicesFor(ws.Role, []string{model.ScopeRead, model.ScopeWrite})
+	}
+	return f
+}
+
+// scopeChoicesFor leaves out write for billing members.
+func scopeChoicesFor(role model.Role, checked []string) []views.ScopeChoice {
+	var out []views.ScopeChoice
+	for _, sc := range scopeChoices(checked) {
+		if role == model.RoleBilling && sc.Value == model.ScopeWrite {
+			continue
+		}
+		out = append(out, sc)
+	}
+	return out
+}
+
 // scopeChoices are the checkboxes with checked ones marked.
 func scopeChoices(checked []string) []views.ScopeChoice {
 	out := make([]views.ScopeChoice, 0, len(model.AllScopes))
@@ -108,7 +134,7 @@ func scopeChoices(checked []string) []views.ScopeChoice {
 
 // Page is GET /tokens.
 func (h *Tokens) Page(c echo.Context) error {
-	v, err := h.pageView(c, views.TokenForm{Scopes: scopeChoices([]string{model.ScopeRead, model.ScopeWrite})})
+	v, err := h.pageView(c, h.newTokenForm(c))
 	if err != nil {
 		return err
 	}
@@ -121,7 +147,7 @@ func (h *Tokens) Create(c echo.Context) error {
 	form, _ := c.FormParams()
 	f := views.TokenForm{Name: c.FormValue("name"), Org: strings.TrimSpace(c.FormValue("org")), Expires: strings.TrimSpace(c.FormValue("expires_at"))}
 	scopes := form["scopes"]
-	f.Scopes = scopeChoices(scopes)
+	f.Scopes = scopeChoicesFor(request.Workspace(c).Role, scopes)
 	in := db.CreateTokenInput{Name: f.Name, Scopes: scopes}
 	fields := model.Fields{}
 	if len(scopes) == 0 {
@@ -182,7 +208,7 @@ func (h *Tokens) Create(c echo.Context) error {
 		}
 		return Render(c, StatusOf(e.Code), views.TokensPage(h.Shell(c, "API tokens", "tokens"), v))
 	}
-	v, err := h.pageView(c, views.TokenForm{Scopes: scopeChoices([]string{model.ScopeRead, model.ScopeWrite})})
+	v, err := h.pageView(c, h.newTokenForm(c))
 	if err != nil {
 		return err
 	}

@@ -28,7 +28,7 @@ func (h *Workspaces) Overview(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	evs, err := h.Store.RecentActivity(ctx, ws.ID, 8)
+	evs, err := h.Store.RecentActivity(ctx, ws.ID, 20)
 	if err != nil {
 		return err
 	}
@@ -43,8 +43,22 @@ func (h *Workspaces) Overview(c echo.Context) error {
 		}
 	}
 	now := h.Store.Now()
+	// Everyone sees sentences; people without the audit log (members,
+	// billing) only the member-safe ones.
+	fullFeed := model.Can(ws.Role, model.ActReadAudit)
 	for _, e := range evs {
-		v.Activity = append(v.Activity, views.ActivityItem{Actor: orDash(e.ActorEmail), Action: e.Action, Target: e.TargetLabel, When: views.Ago(e.CreatedAt, now)})
+		actor := e.ActorName
+		if actor == "" {
+			actor = e.ActorEmail
+		}
+		text, safe := model.ActivitySentence(e.Action, actor, e.TargetLabel)
+		if !safe && !fullFeed {
+			continue
+		}
+		v.Activity = append(v.Activity, views.ActivityItem{Actor: orDash(actor), Text: text, When: views.Ago(e.CreatedAt, now)})
+		if len(v.Activity) == 8 {
+			break
+		}
 	}
 	return Render(c, http.StatusOK, views.OverviewPage(h.Shell(c, "Overview", "overview"), v))
 }
@@ -150,8 +164,20 @@ func (h *Workspaces) settingsView(c echo.Context, ws model.Workspace) (views.Set
 	if err != nil {
 		return views.SettingsView{}, err
 	}
+	var blocked []string
+	if model.Can(ws.Role, model.ActDeleteOrg) && !ws.Personal() {
+		// Listed up front, so nobody types the slug to learn it cannot work.
+		bs, err := h.Store.DeleteBlockers(c.Request().Context(), ws.ID)
+		if err != nil {
+			return views.SettingsView{}, err
+		}
+		for _, b := range bs {
+			blocked = append(blocked, blockerLabel(b))
+		}
+	}
 	return views.SettingsView{
-		Personal: ws.Personal(), Slug: ws.Slug,
+		DeleteBlocked: blocked,
+		Personal:      ws.Personal(), Slug: ws.Slug,
 		CanEdit:   model.Can(ws.Role, model.ActUpdateOrg),
 		CanDelete: model.Can(ws.Role, model.ActDeleteOrg),
 		Form: views.OrgForm{DisplayName: ws.DisplayName, Slug: ws.Slug, Description: ws.Description,
@@ -206,6 +232,7 @@ func (h *Workspaces) DeleteOrg(c echo.Context) error {
 		if d, ok := e.Details.(map[string]any); ok {
 			if bs, ok := d["blockers"].([]db.Blocker); ok {
 				v.DeleteError = "This organization still owns:"
+				v.DeleteBlocked = nil
 				for _, b := range bs {
 					v.DeleteBlocked = append(v.DeleteBlocked, blockerLabel(b))
 				}

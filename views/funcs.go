@@ -4,6 +4,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"guildhall/views/components"
 )
 
 func initial(name string) string {
@@ -108,4 +110,13 @@ func pad2(n int) string {
 		return "0" + itoa(n)
 	}
 	return itoa(n)
+}
+
+// workspaceAvatar gives each org its own avatar colour (from its slug), and
+// Personal its fixed one.
+func workspaceAvatar(w WorkspaceItem) string {
+	if w.Personal {
+		return "avatar-personal"
+	}
+	return components.AvatarClass(w.Slug)
 }

@@ -191,9 +191,12 @@ func Pct(p float64) string {
 	return strconv.FormatFloat(p, 'f', -1, 64) + "%"
 }
 
-func barWidth(p float64) string {
-	return "width: " + strconv.FormatFloat(min(max(p, 0), 100), 'f', 1, 64) + "%"
+// barValue is a limit bar's <progress> value, 0 to 100 (a <progress>, not a
+// styled div: the CSP allows no inline style).
+func barValue(p float64) string {
+	return strconv.FormatFloat(min(max(p, 0), 100), 'f', 1, 64)
 }
+
 
 func usageTab(cur, want string) string {
 	if cur == want {

@@ -127,8 +127,10 @@ func TestInviteAndAcceptEveryKindOfInvitee(t *testing.T) {
 		t.Fatalf("ann's role %q", r)
 	}
 	wantStatus(t, ann.Get("/"), http.StatusOK, "Welcome to Acme", "Acme")
-	// The link is used now.
-	wantStatus(t, ann.Get(annLink), http.StatusGone, "already used")
+	// The link is used now; Ann, who used it, is told she already joined,
+	// and anyone else that it was used.
+	wantStatus(t, ann.Get(annLink), http.StatusOK, "You already joined Acme")
+	wantStatus(t, env.NewClient().Get(annLink), http.StatusGone, "already used")
 
 	// 2. Wes is signed in but bob's link was not sent to him.
 	bobLink := env.Path(env.LinkIn("bob@example.com", "/invitations/"))

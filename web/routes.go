@@ -174,6 +174,7 @@ func (s *Server) routes() []Route {
 		{http.MethodPost, "/login/2fa/passkey", h.TwoFactor.Login, Public},
 
 		// --- layout (issue 8): add routes below this line ---
+		{http.MethodPost, "/profile/email", h.Accounts.ChangeEmail, Member},
 
 		// --- wallet, policies, approvals, packages (issue 9): add routes below this line ---
 		{http.MethodGet, "/wallet", h.Wallet.Page, Member},

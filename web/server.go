@@ -88,24 +88,33 @@ func (s *Server) build() *echo.Echo {
 	e.Use(cleanInput)
 	e.Use(s.securityHeaders)
 
-	e.GET("/healthz", s.healthz)
-	e.GET("/readyz", s.readyz)
-	e.GET("/static/*", echo.WrapHandler(http.StripPrefix("/static/", staticHandler())))
+	getHead := []string{http.MethodGet, http.MethodHead}
+	e.Match(getHead, "/healthz", s.healthz)
+	e.Match(getHead, "/readyz", s.readyz)
+	e.Match(getHead, "/static/*", echo.WrapHandler(http.StripPrefix("/static", static.Handler())))
 
 	page := e.Group("", s.sessionMiddleware, s.csrfMiddleware)
 	member := e.Group("", s.sessionMiddleware, s.csrfMiddleware, requireAccount, s.workspaceMiddleware, s.h.TwoFactor.Gate)
 	apiPublic := e.Group("")
 	apiAuth := e.Group("", s.bearerMiddleware, s.meter.Middleware)
 	for _, r := range s.routes() {
-		switch r.Access {
-		case Public:
-			page.Add(r.Method, r.Path, r.Handler, s.workspaceMiddleware)
-		case Member:
-			member.Add(r.Method, r.Path, r.Handler)
-		case APIPublic:
-			apiPublic.Add(r.Method, r.Path, r.Handler)
-		case API:
-			apiAuth.Add(r.Method, r.Path, r.Handler)
+		// HEAD is answered wherever GET is (RFC 9110 9.3.2): the same
+		// handler, and net/http drops the body.
+		methods := []string{r.Method}
+		if r.Method == http.MethodGet {
+			methods = getHead
+		}
+		for _, m := range methods {
+			switch r.Access {
+			case Public:
+				page.Add(m, r.Path, r.Handler, s.workspaceMiddleware)
+			case Member:
+				member.Add(m, r.Path, r.Handler)
+			case APIPublic:
+				apiPublic.Add(m, r.Path, r.Handler)
+			case API:
+				apiAuth.Add(m, r.Path, r.Handler)
+			}
 		}
 	}
 	// Unknown /api paths answer the JSON envelope; unknown pages the 404 page
@@ -135,14 +144,6 @@ func ipExtractor(trusted []*net.IPNet) echo.IPExtractor {
 		}
 		return realIP(r)
 	}
-}
-
-func staticHandler() http.Handler {
-	fs := http.FileServer(http.FS(static.Files))
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Cache-Control", "public, max-age=3600")
-		fs.ServeHTTP(w, r)
-	})
 }
 
 func (s *Server) healthz(c echo.Context) error {

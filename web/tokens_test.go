@@ -41,7 +41,7 @@ func TestTokensAPICreateListRevoke(t *testing.T) {
 	d := r.Data()
 	secret, _ := d["token"].(string)
 	id := tokenNum(d["id"])
-	if !strings.HasPrefix(secret, "gh_") || id == 0 || d["name"] != "ci" || fmt.Sprint(d["scopes"]) != "[read]" ||
+	if !strings.HasPrefix(secret, "guildhall_") || id == 0 || d["name"] != "ci" || fmt.Sprint(d["scopes"]) != "[read]" ||
 		d["status"] != "active" || d["org_id"] != nil || d["expires_at"] != expires.Format(time.RFC3339) || d["token_hash"] != nil {
 		t.Fatalf("created token: %s", r.Raw)
 	}
@@ -242,7 +242,7 @@ func TestTokensPlanLimit(t *testing.T) {
 	createToken(t, ada, map[string]any{"name": "four"})
 }
 
-var secretRe = regexp.MustCompile(`<code id="token-secret">(gh_[A-Za-z0-9_-]+)</code>`)
+var secretRe = regexp.MustCompile(`<code id="token-secret">(guildhall_[A-Za-z0-9_-]+)</code>`)
 
 func TestTokensPage(t *testing.T) {
 	env := webtest.New(t)
@@ -277,7 +277,7 @@ func TestTokensPage(t *testing.T) {
 		t.Fatal("the page's token is not stored as its hash")
 	}
 	res = c.Get("/tokens")
-	wantStatus(t, res, 200, "Laptop", secret[:10]+"…", "Acme", "badge-scope-read", "active")
+	wantStatus(t, res, 200, "Laptop", secret[:16]+"…", "Acme", "badge-scope-read", "active")
 	if strings.Contains(res.Body, secret) || strings.Contains(res.Body, "Copy your new token") {
 		t.Fatal("the secret shows a second time")
 	}

@@ -105,6 +105,9 @@ func New(t testing.TB) *Browser {
 		t.Fatalf("browsertest: starting %s: %v\nbrowser output:\n%s", exe, err, out.String())
 	}
 	b.listen()
+	if err := b.recordCSP(); err != nil {
+		t.Fatalf("browsertest: %v", err)
+	}
 	return b
 }
 
@@ -119,6 +122,9 @@ func (b *Browser) NewTab() *Browser {
 		b.t.Fatalf("browsertest: new tab: %v", err)
 	}
 	nb.listen()
+	if err := nb.recordCSP(); err != nil {
+		b.t.Fatalf("browsertest: %v", err)
+	}
 	return nb
 }
 
@@ -243,20 +249,26 @@ func (b *Browser) Location() string {
 // path.
 func (b *Browser) Screenshot(name string) string {
 	b.t.Helper()
+	return b.screenshot(b.t, name)
+}
+
+// screenshot saves under t's name (a subtest's own folder).
+func (b *Browser) screenshot(t testing.TB, name string) string {
+	t.Helper()
 	png := get(b, chromedp.FullScreenshot(100))
 	root, err := repoRoot()
 	if err != nil {
-		b.t.Fatalf("browsertest: screenshot: %v", err)
+		t.Fatalf("browsertest: screenshot: %v", err)
 	}
-	dir := filepath.Join(root, "screenshots", safePath(b.t.Name()))
+	dir := filepath.Join(root, "screenshots", safePath(t.Name()))
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		b.t.Fatalf("browsertest: screenshot: %v", err)
+		t.Fatalf("browsertest: screenshot: %v", err)
 	}
 	path := filepath.Join(dir, safeName(name)+".png")
 	if err := os.WriteFile(path, png, 0o644); err != nil {
-		b.t.Fatalf("browsertest: screenshot: %v", err)
+		t.Fatalf("browsertest: screenshot: %v", err)
 	}
-	b.t.Logf("screenshot: %s", path)
+	t.Logf("screenshot: %s", path)
 	return path
 }
 

@@ -43,11 +43,17 @@ func TestDemoTour(t *testing.T) {
 		p.wantText(pg.sel, pg.want)
 		p.shot(pg.path[1:])
 	}
-	// The settings page explains why Acme cannot be deleted yet.
-	p.Fill("#delete-form #f-confirm", "acme")
-	if status := p.submit("#delete-form button[type=submit]"); status != http.StatusConflict {
-		t.Fatalf("delete the demo org: %d, want 409", status)
+	// The settings page lists up front why Acme cannot be deleted yet, and
+	// its dialog offers no delete button.
+	p.visit("/settings")
+	p.wantText("#delete-blockers", "Support triage")
+	p.Click("#delete-org-open")
+	p.WaitVisible("#delete-org .dialog-blockers")
+	if p.exists("#delete-org button[type=submit]") {
+		t.Fatal("the delete dialog offers deletion despite blockers")
 	}
+	p.shot("settings-delete-blocked-dialog")
+	p.eval(`document.querySelector("#delete-org").close(); true`)
 	p.wantText("#delete", "Support triage")
 	p.wantText("#delete", "A balance of $66.00")
 	p.shot("settings-delete-refused")

@@ -232,15 +232,32 @@ func TestOrgSettingsAndDelete(t *testing.T) {
 	}
 	p.shot("settings-saved")
 
-	p.Fill("#f-confirm", "acme")
-	if status := p.submit("#delete-form button[type=submit]"); status != http.StatusUnprocessableEntity {
+	// The dialog: focus in the field, the button disabled until the slug
+	// matches, Escape returns focus to the trigger.
+	p.Click("#delete-org-open")
+	p.waitFor(`document.activeElement.id === "delete-org-confirm"`)
+	p.Fill("#delete-org-confirm", "acme")
+	if !p.evalBool(`document.querySelector("#delete-org button[type=submit]").disabled`) {
+		t.Fatal("delete is enabled before the slug matches")
+	}
+	p.shot("delete-dialog-wrong-slug")
+	p.Run(chromedp.KeyEvent("\u001b"))
+	p.waitFor(`!document.querySelector("#delete-org").open && document.activeElement.id === "delete-org-open"`)
+
+	// Without script the form still posts, and the server checks the slug.
+	p.eval(`document.querySelector("#delete-org-open").removeAttribute("data-confirm"); true`)
+	if status := p.submit("#delete-org-open"); status != http.StatusUnprocessableEntity {
 		t.Fatalf("delete with the wrong slug: status %d", status)
 	}
-	p.wantText("#delete #e-confirm", `Type "acme-robotics" to confirm.`)
+	p.wantText("#delete-error", `Type "acme-robotics" to confirm.`)
 	p.shot("delete-wrong-slug")
 
-	p.Fill("#f-confirm", "acme-robotics")
-	p.submit("#delete-form button[type=submit]")
+	p.Click("#delete-org-open")
+	p.Fill("#delete-org-confirm", "acme-robotics")
+	if p.evalBool(`document.querySelector("#delete-org button[type=submit]").disabled`) {
+		t.Fatal("delete stays disabled after the slug matches")
+	}
+	p.submit("#delete-org button[type=submit]")
 	p.wantPath("/")
 	p.wantText("#flash", "Deleted Acme Robotics. Its audit log is kept.")
 	p.wantText(".page-head h1", "Personal workspace")
@@ -275,7 +292,7 @@ func TestAuditLogFilters(t *testing.T) {
 	}
 
 	p.visit("/")
-	p.wantText(".activity", "org.updated")
+	p.wantText(".activity", "Ada Lovelace changed the organization's settings")
 	p.shot("overview-activity")
 
 	p.clickAndWait(".sidebar a[href='/audit']")

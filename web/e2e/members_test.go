@@ -136,6 +136,7 @@ func TestMembersBrowser(t *testing.T) {
 	b.Navigate(env.LinkIn("ann@example.com", "/invitations/"))
 	b.WaitVisible("#accept")
 	b.Screenshot("04-link-signed-in")
+	b.CheckPage(t, "04-link-signed-in")
 	b.RunResponse(browsertest.SubmitForm("#accept"))
 	b.waitText("Welcome to Acme Robotics")
 	b.Screenshot("05-joined")
@@ -152,6 +153,7 @@ func TestMembersBrowser(t *testing.T) {
 		t.Fatalf("wrong-account page: %q", got)
 	}
 	b.Screenshot("06-link-wrong-account")
+	b.CheckPage(t, "06-link-wrong-account")
 	b.signOut()
 
 	// Bob has no account: sign up with the email fixed, verified, joined.
@@ -163,6 +165,7 @@ func TestMembersBrowser(t *testing.T) {
 	b.Fill("#invite-signup #f-name", "Bob Baker")
 	b.Fill("#invite-signup #f-password", webtest.Password)
 	b.Screenshot("07-link-sign-up")
+	b.CheckPage(t, "07-link-sign-up")
 	b.RunResponse(browsertest.SubmitForm("#invite-signup"))
 	b.waitText("Welcome to Acme Robotics")
 	if acc, err := env.Store.AccountByEmail(t.Context(), "bob@example.com"); err != nil || !acc.Verified() {
@@ -175,7 +178,19 @@ func TestMembersBrowser(t *testing.T) {
 	b.switchTo("acme-robotics")
 	b.Navigate(env.URL + "/members")
 	bob, ann := idOf(t, env, "bob@example.com"), idOf(t, env, "ann@example.com")
+	// Choosing alone changes nothing; Save does.
 	b.Choose("#role-"+bob, "billing")
+	if r := roleIn(t, env, "acme-robotics", "bob@example.com"); r != "member" {
+		t.Fatalf("choosing a role changed it before Save: %q", r)
+	}
+	// Billing takes something away: Save asks first, saying what.
+	b.Click("#save-role-" + bob)
+	b.WaitVisible("#role-dialog [data-confirm-choice-ok]")
+	if got := b.Text("#role-dialog"); !strings.Contains(got, "cannot use agents or packages") {
+		t.Fatalf("role dialog: %q", got)
+	}
+	b.Screenshot("08a-role-confirm")
+	b.Click("#role-dialog [data-confirm-choice-ok]")
 	b.WaitVisible("#member-" + bob + " .row-ok")
 	if got := b.attr("#member-"+bob, "data-role"); got != "billing" {
 		t.Fatalf("row role after change: %q", got)
@@ -186,21 +201,26 @@ func TestMembersBrowser(t *testing.T) {
 	b.Screenshot("08-role-changed")
 
 	// Remove Bob, after the inline confirmation.
-	b.Click("#member-" + bob + " details.confirm summary")
-	b.WaitVisible("#member-" + bob + " .confirm-pop button")
+	b.Click("#remove-" + bob + "-open")
+	b.WaitVisible("#remove-" + bob + " button[type=submit]")
 	b.Screenshot("09-remove-confirm")
-	b.Click("#member-" + bob + " .confirm-pop button")
+	b.CheckPage(t, "09-remove-confirm")
+	b.Click("#remove-" + bob + " button[type=submit]")
 	b.Run(chromedp.WaitNotPresent(chromedp.CSS("#member-" + bob)))
 	b.waitText("Removed Bob Baker from Acme Robotics")
 	if r := roleIn(t, env, "acme-robotics", "bob@example.com"); r != "" {
 		t.Fatalf("bob still %q", r)
 	}
 
-	// Transfer ownership to Ann, with a confirmation page.
-	b.RunResponse(chromedp.Click(chromedp.CSS("#member-" + ann + ` a[href$="/transfer"]`)))
-	b.WaitVisible("#confirm-button")
+	// Transfer ownership to Ann: the dialog, or without script the
+	// confirmation page its link leads to.
+	if got := b.attr("#transfer-"+ann+"-open", "href"); !strings.HasSuffix(got, "/members/"+ann+"/transfer") {
+		t.Fatalf("the transfer trigger's fallback link: %q", got)
+	}
+	b.Click("#transfer-" + ann + "-open")
+	b.WaitVisible("#transfer-" + ann + " button[type=submit]")
 	b.Screenshot("10-transfer-confirm")
-	b.RunResponse(browsertest.SubmitForm("#confirm-button"))
+	b.RunResponse(browsertest.SubmitForm("#transfer-" + ann + " button[type=submit]"))
 	b.waitText("Ann Archer is now an owner of Acme Robotics")
 	b.Screenshot("11-transferred")
 	if roleIn(t, env, "acme-robotics", "ann@example.com") != "owner" || roleIn(t, env, "acme-robotics", "olive@example.com") != "admin" {

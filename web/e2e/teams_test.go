@@ -83,6 +83,8 @@ func TestTeamAgentTransferPages(t *testing.T) {
 	b.Click("#add-grant")
 	b.WaitVisible(`#grants-table tr[data-agent="Support triage"][data-permission="read"]`)
 	b.Choose("#grants-table select.grant-level", "admin")
+	pollJS(t, b, `!document.querySelector(".htmx-request, .htmx-settling, .htmx-swapping, .htmx-added")`)
+	b.Click("#grants-table .role-form button[type=submit]")
 	b.WaitVisible(`#grants-table tr[data-agent="Support triage"][data-permission="admin"]`)
 	if !strings.Contains(b.Text("#grants-table"), "Now Admin") {
 		t.Error("no confirmation after the level change")

@@ -73,7 +73,7 @@ func TestTokensPageCreateUseRevoke(t *testing.T) {
 	b.RunResponse(browsertest.SubmitForm("#token-form"))
 	b.WaitVisible("#token-secret")
 	secret := strings.TrimSpace(b.Text("#token-secret"))
-	if !strings.HasPrefix(secret, "gh_") || len(secret) < 40 {
+	if !strings.HasPrefix(secret, "guildhall_") || len(secret) < 40 {
 		t.Fatalf("shown secret %q", secret)
 	}
 	if note := b.Text("#new-token"); !strings.Contains(note, "will not be shown again") {
@@ -93,10 +93,19 @@ func TestTokensPageCreateUseRevoke(t *testing.T) {
 		t.Fatal(err)
 	}
 	row := fmt.Sprintf("#token-%d", id)
-	b.Click(row + " summary")
-	b.WaitVisible(row + " .confirm-pop")
+	dlg := fmt.Sprintf("#revoke-%d", id)
+	b.Click(dlg + "-open")
+	b.WaitVisible(dlg + ` button[type="submit"]`)
+	// The dialog is in the top layer: no scroll box clips it.
+	pollJS(t, b, `document.querySelector(`+strconv.Quote(dlg)+`).matches(":modal")`)
 	b.Screenshot("confirm")
-	b.Click(row + ` .confirm-pop button[type="submit"]`)
+	// While the request is in flight its button is disabled and busy.
+	pollJS(t, b, `(window.__busy = null, document.addEventListener("htmx:beforeSend", e => {
+		const btn = e.detail.elt.querySelector("button[type=submit]");
+		window.__busy = !!(btn && btn.disabled && btn.getAttribute("aria-busy") === "true");
+	}), true)`)
+	b.Click(dlg + ` button[type="submit"]`)
+	pollJS(t, b, `window.__busy === true`)
 	pollJS(t, b, `document.querySelector(`+strconv.Quote(row)+`)?.dataset.status === "revoked"`)
 	pollJS(t, b, `document.getElementById("flash").innerText.includes("revoked")`)
 	pollJS(t, b, `!document.getElementById("token-secret")`)
