@@ -20,6 +20,7 @@ type Config struct {
 	SMTPURL     string
 	MailFrom    string
 	Dev         bool
+	Ops         OpsConfig
 }
 
 // LoadConfig reads the environment, then applies flags from args.
@@ -41,6 +42,7 @@ func LoadConfig(getenv func(string) string, args []string) (Config, error) {
 	fs.StringVar(&c.DataDir, "data", c.DataDir, "data folder (GUILDHALL_DATA)")
 	fs.StringVar(&c.SMTPURL, "smtp-url", c.SMTPURL, "smtp://user:pass@host:port (SMTP_URL)")
 	fs.BoolVar(&c.Dev, "dev", c.Dev, "development mode: /dev/outbox (GUILDHALL_DEV=1)")
+	c.Ops = loadOps(getenv, fs)
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}

@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"crypto/sha256"
+	"log/slog"
 	"net/http"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 	"guildhall/handlers"
 	"guildhall/handlers/api"
 	"guildhall/static"
+	"guildhall/web/observability"
 	"guildhall/web/ratelimit"
 )
 
@@ -26,7 +28,8 @@ type Server struct {
 	base    *handlers.Base
 	h       *Handlers
 	echo    *echo.Echo
-	logf    func(format string, a ...any)
+	log     *slog.Logger
+	metrics *observability.Metrics
 }
 
 // Options wires the server's collaborators.
@@ -35,8 +38,10 @@ type Options struct {
 	Store  *db.Store
 	Mailer handlers.Mailer
 	Secret string
-	// Logf logs one line per request; nil logs nothing.
-	Logf func(format string, a ...any)
+	// Logger logs one line per request; nil logs nothing.
+	Logger *slog.Logger
+	// Metrics collects request durations; nil makes one (see Metrics).
+	Metrics *observability.Metrics
 	// SignInLimit is attempts per IP and per account in 15 minutes (default 10).
 	SignInLimit int
 }
@@ -53,9 +58,16 @@ func New(o Options) *Server {
 	if limit == 0 {
 		limit = 10
 	}
-	s := &Server{cfg: o.Config, store: o.Store, cookies: cookies, logf: o.Logf}
+	s := &Server{cfg: o.Config, store: o.Store, cookies: cookies, log: o.Logger, metrics: o.Metrics}
+	if s.metrics == nil {
+		s.metrics = NewMetrics(o.Store, o.Logger)
+	}
+	quiet := o.Logger
+	if quiet == nil {
+		quiet = slog.New(slog.DiscardHandler)
+	}
 	s.base = &handlers.Base{Store: o.Store, Mail: o.Mailer, BaseURL: o.Config.BaseURL, Dev: o.Config.Dev}
-	s.h = newHandlers(s.base, &api.Base{Store: o.Store, BaseURL: o.Config.BaseURL}, ratelimit.New(limit, 15*time.Minute, o.Store.Now))
+	s.h = newHandlers(s.base, &api.Base{Store: o.Store, BaseURL: o.Config.BaseURL}, ratelimit.NewShared(o.Store, limit, 15*time.Minute, o.Store.Now, quiet))
 	s.echo = s.build()
 	return s
 }
@@ -71,12 +83,15 @@ func (s *Server) build() *echo.Echo {
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.errorHandler
 	e.Use(middleware.Recover())
-	e.Use(s.logMiddleware)
+	e.Use(observability.Middleware(s.log, s.metrics))
 	e.Use(middleware.BodyLimit("2M"))
 	e.Use(securityHeaders)
 
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
+	if s.cfg.Ops.MetricsToken != "" {
+		e.GET("/metrics", echo.WrapHandler(s.metrics.Handler(s.cfg.Ops.MetricsToken)))
+	}
 	e.GET("/static/*", echo.WrapHandler(http.StripPrefix("/static/", staticHandler())))
 
 	page := e.Group("", s.sessionMiddleware, s.csrfMiddleware)

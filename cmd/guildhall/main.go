@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log"
+	"log/slog"
 	"net/http"
 	"os"
 	"os/signal"
@@ -23,6 +24,7 @@ import (
 	"guildhall/handlers"
 	"guildhall/web"
 	"guildhall/web/mail"
+	"guildhall/web/observability"
 )
 
 const usage = `Guildhall: organizations, teams and roles.
@@ -115,6 +117,11 @@ func withDB(ctx context.Context, args []string, fn func(web.Config, *sqlx.DB) er
 
 func serve(ctx context.Context, args []string) error {
 	return withDB(ctx, args, func(cfg web.Config, d *sqlx.DB) error {
+		logger, err := observability.NewLogger(os.Stderr, cfg.Ops.LogFormat)
+		if err != nil {
+			return err
+		}
+		slog.SetDefault(logger) // log.Printf lines go through it too
 		store := db.New(d)
 		loaded, err := demo.Load(ctx, store)
 		if err != nil {
@@ -134,23 +141,34 @@ func serve(ctx context.Context, args []string) error {
 				return err
 			}
 			q := mail.NewQueue(store, m)
-			go q.Run(ctx)
+			// The worker stops after the HTTP server has drained (requests
+			// in flight may still queue mail), then delivers what is due.
+			qctx, stopQueue := context.WithCancel(context.Background())
+			qdone := make(chan struct{})
+			go func() { defer close(qdone); q.Run(qctx) }()
+			defer func() { stopQueue(); <-qdone; log.Print("mail worker stopped") }()
 			mailer = q
 		} else if !cfg.Dev {
 			log.Print("SMTP_URL is not set: mail is kept in the outbox table (set GUILDHALL_DEV=1 to read it at /dev/outbox)")
 		}
-		srv := web.New(web.Options{Config: cfg, Store: store, Mailer: mailer, Secret: secret, Logf: log.Printf})
+		srv := web.New(web.Options{Config: cfg, Store: store, Mailer: mailer, Secret: secret, Logger: slog.Default()})
 		hs := &http.Server{Addr: cfg.Addr, Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
-		errc := make(chan error, 1)
+		errc := make(chan error, 2)
 		go func() { errc <- hs.ListenAndServe() }()
+		if cfg.Ops.MetricsAddr != "" {
+			ms := &http.Server{Addr: cfg.Ops.MetricsAddr, Handler: srv.MetricsHandler(), ReadHeaderTimeout: 10 * time.Second}
+			go func() { errc <- ms.ListenAndServe() }()
+			defer ms.Close()
+			log.Printf("metrics at http://%s/metrics", cfg.Ops.MetricsAddr)
+		}
 		log.Printf("Guildhall is serving at %s", cfg.BaseURL)
 		select {
 		case err := <-errc:
 			return err
 		case <-ctx.Done():
 		}
-		log.Print("shutting down")
-		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		log.Print("shutting down: draining requests in flight")
+		sctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer cancel()
 		if err := hs.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			return err
