@@ -32,7 +32,8 @@ const usage = `Guildhall: organizations, teams and roles.
 Usage:
   guildhall serve [flags]   run the web app and JSON API (migrates first)
   guildhall migrate         apply database migrations and exit
-  guildhall demo            load the demo data set
+  guildhall demo [--size large]
+                            load the demo data set (large: issue 12's org for load runs)
 
 Command-line client (talks to a running server's JSON API):
 ` + cli.Verbs + `
@@ -55,15 +56,7 @@ func main() {
 	case "migrate":
 		err = withDB(ctx, os.Args[2:], func(_ web.Config, _ *sqlx.DB) error { return nil })
 	case "demo":
-		err = withDB(ctx, os.Args[2:], func(_ web.Config, d *sqlx.DB) error {
-			loaded, err := demo.Load(ctx, db.New(d))
-			if err == nil && loaded {
-				fmt.Println(demo.SignInHint)
-			} else if err == nil {
-				fmt.Println("Demo data is already there.")
-			}
-			return err
-		})
+		err = runDemo(ctx, os.Args[2:])
 	case "login", "org":
 		code := cli.Main(ctx, os.Args[1:])
 		stop()
