@@ -62,7 +62,9 @@ func (b *budgetEnv) routes() []route {
 	o := g.Slug
 	var rs []route
 	page := func(who, name, path string) { rs = append(rs, route{name: who + " " + name, who: who, path: path}) }
-	api := func(who, name, path string) { rs = append(rs, route{name: who + " " + name, who: who, api: true, path: path}) }
+	api := func(who, name, path string) {
+		rs = append(rs, route{name: who + " " + name, who: who, api: true, path: path})
+	}
 	for _, who := range []string{"owner", "reader"} {
 		page(who, "GET /", "/")
 		page(who, "GET /profile", "/profile")

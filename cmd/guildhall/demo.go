@@ -67,4 +67,3 @@ func demoSize(args []string) (string, []string, error) {
 	}
 	return size, rest, nil
 }
-
