@@ -23,6 +23,10 @@ func auditWhere(orgID int64, f model.AuditFilter) (string, []any) {
 	if a := strings.TrimSpace(f.Actor); a != "" {
 		if id, err := strconv.ParseInt(a, 10, 64); err == nil {
 			add("actor_id = ?", id)
+		} else if model.ValidateEmail(strings.ToLower(a)) == nil {
+			// A whole address: an index lookup (audit_events_org_email_idx),
+			// not a substring scan of the whole log.
+			add("actor_email = ?", strings.ToLower(a))
 		} else {
 			add("actor_email ILIKE ?", "%"+escapeLike(strings.ToLower(a))+"%")
 		}

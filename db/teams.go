@@ -420,6 +420,12 @@ func (s *Store) RemoveGrant(ctx context.Context, actor model.Actor, orgID, teamI
 // Resources lists an org's resources of a kind for the grant picker: owners
 // and admins, and members who maintain a team of the org.
 func (s *Store) Resources(ctx context.Context, actor model.Actor, orgID int64, kindIn string) ([]model.Resource, error) {
+	return s.ResourcesFirst(ctx, actor, orgID, kindIn, 0)
+}
+
+// ResourcesFirst is Resources cut to the first limit in name order (0: all),
+// for pickers: a page never builds a list of 100,000 options.
+func (s *Store) ResourcesFirst(ctx context.Context, actor model.Actor, orgID int64, kindIn string, limit int) ([]model.Resource, error) {
 	kind, err := model.ParseResourceKind(kindIn)
 	if err != nil {
 		return nil, err
@@ -452,8 +458,9 @@ func (s *Store) Resources(ctx context.Context, actor model.Actor, orgID int64, k
 		}
 		return rs, nil
 	}
+	// LIMIT NULL is no limit; agents_org_name_idx (00009) serves the order.
 	err = s.db.SelectContext(ctx, &rs, `SELECT $2::text AS kind, a.id, a.name FROM agents a
-		WHERE a.org_id = $1 ORDER BY lower(a.name), a.id`, orgID, kind)
+		WHERE a.org_id = $1 ORDER BY lower(a.name), a.id LIMIT $3`, orgID, kind, limitOrNil(limit))
 	if err != nil {
 		return nil, fmt.Errorf("list resources: %w", err)
 	}
@@ -486,16 +493,29 @@ type OrgMember struct {
 
 // OrgMembers lists an org's members for pickers (any member of the org).
 func (s *Store) OrgMembers(ctx context.Context, accountID, orgID int64) ([]OrgMember, error) {
+	return s.OrgMembersFirst(ctx, accountID, orgID, 0)
+}
+
+// OrgMembersFirst is OrgMembers cut to the first limit in name order (0: all).
+func (s *Store) OrgMembersFirst(ctx context.Context, accountID, orgID int64, limit int) ([]OrgMember, error) {
 	if _, err := s.RoleIn(ctx, orgID, accountID); err != nil {
 		return nil, err
 	}
 	ms := []OrgMember{}
 	err := s.db.SelectContext(ctx, &ms, `SELECT m.account_id, a.name, a.email, m.role FROM memberships m
-		JOIN accounts a ON a.id = m.account_id WHERE m.org_id = $1 ORDER BY lower(a.name), a.id`, orgID)
+		JOIN accounts a ON a.id = m.account_id WHERE m.org_id = $1 ORDER BY lower(a.name), a.id LIMIT $2`, orgID, limitOrNil(limit))
 	if err != nil {
 		return nil, fmt.Errorf("list org members: %w", err)
 	}
 	return ms, nil
+}
+
+// limitOrNil is a LIMIT argument: nil (no limit) for 0.
+func limitOrNil(n int) any {
+	if n <= 0 {
+		return nil
+	}
+	return n
 }
 
 // isFKViolation reports whether err is a foreign key violation.

@@ -105,7 +105,7 @@ func (h *Teams) detail(c echo.Context, id int64) (views.TeamDetailView, error) {
 	if !manage {
 		return v, nil
 	}
-	ms, err := h.Store.OrgMembers(ctx, acc.ID, ws.ID)
+	ms, err := h.Store.OrgMembersFirst(ctx, acc.ID, ws.ID, PickerLimit)
 	if err != nil {
 		return v, err
 	}
@@ -114,7 +114,7 @@ func (h *Teams) detail(c echo.Context, id int64) (views.TeamDetailView, error) {
 			v.Candidates = append(v.Candidates, components.Option{Value: strconv.FormatInt(m.AccountID, 10), Label: m.Name + " (" + m.Email + ")"})
 		}
 	}
-	rs, err := h.Store.Resources(ctx, request.Actor(c), ws.ID, string(model.ResourceAgent))
+	rs, err := h.Store.ResourcesFirst(ctx, request.Actor(c), ws.ID, string(model.ResourceAgent), PickerLimit)
 	if err != nil {
 		return v, err
 	}
