@@ -220,3 +220,25 @@ func TestMailWorkerDrainsOnStop(t *testing.T) {
 		t.Fatalf("queue after drain: %+v %v", c, err)
 	}
 }
+
+// Pages are gzipped for clients that accept it; small answers and /healthz
+// are not.
+func TestPagesCompressed(t *testing.T) {
+	env := webtest.New(t)
+	get := func(path string) *http.Response {
+		req, _ := http.NewRequest(http.MethodGet, env.URL+path, nil)
+		req.Header.Set("Accept-Encoding", "gzip") // set by hand: the transport then leaves the body alone
+		r, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Body.Close()
+		return r
+	}
+	if r := get("/login"); r.StatusCode != http.StatusOK || r.Header.Get("Content-Encoding") != "gzip" {
+		t.Fatalf("/login: %d, Content-Encoding %q", r.StatusCode, r.Header.Get("Content-Encoding"))
+	}
+	if r := get("/healthz"); r.Header.Get("Content-Encoding") != "" {
+		t.Fatalf("/healthz compressed")
+	}
+}

@@ -86,6 +86,7 @@ func (s *Server) build() *echo.Echo {
 	e.Use(observability.Middleware(s.log, s.metrics))
 	e.Use(middleware.BodyLimit("2M"))
 	e.Use(securityHeaders)
+	e.Use(compress())
 
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
