@@ -13,8 +13,7 @@ import (
 )
 
 const teamCols = `t.id, t.org_id, t.name, t.description, t.created_at, t.updated_at,
-	(SELECT count(*) FROM team_members x WHERE x.team_id = t.id) AS member_count,
-	(SELECT count(*) FROM grants x WHERE x.team_id = t.id) AS grant_count`
+	t.member_count, t.grant_count`
 
 func teamTarget(t model.Team) model.Target {
 	return model.Target{Kind: "team", ID: strconv.FormatInt(t.ID, 10), Label: t.Name}
