@@ -184,6 +184,12 @@ func (s *Store) Teams(ctx context.Context, accountID, orgID int64) ([]model.Team
 
 // Team loads a team with its members and grants (any member of the org).
 func (s *Store) Team(ctx context.Context, accountID, orgID, teamID int64) (model.TeamDetail, error) {
+	return s.TeamPage(ctx, accountID, orgID, teamID, 0, 0)
+}
+
+// TeamPage is Team with one page of its grants (grantsPage from 1, perPage
+// of them; perPage 0: all). Team.GrantCount is the total.
+func (s *Store) TeamPage(ctx context.Context, accountID, orgID, teamID int64, grantsPage, perPage int) (model.TeamDetail, error) {
 	var d model.TeamDetail
 	role, err := s.RoleIn(ctx, orgID, accountID)
 	if err != nil {
@@ -200,7 +206,14 @@ func (s *Store) Team(ctx context.Context, accountID, orgID, teamID int64) (model
 		return d, err
 	}
 	d.Grants = []model.Grant{}
-	err = s.db.SelectContext(ctx, &d.Grants, grantSelect+` WHERE g.team_id = $1 ORDER BY lower(COALESCE(ag.name, '')), g.id`, teamID)
+	if grantsPage < 1 {
+		grantsPage = 1
+	}
+	if grantsPage > model.MaxPage {
+		grantsPage = model.MaxPage
+	}
+	err = s.db.SelectContext(ctx, &d.Grants, grantSelect+` WHERE g.team_id = $1 ORDER BY lower(COALESCE(ag.name, '')), g.id
+		LIMIT $2 OFFSET $3`, teamID, limitOrNil(perPage), (grantsPage-1)*max(perPage, 0))
 	if err != nil {
 		return d, fmt.Errorf("list grants: %w", err)
 	}
@@ -425,6 +438,12 @@ func (s *Store) Resources(ctx context.Context, actor model.Actor, orgID int64, k
 // ResourcesFirst is Resources cut to the first limit in name order (0: all),
 // for pickers: a page never builds a list of 100,000 options.
 func (s *Store) ResourcesFirst(ctx context.Context, actor model.Actor, orgID int64, kindIn string, limit int) ([]model.Resource, error) {
+	return s.GrantCandidates(ctx, actor, orgID, kindIn, 0, limit)
+}
+
+// GrantCandidates is ResourcesFirst without the agents team notTeam (0:
+// none) holds a grant on: the team page's picker.
+func (s *Store) GrantCandidates(ctx context.Context, actor model.Actor, orgID int64, kindIn string, notTeam int64, limit int) ([]model.Resource, error) {
 	kind, err := model.ParseResourceKind(kindIn)
 	if err != nil {
 		return nil, err
@@ -459,7 +478,9 @@ func (s *Store) ResourcesFirst(ctx context.Context, actor model.Actor, orgID int
 	}
 	// LIMIT NULL is no limit; agents_org_name_idx (00009) serves the order.
 	err = s.db.SelectContext(ctx, &rs, `SELECT $2::text AS kind, a.id, a.name FROM agents a
-		WHERE a.org_id = $1 ORDER BY lower(a.name), a.id LIMIT $3`, orgID, kind, limitOrNil(limit))
+		WHERE a.org_id = $1 AND NOT EXISTS (SELECT 1 FROM grants g
+			WHERE g.team_id = $4 AND g.resource_kind = $2 AND g.resource_id = a.id)
+		ORDER BY lower(a.name), a.id LIMIT $3`, orgID, kind, limitOrNil(limit), notTeam)
 	if err != nil {
 		return nil, fmt.Errorf("list resources: %w", err)
 	}

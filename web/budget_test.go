@@ -77,6 +77,7 @@ func (b *budgetEnv) routes() []route {
 		page(who, "GET /teams", "/teams")
 		page(who, "GET /teams/:id (big)", fmt.Sprintf("/teams/%d", g.BigTeamID))
 		page(who, "GET /teams/:id (readers)", fmt.Sprintf("/teams/%d", g.ReaderTeam))
+		page(who, "GET /teams/:id?grants_page=2", fmt.Sprintf("/teams/%d?grants_page=2", g.BigTeamID))
 		page(who, "GET /agents", "/agents")
 		page(who, "GET /agents?page=2", "/agents?page=2")
 		page(who, "GET /agents/:id", fmt.Sprintf("/agents/%d", g.AgentID))
@@ -99,7 +100,7 @@ func (b *budgetEnv) routes() []route {
 	// Owner-only pages and calls (the reader gets a refusal, counted above
 	// where it applies).
 	page("owner", "GET /audit", "/audit")
-	page("owner", "GET /audit?page=3", "/audit?page=3")
+	page("owner", "GET /audit?cursor=", fmt.Sprintf("/audit?cursor=%d", 1<<40))
 	page("owner", "GET /audit?action=member.", "/audit?action=member.")
 	page("owner", "GET /audit/export", "/audit/export")
 	page("owner", "GET /members/:id/transfer", fmt.Sprintf("/members/%d/transfer", g.MemberID))
@@ -161,8 +162,18 @@ const budget = 12
 // none may run more statements on the larger data (an N+1 query).
 func TestQueryBudgets(t *testing.T) {
 	small := newBudgetEnv(t, demo.Size{Members: 5, Teams: 5, Agents: 5, Grants: 6, Audit: 5, BigTeamGrants: 2, ReaderAgents: 2})
-	large := newBudgetEnv(t, demo.Size{Members: 200, Teams: 200, Agents: 200, Grants: 400, Audit: 200, BigTeamGrants: 100, ReaderAgents: 20})
+	large := newBudgetEnv(t, demo.Size{Members: 200, Teams: 200, Agents: 200, Grants: 400, Audit: 200, BigTeamGrants: 150, ReaderAgents: 20})
 	s, l := small.count(t), large.count(t)
+
+	// The team page lists grants a page at a time.
+	big := fmt.Sprintf("/teams/%d", large.g.BigTeamID)
+	res := large.owner.Get(big)
+	if !strings.Contains(res.Body, "Page 1 of 2 · 150 total") || strings.Count(res.Body, `id="grant-level-`) != 100 {
+		t.Fatalf("team page 1: want 100 of 150 grants and a pager")
+	}
+	if res = large.owner.Get(big + "?grants_page=2"); strings.Count(res.Body, `id="grant-level-`) != 50 {
+		t.Fatalf("team page 2: want the last 50 grants")
+	}
 	var names []string
 	for n := range s {
 		names = append(names, n)
