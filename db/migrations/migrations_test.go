@@ -3,9 +3,11 @@ package migrations_test
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"regexp"
 	"sync"
 	"testing"
+	"time"
 
 	_ "github.com/lib/pq"
 
@@ -23,14 +25,15 @@ func TestConcurrentUp(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer admin.Close()
-	if _, err := admin.Exec(`CREATE DATABASE migrate_race`); err != nil {
+	t.Cleanup(func() { admin.Close() })
+	name := fmt.Sprintf("migrate_race_%d", time.Now().UnixNano())
+	if _, err := admin.Exec(`CREATE DATABASE ` + name); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _, _ = admin.Exec(`DROP DATABASE IF EXISTS migrate_race WITH (FORCE)`) })
-	fresh := regexp.MustCompile(`dbname=\S+`).ReplaceAllString(dsn, "dbname=migrate_race")
+	t.Cleanup(func() { _, _ = admin.Exec(`DROP DATABASE IF EXISTS ` + name + ` WITH (FORCE)`) })
+	fresh := regexp.MustCompile(`dbname=\S+`).ReplaceAllString(dsn, "dbname="+name)
 	if fresh == dsn {
-		fresh = regexp.MustCompile(`/[^/?]+(\?|$)`).ReplaceAllString(dsn, "/migrate_race$1")
+		fresh = regexp.MustCompile(`/[^/?]+(\?|$)`).ReplaceAllString(dsn, "/"+name+"$1")
 	}
 	var wg sync.WaitGroup
 	errs := make(chan error, 8)
