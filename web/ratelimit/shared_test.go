@@ -129,3 +129,17 @@ func TestSharedLimiterPrunesAndBoundsKeys(t *testing.T) {
 		t.Fatalf("%d rows after pruning, want 1 (the current window)", n)
 	}
 }
+
+// With the database gone the limiter lets attempts through (and logs): the
+// sign-in they guard fails on the same database anyway, and a limiter outage
+// must not lock every account out once the database is back.
+func TestSharedLimiterFailsOpen(t *testing.T) {
+	d := open(t, dbtest.NewDSN(t))
+	l := ratelimit.NewShared(db.New(d), 1, time.Minute, nil, nil)
+	d.Close()
+	for i := 0; i < 3; i++ {
+		if ok, _ := l.Allow("k"); !ok {
+			t.Fatalf("attempt %d refused with the database closed", i+1)
+		}
+	}
+}
