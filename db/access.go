@@ -294,12 +294,12 @@ ORDER BY page.sort_name, a.id`
 // listOrgAgentsQuery is listAgentsQuery for a viewer who reads every agent
 // of org $2 (owner, admin, billing, or a member when the base permission is
 // not none): the page comes straight from agents_org_name_idx (00009) and
-// the total from a count, instead of numbering every agent of the org with a
+// the total from the org's agent counter, instead of numbering every agent of the org with a
 // window function and sorting them all (260 ms at 100,000 agents).
 var listOrgAgentsQuery = strings.Replace(listAgentsQuery, `	SELECT id, sort_name, count(*) OVER () AS total FROM cand
 	 ORDER BY sort_name, id
 	 LIMIT $3 OFFSET $4
-)`, `	SELECT id, lower(name) AS sort_name, (SELECT count(*) FROM agents WHERE org_id = $2::bigint) AS total
+)`, `	SELECT id, lower(name) AS sort_name, (SELECT agent_count FROM orgs WHERE id = $2::bigint) AS total
 	  FROM agents WHERE org_id = $2::bigint
 	 ORDER BY lower(name), id
 	 LIMIT $3 OFFSET $4

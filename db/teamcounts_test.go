@@ -73,10 +73,7 @@ func TestTeamCountsStayExact(t *testing.T) {
 				t.Fatalf("%s: team shows %d members, %d grants; want %d, %d", when, x.MemberCount, x.GrantCount, wantMembers, wantGrants)
 			}
 		}
-		if n := e.count(`SELECT count(*) FROM teams t WHERE t.member_count <> (SELECT count(*) FROM team_members x WHERE x.team_id = t.id)
-			OR t.grant_count <> (SELECT count(*) FROM grants x WHERE x.team_id = t.id)`); n != 0 {
-			t.Fatalf("%s: %d teams with a wrong count", when, n)
-		}
+		checkCounters(t, e, when)
 	}
 	check("after adding", 4, 30)
 	// Leaving the org drops the team membership (a cascade); deleting an
@@ -99,6 +96,64 @@ func TestTeamCountsStayExact(t *testing.T) {
 		t.Fatal(err)
 	}
 	check("after deleting a team", 2, 28)
+}
+
+// checkCounters fails when any team or org counter differs from a count.
+func checkCounters(t *testing.T, e *tgEnv, when string) {
+	t.Helper()
+	if n := e.count(`SELECT count(*) FROM teams t WHERE t.member_count <> (SELECT count(*) FROM team_members x WHERE x.team_id = t.id)
+		OR t.grant_count <> (SELECT count(*) FROM grants x WHERE x.team_id = t.id)`); n != 0 {
+		t.Fatalf("%s: %d teams with a wrong count", when, n)
+	}
+	if n := e.count(`SELECT count(*) FROM orgs o WHERE o.member_count <> (SELECT count(*) FROM memberships x WHERE x.org_id = o.id)
+		OR o.team_count <> (SELECT count(*) FROM teams x WHERE x.org_id = o.id)
+		OR o.agent_count <> (SELECT count(*) FROM agents x WHERE x.org_id = o.id)`); n != 0 {
+		t.Fatalf("%s: %d orgs with a wrong count", when, n)
+	}
+}
+
+// Orgs keep exact member, team and agent counts through concurrent creates,
+// a move between orgs and deletions; the overview reads them.
+func TestOrgCountsStayExact(t *testing.T) {
+	e := newTG(t)
+	owner, acc := e.user("Owner")
+	org := e.org(owner, "Busy org")
+	e.exec(`UPDATE orgs SET limit_agents = 100, limit_team_members = 100 WHERE id = $1`, org)
+	var wg sync.WaitGroup
+	errs := make(chan error, 40)
+	for i := 0; i < 20; i++ {
+		wg.Add(2)
+		go func(i int) {
+			defer wg.Done()
+			_, err := e.s.CreateAgent(e.ctx, owner, org, model.AgentInput{Name: fmt.Sprintf("Bot %02d", i)})
+			errs <- err
+		}(i)
+		go func(i int) {
+			defer wg.Done()
+			m, _ := e.user(fmt.Sprintf("Joiner%02d", i))
+			e.join(org, m, model.RoleMember)
+			errs <- nil
+		}(i)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.team(owner, org, "A")
+	checkCounters(t, e, "after concurrent creates")
+	// An agent moves from the owner's personal workspace into the org.
+	mine := e.agent(owner, acc.PersonalOrgID, "Mine")
+	if _, err := e.s.MoveAgentToOrg(e.ctx, owner, mine.ID, org); err != nil {
+		t.Fatal(err)
+	}
+	checkCounters(t, e, "after a move")
+	ov, err := e.s.Overview(e.ctx, org)
+	if err != nil || ov.Members != 21 || ov.Agents != 21 || ov.Teams != 1 {
+		t.Fatalf("overview %+v %v; want 21 members, 21 agents, 1 team", ov, err)
+	}
 }
 
 func grantID(t *testing.T, e *tgEnv, teamID, agentID int64) int64 {
