@@ -83,13 +83,9 @@ func run(ctx context.Context, o options) error {
 		defer stopServer()
 	}
 	o.url = strings.TrimRight(o.url, "/")
-	owner, err := signIn(o.url, o.owner, o.password, o.org, true)
+	owner, reader, err := sessions(o)
 	if err != nil {
-		return fmt.Errorf("owner: %w (load the data with: guildhall demo --size large)", err)
-	}
-	reader, err := signIn(o.url, o.reader, o.password, o.org, false)
-	if err != nil {
-		return fmt.Errorf("reader: %w", err)
+		return err
 	}
 	ids, err := discover(o.url, owner, o.org)
 	if err != nil {
@@ -153,6 +149,51 @@ func run(ctx context.Context, o options) error {
 	}
 	fmt.Fprintf(os.Stderr, "report written to %s\n", o.out)
 	return nil
+}
+
+// sessions signs in the owner and the reader, or reuses the sessions of an
+// earlier run kept in the data folder while they still work: sign-in is
+// rate limited (10 attempts per 15 minutes per address), and each run would
+// otherwise spend three.
+func sessions(o options) (owner, reader session, err error) {
+	path := filepath.Join(o.data, "load-session.json")
+	var c struct {
+		URL           string
+		Owner, Reader session
+	}
+	if b, err := os.ReadFile(path); err == nil && json.Unmarshal(b, &c) == nil && c.URL == o.url &&
+		works(o.url, c.Owner, true) && works(o.url, c.Reader, false) {
+		return c.Owner, c.Reader, nil
+	}
+	if owner, err = signIn(o.url, o.owner, o.password, o.org, true); err != nil {
+		return owner, reader, fmt.Errorf("owner: %w (load the data with: guildhall demo --size large)", err)
+	}
+	if reader, err = signIn(o.url, o.reader, o.password, o.org, false); err != nil {
+		return owner, reader, fmt.Errorf("reader: %w", err)
+	}
+	c.URL, c.Owner, c.Reader = o.url, owner, reader
+	if b, err := json.Marshal(c); err == nil {
+		_ = os.MkdirAll(o.data, 0o755)
+		_ = os.WriteFile(path, b, 0o600) // a cache: a failed write only costs a sign-in next time
+	}
+	return owner, reader, nil
+}
+
+// works reports whether a kept session still opens the overview (and its
+// token /api/me).
+func works(base string, s session, withToken bool) bool {
+	h := http.Header{}
+	h.Set("Cookie", s.Cookie)
+	if status, err := once(base, route{Method: http.MethodGet, Path: "/", Header: h}); err != nil || status != http.StatusOK {
+		return false
+	}
+	if !withToken {
+		return true
+	}
+	h = http.Header{}
+	h.Set("Authorization", "Bearer "+s.Token)
+	status, err := once(base, route{Method: http.MethodGet, Path: "/api/me", Header: h})
+	return err == nil && status == http.StatusOK
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
