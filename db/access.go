@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/jmoiron/sqlx"
 
@@ -290,6 +291,35 @@ LEFT JOIN best b ON b.resource_id = a.id
 LEFT JOIN teams t ON t.id = b.team_id
 ORDER BY page.sort_name, a.id`
 
+// listOrgAgentsQuery is listAgentsQuery for a viewer who reads every agent
+// of org $2 (owner, admin, billing, or a member when the base permission is
+// not none): the page comes straight from agents_org_name_idx (00009) and
+// the total from the org's agent counter, instead of numbering every agent of the org with a
+// window function and sorting them all (260 ms at 100,000 agents).
+var listOrgAgentsQuery = strings.Replace(listAgentsQuery, `	SELECT id, sort_name, count(*) OVER () AS total FROM cand
+	 ORDER BY sort_name, id
+	 LIMIT $3 OFFSET $4
+)`, `	SELECT id, lower(name) AS sort_name, (SELECT agent_count FROM orgs WHERE id = $2::bigint) AS total
+	  FROM agents WHERE org_id = $2::bigint
+	 ORDER BY lower(name), id
+	 LIMIT $3 OFFSET $4
+)`, 1)
+
+// readsWholeOrg reports whether accountID reads every agent of orgID by
+// role or base permission (the first branch of listAgentsQuery's cand).
+func (s *Store) readsWholeOrg(ctx context.Context, accountID, orgID int64) (bool, error) {
+	var all bool
+	err := s.db.GetContext(ctx, &all, `SELECT m.role <> 'member' OR o.member_base_permission <> 'none'
+		FROM memberships m JOIN orgs o ON o.id = m.org_id WHERE m.org_id = $1 AND m.account_id = $2`, orgID, accountID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil // not a member: the general query lists nothing
+	}
+	if err != nil {
+		return false, fmt.Errorf("list agents: %w", err)
+	}
+	return all, nil
+}
+
 // ListAgents lists the agents accountID can read, each with its level, in one
 // query. Not being a member of f.OrgID lists nothing.
 func (s *Store) ListAgents(ctx context.Context, accountID int64, f AgentFilter) (AgentPage, error) {
@@ -309,9 +339,19 @@ func (s *Store) ListAgents(ctx context.Context, accountID int64, f AgentFilter) 
 		agentFactsRow
 		Total int `db:"total"`
 	}
+	q := listAgentsQuery
+	if f.OrgID != 0 {
+		all, err := s.readsWholeOrg(ctx, accountID, f.OrgID)
+		if err != nil {
+			return AgentPage{}, err
+		}
+		if all {
+			q = listOrgAgentsQuery
+		}
+	}
 	// Not prepared: a generic plan cannot tell a member's few candidates from
 	// an admin's whole org, and is slower than planning each time.
-	if err := s.db.SelectContext(ctx, &rows, listAgentsQuery, accountID, f.OrgID, f.PerPage, (f.Page-1)*f.PerPage); err != nil {
+	if err := s.db.SelectContext(ctx, &rows, q, accountID, f.OrgID, f.PerPage, (f.Page-1)*f.PerPage); err != nil {
 		return AgentPage{}, fmt.Errorf("list agents: %w", err)
 	}
 	page := AgentPage{Agents: make([]model.Agent, 0, len(rows)), Page: f.Page, PerPage: f.PerPage}

@@ -23,6 +23,10 @@ func auditWhere(orgID int64, f model.AuditFilter) (string, []any) {
 	if a := strings.TrimSpace(f.Actor); a != "" {
 		if id, err := strconv.ParseInt(a, 10, 64); err == nil {
 			add("actor_id = ?", id)
+		} else if model.ValidateEmail(strings.ToLower(a)) == nil {
+			// A whole address: an index lookup (audit_events_org_email_idx),
+			// not a substring scan of the whole log.
+			add("actor_email = ?", strings.ToLower(a))
 		} else {
 			add("actor_email ILIKE ?", "%"+escapeLike(strings.ToLower(a))+"%")
 		}
@@ -44,9 +48,29 @@ func auditWhere(orgID int64, f model.AuditFilter) (string, []any) {
 		add("created_at < ?", *f.Until)
 	}
 	if f.Before > 0 {
-		add("id < ?", f.Before)
+		if byTime(f) {
+			// The page after event Before in (created_at, id) order.
+			add("(created_at, id) < (SELECT b.created_at, b.id FROM audit_events b WHERE b.id = ?)", f.Before)
+		} else {
+			add("id < ?", f.Before)
+		}
 	}
 	return strings.Join(conds, " AND "), args
+}
+
+// byTime reports whether a filter lists events by time: a date range walks
+// audit_events_org_time_idx (00009) from its end instead of the id order's
+// walk past every newer event (80,000 rows for a range a month back in the
+// large data set). Ids and times rise together, so the order is the same a
+// reader sees either way; the cursor stays an event id.
+func byTime(f model.AuditFilter) bool { return f.Since != nil || f.Until != nil }
+
+// auditOrder is the ORDER BY of a filtered audit query.
+func auditOrder(f model.AuditFilter) string {
+	if byTime(f) {
+		return "created_at DESC, id DESC"
+	}
+	return "id DESC"
 }
 
 func escapeLike(s string) string {
@@ -72,7 +96,7 @@ func (s *Store) ListAudit(ctx context.Context, actor model.Actor, orgID int64, f
 	args = append(args, f.Limit+1)
 	var evs []model.AuditEvent
 	err := s.db.SelectContext(ctx, &evs, `SELECT `+auditCols+` FROM audit_events WHERE `+where+
-		` ORDER BY id DESC LIMIT $`+strconv.Itoa(len(args)), args...)
+		` ORDER BY `+auditOrder(f)+` LIMIT $`+strconv.Itoa(len(args)), args...)
 	if err != nil {
 		return AuditPage{}, fmt.Errorf("list audit: %w", err)
 	}
@@ -102,7 +126,7 @@ func (s *Store) ExportAudit(ctx context.Context, actor model.Actor, orgID int64,
 		args = append(args, f.Limit)
 		var evs []model.AuditEvent
 		err := s.db.SelectContext(ctx, &evs, `SELECT `+auditCols+` FROM audit_events WHERE `+where+
-			` ORDER BY id DESC LIMIT $`+strconv.Itoa(len(args)), args...)
+			` ORDER BY `+auditOrder(f)+` LIMIT $`+strconv.Itoa(len(args)), args...)
 		if err != nil {
 			return fmt.Errorf("export audit: %w", err)
 		}

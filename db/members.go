@@ -77,9 +77,16 @@ func (s *Store) Members(ctx context.Context, actor model.Actor, orgID int64, rol
 		return nil, 0, fmt.Errorf("count members: %w", err)
 	}
 	rows := []model.MemberRow{}
-	err := s.db.SelectContext(ctx, &rows, `SELECT `+memberCols+` FROM memberships m JOIN accounts a ON a.id = m.account_id
-		WHERE m.org_id = $1 AND ($2 = '' OR m.role = $2)
-		ORDER BY `+memberOrder+` LIMIT $3 OFFSET $4`, orgID, string(filter), perPage, (page-1)*perPage)
+	// The page is cut first on the cheap sort columns; last active (two
+	// subqueries per row) is worked out for its rows only, not for every row
+	// the OFFSET skips (9,600 of them on page 500 of a large org).
+	err := s.db.SelectContext(ctx, &rows, `SELECT `+memberCols+` FROM (
+			SELECT m.account_id FROM memberships m JOIN accounts a ON a.id = m.account_id
+			WHERE m.org_id = $1 AND ($2 = '' OR m.role = $2)
+			ORDER BY `+memberOrder+` LIMIT $3 OFFSET $4) p
+		JOIN memberships m ON m.org_id = $1 AND m.account_id = p.account_id
+		JOIN accounts a ON a.id = m.account_id
+		ORDER BY `+memberOrder, orgID, string(filter), perPage, (page-1)*perPage)
 	if err != nil {
 		return nil, 0, fmt.Errorf("list members: %w", err)
 	}

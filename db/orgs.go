@@ -2,6 +2,8 @@ package db
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -393,15 +395,17 @@ type OrgOverview struct {
 // invitations, as the invite limit counts them.
 func (o OrgOverview) Seats() int { return o.Members + o.Pending }
 
-// Overview counts what an org holds.
+// Overview counts what an org holds (counters kept by triggers, 00009).
 func (s *Store) Overview(ctx context.Context, orgID int64) (OrgOverview, error) {
 	var ov OrgOverview
 	err := s.db.GetContext(ctx, &ov, `SELECT
 		COALESCE((SELECT balance_cents FROM wallets WHERE org_id = $1), 0) AS balance_cents,
-		(SELECT count(*) FROM memberships WHERE org_id = $1) AS members,
-		(SELECT count(*) FROM teams WHERE org_id = $1) AS teams,
-		(SELECT count(*) FROM agents WHERE org_id = $1) AS agents,
-		(SELECT count(*) FROM invitations WHERE org_id = $1 AND status = 'pending' AND expires_at > $2) AS pending`, orgID, s.Now())
+		o.member_count AS members, o.team_count AS teams, o.agent_count AS agents,
+		(SELECT count(*) FROM invitations WHERE org_id = o.id AND status = 'pending' AND expires_at > $2) AS pending
+		FROM orgs o WHERE o.id = $1`, orgID, s.Now())
+	if errors.Is(err, sql.ErrNoRows) {
+		return ov, nil // no such org holds nothing
+	}
 	if err != nil {
 		return ov, fmt.Errorf("overview: %w", err)
 	}

@@ -13,8 +13,7 @@ import (
 )
 
 const teamCols = `t.id, t.org_id, t.name, t.description, t.created_at, t.updated_at,
-	(SELECT count(*) FROM team_members x WHERE x.team_id = t.id) AS member_count,
-	(SELECT count(*) FROM grants x WHERE x.team_id = t.id) AS grant_count`
+	t.member_count, t.grant_count`
 
 func teamTarget(t model.Team) model.Target {
 	return model.Target{Kind: "team", ID: strconv.FormatInt(t.ID, 10), Label: t.Name}
@@ -181,6 +180,12 @@ func (s *Store) Teams(ctx context.Context, accountID, orgID int64) ([]model.Team
 
 // Team loads a team with its members and grants (any member of the org).
 func (s *Store) Team(ctx context.Context, accountID, orgID, teamID int64) (model.TeamDetail, error) {
+	return s.TeamPage(ctx, accountID, orgID, teamID, 0, 0)
+}
+
+// TeamPage is Team with one page of its grants (grantsPage from 1, perPage
+// of them; perPage 0: all). Team.GrantCount is the total.
+func (s *Store) TeamPage(ctx context.Context, accountID, orgID, teamID int64, grantsPage, perPage int) (model.TeamDetail, error) {
 	var d model.TeamDetail
 	role, err := s.RoleIn(ctx, orgID, accountID)
 	if err != nil {
@@ -197,7 +202,14 @@ func (s *Store) Team(ctx context.Context, accountID, orgID, teamID int64) (model
 		return d, err
 	}
 	d.Grants = []model.Grant{}
-	err = s.db.SelectContext(ctx, &d.Grants, grantSelect+` WHERE g.team_id = $1 ORDER BY lower(COALESCE(ag.name, '')), g.id`, teamID)
+	if grantsPage < 1 {
+		grantsPage = 1
+	}
+	if grantsPage > model.MaxPage {
+		grantsPage = model.MaxPage
+	}
+	err = s.db.SelectContext(ctx, &d.Grants, grantSelect+` WHERE g.team_id = $1 ORDER BY lower(COALESCE(ag.name, '')), g.id
+		LIMIT $2 OFFSET $3`, teamID, limitOrNil(perPage), (grantsPage-1)*max(perPage, 0))
 	if err != nil {
 		return d, fmt.Errorf("list grants: %w", err)
 	}
@@ -416,6 +428,18 @@ func (s *Store) RemoveGrant(ctx context.Context, actor model.Actor, orgID, teamI
 // Resources lists an org's resources of a kind for the grant picker: owners
 // and admins, and members who maintain a team of the org.
 func (s *Store) Resources(ctx context.Context, actor model.Actor, orgID int64, kindIn string) ([]model.Resource, error) {
+	return s.ResourcesFirst(ctx, actor, orgID, kindIn, 0)
+}
+
+// ResourcesFirst is Resources cut to the first limit in name order (0: all),
+// for pickers: a page never builds a list of 100,000 options.
+func (s *Store) ResourcesFirst(ctx context.Context, actor model.Actor, orgID int64, kindIn string, limit int) ([]model.Resource, error) {
+	return s.GrantCandidates(ctx, actor, orgID, kindIn, 0, limit)
+}
+
+// GrantCandidates is ResourcesFirst without the agents team notTeam (0:
+// none) holds a grant on: the team page's picker.
+func (s *Store) GrantCandidates(ctx context.Context, actor model.Actor, orgID int64, kindIn string, notTeam int64, limit int) ([]model.Resource, error) {
 	kind, err := model.ParseResourceKind(kindIn)
 	if err != nil {
 		return nil, err
@@ -448,8 +472,11 @@ func (s *Store) Resources(ctx context.Context, actor model.Actor, orgID int64, k
 		}
 		return rs, nil
 	}
+	// LIMIT NULL is no limit; agents_org_name_idx (00009) serves the order.
 	err = s.db.SelectContext(ctx, &rs, `SELECT $2::text AS kind, a.id, a.name FROM agents a
-		WHERE a.org_id = $1 ORDER BY lower(a.name), a.id`, orgID, kind)
+		WHERE a.org_id = $1 AND NOT EXISTS (SELECT 1 FROM grants g
+			WHERE g.team_id = $4 AND g.resource_kind = $2 AND g.resource_id = a.id)
+		ORDER BY lower(a.name), a.id LIMIT $3`, orgID, kind, limitOrNil(limit), notTeam)
 	if err != nil {
 		return nil, fmt.Errorf("list resources: %w", err)
 	}
@@ -482,16 +509,29 @@ type OrgMember struct {
 
 // OrgMembers lists an org's members for pickers (any member of the org).
 func (s *Store) OrgMembers(ctx context.Context, accountID, orgID int64) ([]OrgMember, error) {
+	return s.OrgMembersFirst(ctx, accountID, orgID, 0)
+}
+
+// OrgMembersFirst is OrgMembers cut to the first limit in name order (0: all).
+func (s *Store) OrgMembersFirst(ctx context.Context, accountID, orgID int64, limit int) ([]OrgMember, error) {
 	if _, err := s.RoleIn(ctx, orgID, accountID); err != nil {
 		return nil, err
 	}
 	ms := []OrgMember{}
 	err := s.db.SelectContext(ctx, &ms, `SELECT m.account_id, a.name, a.email, m.role FROM memberships m
-		JOIN accounts a ON a.id = m.account_id WHERE m.org_id = $1 ORDER BY lower(a.name), a.id`, orgID)
+		JOIN accounts a ON a.id = m.account_id WHERE m.org_id = $1 ORDER BY lower(a.name), a.id LIMIT $2`, orgID, limitOrNil(limit))
 	if err != nil {
 		return nil, fmt.Errorf("list org members: %w", err)
 	}
 	return ms, nil
+}
+
+// limitOrNil is a LIMIT argument: nil (no limit) for 0.
+func limitOrNil(n int) any {
+	if n <= 0 {
+		return nil
+	}
+	return n
 }
 
 // isFKViolation reports whether err is a foreign key violation.

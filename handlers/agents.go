@@ -162,7 +162,7 @@ func (h *Agents) detail(c echo.Context, id int64) (views.AgentDetailView, error)
 	for _, g := range gs {
 		v.Teams = append(v.Teams, views.GrantRowView{ID: g.ID, TeamID: g.TeamID, TeamName: g.TeamName, Permission: string(g.Permission)})
 	}
-	ms, err := h.Store.OrgMembers(ctx, acc.ID, a.OrgID)
+	ms, err := h.Store.OrgMembersFirst(ctx, acc.ID, a.OrgID, PickerLimit)
 	if err != nil && !errors.Is(err, model.ErrNotFound) {
 		return v, err
 	}

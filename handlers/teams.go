@@ -81,10 +81,12 @@ func (h *Teams) detail(c echo.Context, id int64) (views.TeamDetailView, error) {
 	ctx := c.Request().Context()
 	ws := request.Workspace(c)
 	acc, _ := request.Account(c)
-	d, err := h.Store.Team(ctx, acc.ID, ws.ID, id)
+	gp, _ := strconv.Atoi(c.QueryParam("grants_page"))
+	d, err := h.Store.TeamPage(ctx, acc.ID, ws.ID, id, gp, GrantsPerPage)
 	if err != nil {
 		return views.TeamDetailView{}, err
 	}
+	gp = max(min(gp, model.MaxPage), 1)
 	manage := d.CanManage()
 	v := views.TeamDetailView{ID: d.ID, Name: d.Name, Description: d.Description, OrgName: ws.DisplayName,
 		CanManage: manage, CanDelete: model.CanIn(ws.Kind, ws.Role, model.ActManageTeams),
@@ -96,6 +98,8 @@ func (h *Teams) detail(c echo.Context, id int64) (views.TeamDetailView, error) {
 			Role: string(m.Role), RoleLabel: m.Role.Label(), OrgRole: m.OrgRole.Label(), IsYou: m.AccountID == acc.ID,
 			CanManage: manage, CanLeave: m.AccountID == acc.ID})
 	}
+	v.GrantPager = components.Pager{Page: gp, TotalPages: model.TotalPages(d.GrantCount, GrantsPerPage), Total: d.GrantCount,
+		Href: func(p int) string { return teamPath(id) + "?grants_page=" + strconv.Itoa(p) }}
 	granted := map[int64]bool{}
 	for _, g := range d.Grants {
 		granted[g.ResourceID] = true
@@ -105,7 +109,7 @@ func (h *Teams) detail(c echo.Context, id int64) (views.TeamDetailView, error) {
 	if !manage {
 		return v, nil
 	}
-	ms, err := h.Store.OrgMembers(ctx, acc.ID, ws.ID)
+	ms, err := h.Store.OrgMembersFirst(ctx, acc.ID, ws.ID, PickerLimit)
 	if err != nil {
 		return v, err
 	}
@@ -114,7 +118,7 @@ func (h *Teams) detail(c echo.Context, id int64) (views.TeamDetailView, error) {
 			v.Candidates = append(v.Candidates, components.Option{Value: strconv.FormatInt(m.AccountID, 10), Label: m.Name + " (" + m.Email + ")"})
 		}
 	}
-	rs, err := h.Store.Resources(ctx, request.Actor(c), ws.ID, string(model.ResourceAgent))
+	rs, err := h.Store.GrantCandidates(ctx, request.Actor(c), ws.ID, string(model.ResourceAgent), id, PickerLimit)
 	if err != nil {
 		return v, err
 	}

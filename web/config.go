@@ -28,6 +28,7 @@ type Config struct {
 	// DNSResolver is the DNS server (host:port) that checks domain TXT
 	// records; "" uses the system resolver.
 	DNSResolver string
+	Ops         OpsConfig
 }
 
 // LoadConfig reads the environment, then applies flags from args.
@@ -53,6 +54,7 @@ func LoadConfig(getenv func(string) string, args []string) (Config, error) {
 	fs.StringVar(&c.DNSResolver, "dns-resolver", c.DNSResolver, "DNS server host:port for domain verification; empty uses the system resolver (GUILDHALL_DNS_RESOLVER)")
 	fs.BoolVar(&c.Dev, "dev", c.Dev, "development mode: /dev/outbox (GUILDHALL_DEV=1)")
 	fs.StringVar(&proxies, "trusted-proxies", proxies, "comma-separated CIDRs of reverse proxies whose X-Forwarded-For counts (GUILDHALL_TRUSTED_PROXIES)")
+	c.Ops = loadOps(getenv, fs)
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}

@@ -3,9 +3,7 @@ package web
 import (
 	"crypto/subtle"
 	"net/http"
-	"strconv"
 	"strings"
-	"time"
 
 	"github.com/gorilla/sessions"
 	"github.com/labstack/echo/v4"
@@ -254,22 +252,6 @@ func (s *Server) bearerMiddleware(next echo.HandlerFunc) echo.HandlerFunc {
 		request.SetAccount(c, acc, "")
 		request.SetToken(c, tok)
 		return next(c)
-	}
-}
-
-// logMiddleware logs one line per request with the route pattern, never the
-// raw path: links carry secrets (/invitations/{token}, /verify/{token}).
-func (s *Server) logMiddleware(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		start := time.Now()
-		err := next(c)
-		if err != nil {
-			c.Error(err)
-		}
-		if s.logf != nil {
-			s.logf("%s %s %d %s", c.Request().Method, c.Path(), c.Response().Status, strconv.FormatInt(time.Since(start).Milliseconds(), 10)+"ms")
-		}
-		return nil
 	}
 }
 

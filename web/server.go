@@ -3,6 +3,8 @@ package web
 import (
 	"context"
 	"crypto/sha256"
+	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"time"
@@ -17,6 +19,7 @@ import (
 	"guildhall/handlers/api"
 	"guildhall/static"
 	"guildhall/web/metering"
+	"guildhall/web/observability"
 	"guildhall/web/ratelimit"
 )
 
@@ -28,8 +31,9 @@ type Server struct {
 	base    *handlers.Base
 	h       *Handlers
 	echo    *echo.Echo
-	logf    func(format string, a ...any)
 	meter   *metering.Meter // counts API requests per org (issue 11)
+	log     *slog.Logger
+	metrics *observability.Metrics
 }
 
 // Options wires the server's collaborators.
@@ -38,8 +42,10 @@ type Options struct {
 	Store  *db.Store
 	Mailer handlers.Mailer
 	Secret string
-	// Logf logs one line per request; nil logs nothing.
-	Logf func(format string, a ...any)
+	// Logger logs one line per request; nil logs nothing.
+	Logger *slog.Logger
+	// Metrics collects request durations; nil makes one (see Metrics).
+	Metrics *observability.Metrics
 	// SignInLimit is attempts per IP and per account in 15 minutes (default 10).
 	SignInLimit int
 }
@@ -56,12 +62,19 @@ func New(o Options) *Server {
 	if limit == 0 {
 		limit = 10
 	}
-	s := &Server{cfg: o.Config, store: o.Store, cookies: cookies, logf: o.Logf}
+	s := &Server{cfg: o.Config, store: o.Store, cookies: cookies, log: o.Logger, metrics: o.Metrics}
+	if s.metrics == nil {
+		s.metrics = NewMetrics(o.Store, o.Logger)
+	}
+	quiet := o.Logger
+	if quiet == nil {
+		quiet = slog.New(slog.DiscardHandler)
+	}
 	s.base = &handlers.Base{Store: o.Store, Mail: o.Mailer, BaseURL: o.Config.BaseURL, Dev: o.Config.Dev}
-	s.h = newHandlers(s.base, &api.Base{Store: o.Store, BaseURL: o.Config.BaseURL}, ratelimit.New(limit, 15*time.Minute, o.Store.Now))
+	s.h = newHandlers(s.base, &api.Base{Store: o.Store, BaseURL: o.Config.BaseURL}, ratelimit.NewShared(o.Store, limit, 15*time.Minute, o.Store.Now, quiet))
 	s.h.setSecretBox(db.NewSecretBox(o.Secret)) // two-factor secrets at rest (web/twofactor.go)
 	s.h.addSSO(s.base, s.h.APIAuth.Base, o)
-	s.meter = metering.New(o.Store, metering.Options{Logf: o.Logf})
+	s.meter = metering.New(o.Store, metering.Options{Logf: func(format string, a ...any) { s.log.Error(fmt.Sprintf(format, a...)) }})
 	s.meter.Start() // stopped (and flushed) by Meter().Close()
 	s.echo = s.build()
 	return s
@@ -83,14 +96,18 @@ func (s *Server) build() *echo.Echo {
 	e.HTTPErrorHandler = s.errorHandler
 	e.IPExtractor = ipExtractor(s.cfg.TrustedProxies)
 	e.Use(middleware.Recover())
-	e.Use(s.logMiddleware)
+	e.Use(observability.Middleware(s.log, s.metrics))
 	e.Use(middleware.BodyLimit("2M"))
 	e.Use(cleanInput)
 	e.Use(s.securityHeaders)
+	e.Use(compress())
 
 	getHead := []string{http.MethodGet, http.MethodHead}
 	e.Match(getHead, "/healthz", s.healthz)
 	e.Match(getHead, "/readyz", s.readyz)
+	if s.cfg.Ops.MetricsToken != "" {
+		e.GET("/metrics", echo.WrapHandler(s.metrics.Handler(s.cfg.Ops.MetricsToken)))
+	}
 	e.Match(getHead, "/static/*", echo.WrapHandler(http.StripPrefix("/static", static.Handler())))
 
 	page := e.Group("", s.sessionMiddleware, s.csrfMiddleware)

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log"
+	"log/slog"
 	"net/http"
 	"os"
 	"os/signal"
@@ -17,12 +18,12 @@ import (
 
 	"guildhall/cmd/guildhall/cli"
 	"guildhall/db"
-	"guildhall/db/demo"
 	"guildhall/db/migrations"
 	"guildhall/db/pgembed"
 	"guildhall/handlers"
 	"guildhall/web"
 	"guildhall/web/mail"
+	"guildhall/web/observability"
 )
 
 const usage = `Guildhall: organizations, teams and roles.
@@ -30,7 +31,8 @@ const usage = `Guildhall: organizations, teams and roles.
 Usage:
   guildhall serve [flags]   run the web app and JSON API (migrates first)
   guildhall migrate         apply database migrations and exit
-  guildhall demo            load the demo data set
+  guildhall demo [--size large]
+                            load the demo data set (large: issue 12's org for load runs)
 
 Command-line client (talks to a running server's JSON API):
 ` + cli.Verbs + `
@@ -54,7 +56,7 @@ func main() {
 	case "migrate":
 		err = withDB(ctx, os.Args[2:], func(_ web.Config, _ *sqlx.DB) error { return nil })
 	case "demo":
-		err = loadDemo(ctx, os.Args[2:])
+		err = runDemo(ctx, os.Args[2:])
 	case "login", "org", "buy":
 		code := cli.Main(ctx, os.Args[1:])
 		stop()
@@ -106,23 +108,13 @@ func withDB(ctx context.Context, args []string, fn func(web.Config, *sqlx.DB) er
 	return fn(cfg, d)
 }
 
-// loadDemo loads the demo data set (published passwords) once. Only this
-// command and `go tool task run` call it: serve never does, so a production
-// database never starts with accounts anyone can sign in to.
-func loadDemo(ctx context.Context, args []string) error {
-	return withDB(ctx, args, func(_ web.Config, d *sqlx.DB) error {
-		loaded, err := demo.Load(ctx, db.New(d))
-		if err == nil && loaded {
-			fmt.Println(demo.SignInHint)
-		} else if err == nil {
-			fmt.Println("Demo data is already there.")
-		}
-		return err
-	})
-}
-
 func serve(ctx context.Context, args []string) error {
 	return withDB(ctx, args, func(cfg web.Config, d *sqlx.DB) error {
+		logger, err := observability.NewLogger(os.Stderr, cfg.Ops.LogFormat)
+		if err != nil {
+			return err
+		}
+		slog.SetDefault(logger) // log.Printf lines go through it too
 		store := db.New(d)
 		secret, err := web.LoadSecret(cfg, func() string { s, _ := db.NewSecret(""); return s })
 		if err != nil {
@@ -135,24 +127,35 @@ func serve(ctx context.Context, args []string) error {
 				return err
 			}
 			q := mail.NewQueue(store, m)
-			go q.Run(ctx)
+			// The worker stops after the HTTP server has drained (requests
+			// in flight may still queue mail), then delivers what is due.
+			qctx, stopQueue := context.WithCancel(context.Background())
+			qdone := make(chan struct{})
+			go func() { defer close(qdone); q.Run(qctx) }()
+			defer func() { stopQueue(); <-qdone; log.Print("mail worker stopped") }()
 			mailer = q
 		} else if !cfg.Dev {
 			log.Print("SMTP_URL is not set: mail is kept in the outbox table (set GUILDHALL_DEV=1 to read it at /dev/outbox)")
 		}
-		srv := web.New(web.Options{Config: cfg, Store: store, Mailer: mailer, Secret: secret, Logf: log.Printf})
+		srv := web.New(web.Options{Config: cfg, Store: store, Mailer: mailer, Secret: secret, Logger: slog.Default()})
 		defer srv.Meter().Close() //nolint:errcheck // after the HTTP shutdown: writes the last counts, logs a failure
 		hs := &http.Server{Addr: cfg.Addr, Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
-		errc := make(chan error, 1)
+		errc := make(chan error, 2)
 		go func() { errc <- hs.ListenAndServe() }()
+		if cfg.Ops.MetricsAddr != "" {
+			ms := &http.Server{Addr: cfg.Ops.MetricsAddr, Handler: srv.MetricsHandler(), ReadHeaderTimeout: 10 * time.Second}
+			go func() { errc <- ms.ListenAndServe() }()
+			defer ms.Close()
+			log.Printf("metrics at http://%s/metrics", cfg.Ops.MetricsAddr)
+		}
 		log.Printf("Guildhall is serving at %s", cfg.BaseURL)
 		select {
 		case err := <-errc:
 			return err
 		case <-ctx.Done():
 		}
-		log.Print("shutting down")
-		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		log.Print("shutting down: draining requests in flight")
+		sctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer cancel()
 		if err := hs.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			return err

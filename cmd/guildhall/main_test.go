@@ -117,7 +117,7 @@ func TestServeEmbeddedClusterAndDemo(t *testing.T) {
 	}
 
 	// `guildhall demo` (as `go tool task run` does before serve) loads it.
-	if err := loadDemo(context.Background(), nil); err != nil {
+	if err := runDemo(context.Background(), nil); err != nil {
 		t.Fatal(err)
 	}
 	stop = run(t, addr)

@@ -29,6 +29,9 @@ type Queue struct {
 	Poll time.Duration
 	// Logf reports delivery failures (addresses only, never bodies).
 	Logf func(format string, a ...any)
+	// DrainTimeout bounds the last delivery pass after Run's context ends
+	// (default 10 s).
+	DrainTimeout time.Duration
 
 	wake chan struct{}
 }
@@ -50,34 +53,50 @@ func (q *Queue) Send(ctx context.Context, m model.Mail) error {
 	return nil
 }
 
-// Run delivers queued mail until ctx ends.
+// Run delivers queued mail until ctx ends. Cancelling ctx does not cut a
+// delivery short (a message sent but not marked sent would go out twice):
+// the batch in hand finishes, then one last pass delivers what is due, within
+// DrainTimeout, and Run returns.
 func (q *Queue) Run(ctx context.Context) {
 	t := time.NewTicker(q.Poll)
 	defer t.Stop()
+	work := context.WithoutCancel(ctx)
 	for {
-		for {
-			n, err := q.Store.DeliverDue(ctx, 20, func(m model.OutboxMail) error {
-				err := q.Sender.Send(ctx, model.Mail{To: m.To, Subject: m.Subject, Text: m.Text, HTML: m.HTML})
-				if err != nil && q.Logf != nil {
-					q.Logf("mail to %s (outbox %d): %v", m.To, m.ID, err)
-				}
-				return err
-			})
-			if err != nil {
-				if ctx.Err() == nil && q.Logf != nil {
-					q.Logf("mail queue: %v", err)
-				}
-				break
-			}
-			if n < 20 {
-				break
-			}
-		}
+		q.deliverAll(work)
 		select {
 		case <-ctx.Done():
+			d := q.DrainTimeout
+			if d == 0 {
+				d = 10 * time.Second
+			}
+			dctx, cancel := context.WithTimeout(work, d)
+			q.deliverAll(dctx)
+			cancel()
 			return
 		case <-q.wake:
 		case <-t.C:
+		}
+	}
+}
+
+// deliverAll delivers batches until fewer than a full batch is due.
+func (q *Queue) deliverAll(ctx context.Context) {
+	for {
+		n, err := q.Store.DeliverDue(ctx, 20, func(m model.OutboxMail) error {
+			err := q.Sender.Send(ctx, model.Mail{To: m.To, Subject: m.Subject, Text: m.Text, HTML: m.HTML})
+			if err != nil && q.Logf != nil {
+				q.Logf("mail to %s (outbox %d): %v", m.To, m.ID, err)
+			}
+			return err
+		})
+		if err != nil {
+			if ctx.Err() == nil && q.Logf != nil {
+				q.Logf("mail queue: %v", err)
+			}
+			return
+		}
+		if n < 20 {
+			return
 		}
 	}
 }

@@ -6,8 +6,10 @@ package webtest
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -18,8 +20,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jmoiron/sqlx"
+
 	"guildhall/db"
 	"guildhall/db/dbtest"
+	"guildhall/db/querycount"
 	"guildhall/web"
 	"guildhall/web/mail"
 	"guildhall/web/mail/mailtest"
@@ -53,6 +58,7 @@ type Env struct {
 	Mail   *mailtest.Server
 	Clock  *Clock
 	Server *web.Server
+	dsn    string
 }
 
 // Options tune New.
@@ -63,6 +69,13 @@ type Options struct {
 	TrustedProxies string
 	// DNSResolver is the DNS server for domain verification (ssotest.StartDNS).
 	DNSResolver string
+	// Logger receives the request log lines (nil: none).
+	Logger *slog.Logger
+	// Ops sets the metrics token and friends.
+	Ops web.OpsConfig
+	// BaseURL is the address links in mail point to (default: the server's
+	// own; a proxy in front of several servers passes its own).
+	BaseURL string
 }
 
 // New starts a server on a fresh database.
@@ -72,11 +85,21 @@ func New(t testing.TB, opts ...Options) *Env {
 	if len(opts) > 0 {
 		o = opts[0]
 	}
-	clock := &Clock{}
-	sqlDB := dbtest.New(t)
+	return start(t, o, dbtest.NewDSN(t), mailtest.Start(t), &Clock{})
+}
+
+// start runs one server on the database at dsn, delivering mail to smtpSrv.
+// Its connections count statements for requests that ask (querycount).
+func start(t testing.TB, o Options, dsn string, smtpSrv *mailtest.Server, clock *Clock) *Env {
+	t.Helper()
+	conn, err := querycount.Connector(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sqlDB := sqlx.NewDb(sql.OpenDB(conn), "postgres")
+	t.Cleanup(func() { sqlDB.Close() })
 	db.ConfigurePool(sqlDB) // as in production, so load runs measure the app
 	store := db.New(sqlDB, db.WithClock(clock.Now), db.WithFastPasswordHashing())
-	smtpSrv := mailtest.Start(t)
 	smtpMailer, err := mail.NewSMTP(smtpSrv.URL(), "Guildhall <no-reply@guildhall.test>")
 	if err != nil {
 		t.Fatal(err)
@@ -89,18 +112,22 @@ func New(t testing.TB, opts ...Options) *Env {
 	done := make(chan struct{})
 	go func() { defer close(done); mailer.Run(ctx) }()
 	t.Cleanup(func() { cancel(); <-done })
-	env := &Env{T: t, Store: store, Mail: smtpSrv, Clock: clock}
+	env := &Env{T: t, Store: store, Mail: smtpSrv, Clock: clock, dsn: dsn}
 	// The base URL must be known before the server starts (emails carry it),
 	// so listen first.
 	ts := httptest.NewUnstartedServer(nil)
 	env.URL = "http://" + ts.Listener.Addr().String()
+	base := env.URL
+	if o.BaseURL != "" {
+		base = o.BaseURL
+	}
 	proxies, err := web.ParseCIDRs(o.TrustedProxies)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := web.Config{Addr: ts.Listener.Addr().String(), BaseURL: env.URL, Dev: true, TrustedProxies: proxies, DNSResolver: o.DNSResolver}
-	env.Server = web.New(web.Options{Config: cfg, Store: store, Mailer: mailer, Secret: "test-secret-0123456789abcdef0123456789", SignInLimit: o.SignInLimit})
-	ts.Config.Handler = env.Server.Handler()
+	cfg := web.Config{Addr: ts.Listener.Addr().String(), BaseURL: base, Dev: true, Ops: o.Ops, TrustedProxies: proxies, DNSResolver: o.DNSResolver}
+	env.Server = web.New(web.Options{Config: cfg, Store: store, Mailer: mailer, Secret: "test-secret-0123456789abcdef0123456789", SignInLimit: o.SignInLimit, Logger: o.Logger})
+	ts.Config.Handler = querycount.Handler(env.Server.Handler())
 	ts.Start()
 	t.Cleanup(func() { _ = env.Server.Meter().Close() }) // after ts.Close: flush before the database goes
 	t.Cleanup(ts.Close)
@@ -121,6 +148,8 @@ type Response struct {
 	Body     string
 	Header   http.Header
 	Location string
+	// Trailer carries the statement count of a counted request (Queries).
+	Trailer http.Header
 }
 
 // NewClient makes a signed-out client.
@@ -144,7 +173,7 @@ func (c *Client) do(req *http.Request) Response {
 	if m := csrfRe.FindSubmatch(b); m != nil {
 		c.csrf = string(m[1])
 	}
-	return Response{Status: res.StatusCode, Body: string(b), Header: res.Header, Location: res.Header.Get("Location")}
+	return Response{Status: res.StatusCode, Body: string(b), Header: res.Header, Location: res.Header.Get("Location"), Trailer: res.Trailer}
 }
 
 // Get fetches a page.
@@ -281,6 +310,8 @@ type APIResponse struct {
 	Raw    string
 	Body   map[string]any
 	Header http.Header
+	// Trailer carries the statement count of a counted request.
+	Trailer http.Header
 }
 
 // Data is the envelope's data as an object.
@@ -341,7 +372,7 @@ func (a *API) Do(method, path string, body any, headers ...string) APIResponse {
 	}
 	defer res.Body.Close()
 	raw, _ := io.ReadAll(res.Body)
-	out := APIResponse{Status: res.StatusCode, Raw: string(raw), Header: res.Header}
+	out := APIResponse{Status: res.StatusCode, Raw: string(raw), Header: res.Header, Trailer: res.Trailer}
 	_ = json.Unmarshal(raw, &out.Body)
 	return out
 }

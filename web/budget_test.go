@@ -1,0 +1,199 @@
+package web_test
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"sort"
+	"strings"
+	"testing"
+
+	"guildhall/db/demo"
+	"guildhall/web/webtest"
+)
+
+// budgetEnv is a server with a generated org of size, and clients for its
+// owner and for its reader (a plain member who sees a few agents).
+type budgetEnv struct {
+	env                 *webtest.Env
+	g                   demo.Generated
+	owner, reader       *webtest.Client
+	ownerAPI, readerAPI *webtest.API
+}
+
+func newBudgetEnv(t *testing.T, size demo.Size) *budgetEnv {
+	t.Helper()
+	env := webtest.New(t)
+	g, err := demo.Generate(t.Context(), env.Store, "budget", "owner@budget.test", "reader@budget.test", size, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &budgetEnv{env: env, g: g}
+	signIn := func(email string) (*webtest.Client, *webtest.API) {
+		c := env.NewClient()
+		if res := c.SignIn(email, demo.Password); res.Status != http.StatusSeeOther {
+			t.Fatalf("sign in %s: %d", email, res.Status)
+		}
+		if res := c.Post("/workspace", url.Values{"org_id": {fmt.Sprint(g.OrgID)}}); res.Status != http.StatusSeeOther {
+			t.Fatalf("switch %s to the org: %d", email, res.Status)
+		}
+		r := env.NewAPI("").Do(http.MethodPost, "/api/auth/token", map[string]any{"email": email, "password": demo.Password, "name": "budget"})
+		tok, _ := r.Data()["token"].(string)
+		if tok == "" {
+			t.Fatalf("token for %s: %d %s", email, r.Status, r.Raw)
+		}
+		return c, env.NewAPI(tok)
+	}
+	b.owner, b.ownerAPI = signIn("owner@budget.test")
+	b.reader, b.readerAPI = signIn("reader@budget.test")
+	return b
+}
+
+// route is one counted request: who sends it and where.
+type route struct {
+	name string // stable across sizes (ids differ)
+	who  string // owner or reader
+	api  bool
+	path string
+}
+
+func (b *budgetEnv) routes() []route {
+	g := b.g
+	o := g.Slug
+	var rs []route
+	page := func(who, name, path string) { rs = append(rs, route{name: who + " " + name, who: who, path: path}) }
+	api := func(who, name, path string) {
+		rs = append(rs, route{name: who + " " + name, who: who, api: true, path: path})
+	}
+	for _, who := range []string{"owner", "reader"} {
+		page(who, "GET /", "/")
+		page(who, "GET /profile", "/profile")
+		page(who, "GET /orgs/new", "/orgs/new")
+		page(who, "GET /settings", "/settings")
+		page(who, "GET /members", "/members")
+		page(who, "GET /members?role=admin", "/members?role=admin")
+		page(who, "GET /members?page=2", "/members?page=2")
+		page(who, "GET /members/leave", "/members/leave")
+		page(who, "GET /teams", "/teams")
+		page(who, "GET /teams/:id (big)", fmt.Sprintf("/teams/%d", g.BigTeamID))
+		page(who, "GET /teams/:id (readers)", fmt.Sprintf("/teams/%d", g.ReaderTeam))
+		page(who, "GET /teams/:id?grants_page=2", fmt.Sprintf("/teams/%d?grants_page=2", g.BigTeamID))
+		page(who, "GET /agents", "/agents")
+		page(who, "GET /agents?page=2", "/agents?page=2")
+		page(who, "GET /agents/:id", fmt.Sprintf("/agents/%d", g.AgentID))
+		page(who, "GET /agents/:id/access", fmt.Sprintf("/agents/%d/access", g.AgentID))
+		page(who, "GET /tokens", "/tokens")
+		api(who, "GET /api/me", "/api/me")
+		api(who, "GET /api/orgs", "/api/orgs")
+		api(who, "GET /api/orgs/:org", "/api/orgs/"+o)
+		api(who, "GET /api/orgs/:org/members", "/api/orgs/"+o+"/members")
+		api(who, "GET /api/orgs/:org/teams", "/api/orgs/"+o+"/teams")
+		api(who, "GET /api/orgs/:org/teams/:id", fmt.Sprintf("/api/orgs/%s/teams/%d", o, g.BigTeamID))
+		api(who, "GET /api/orgs/:org/resources", "/api/orgs/"+o+"/resources")
+		api(who, "GET /api/agents", "/api/agents")
+		api(who, "GET /api/agents/:id", fmt.Sprintf("/api/agents/%d", g.AgentID))
+		api(who, "GET /api/agents/:id/access", fmt.Sprintf("/api/agents/%d/access", g.AgentID))
+		api(who, "GET /api/me/org-invitations", "/api/me/org-invitations")
+		api(who, "GET /api/me/agent-transfers", "/api/me/agent-transfers")
+		api(who, "GET /api/me/tokens", "/api/me/tokens")
+	}
+	// Owner-only pages and calls (the reader gets a refusal, counted above
+	// where it applies).
+	page("owner", "GET /audit", "/audit")
+	page("owner", "GET /audit?cursor=", fmt.Sprintf("/audit?cursor=%d", 1<<40))
+	page("owner", "GET /audit?action=member.", "/audit?action=member.")
+	page("owner", "GET /audit/export", "/audit/export")
+	page("owner", "GET /members/:id/transfer", fmt.Sprintf("/members/%d/transfer", g.MemberID))
+	api("owner", "GET /api/orgs/:org/audit", "/api/orgs/"+o+"/audit")
+	api("owner", "GET /api/orgs/:org/invitations", "/api/orgs/"+o+"/invitations")
+	rs = append(rs, route{name: "anon GET /login", who: "anon", path: "/login"}, route{name: "anon GET /signup", who: "anon", path: "/signup"})
+	return rs
+}
+
+// count runs every route and returns its status and statements.
+func (b *budgetEnv) count(t *testing.T) map[string]counted {
+	t.Helper()
+	out := map[string]counted{}
+	anon := b.env.NewClient()
+	for _, r := range b.routes() {
+		var status int
+		var qs []string
+		switch {
+		case r.api && r.who == "owner":
+			res, q := b.ownerAPI.Queries(r.path)
+			status, qs = res.Status, q
+		case r.api:
+			res, q := b.readerAPI.Queries(r.path)
+			status, qs = res.Status, q
+		case r.who == "owner":
+			res, q := b.owner.Queries(r.path)
+			status, qs = res.Status, q
+		case r.who == "reader":
+			res, q := b.reader.Queries(r.path)
+			status, qs = res.Status, q
+		default:
+			res, q := anon.Queries(r.path)
+			status, qs = res.Status, q
+		}
+		if qs == nil {
+			t.Fatalf("%s: no statement count came back", r.name)
+		}
+		if status >= 500 {
+			t.Fatalf("%s: status %d", r.name, status)
+		}
+		out[r.name] = counted{status: status, queries: qs}
+	}
+	return out
+}
+
+type counted struct {
+	status  int
+	queries []string
+}
+
+// budget is the most statements any page or API GET may run. Every route
+// reads the session (or token), the workspaces, its data and the banners:
+// a handful of statements, whatever the data size.
+const budget = 12
+
+// TestQueryBudgets counts the SQL statements of every GET page and main API
+// GET on a small org (5 of everything) and a larger one (200 members, teams,
+// agents and audit events; 400 grants): no route may exceed the budget, and
+// none may run more statements on the larger data (an N+1 query).
+func TestQueryBudgets(t *testing.T) {
+	small := newBudgetEnv(t, demo.Size{Members: 5, Teams: 5, Agents: 5, Grants: 6, Audit: 5, BigTeamGrants: 2, ReaderAgents: 2})
+	large := newBudgetEnv(t, demo.Size{Members: 200, Teams: 200, Agents: 200, Grants: 400, Audit: 200, BigTeamGrants: 150, ReaderAgents: 20})
+	s, l := small.count(t), large.count(t)
+
+	// The team page lists grants a page at a time.
+	big := fmt.Sprintf("/teams/%d", large.g.BigTeamID)
+	res := large.owner.Get(big)
+	if !strings.Contains(res.Body, "Page 1 of 2 · 150 total") || strings.Count(res.Body, `id="grant-level-`) != 100 {
+		t.Fatalf("team page 1: want 100 of 150 grants and a pager")
+	}
+	if res = large.owner.Get(big + "?grants_page=2"); strings.Count(res.Body, `id="grant-level-`) != 50 {
+		t.Fatalf("team page 2: want the last 50 grants")
+	}
+	var names []string
+	for n := range s {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var report strings.Builder
+	for _, n := range names {
+		fmt.Fprintf(&report, "%-48s %3d %3d  (status %d)\n", n, len(s[n].queries), len(l[n].queries), l[n].status)
+	}
+	t.Logf("statements per route, small and larger data:\n%s", report.String())
+	for _, n := range names {
+		sq, lq := s[n].queries, l[n].queries
+		if len(lq) > budget || len(sq) > budget {
+			t.Errorf("%s runs %d statements (small %d), over the budget of %d:\n  %s", n, len(lq), len(sq), budget, strings.Join(lq, "\n  "))
+		}
+		if len(lq) > len(sq) {
+			t.Errorf("%s runs %d statements on larger data, %d on small: a query per row?\n  %s", n, len(lq), len(sq), strings.Join(lq, "\n  "))
+		}
+		if s[n].status != l[n].status {
+			t.Errorf("%s answers %d on small data, %d on larger", n, s[n].status, l[n].status)
+		}
+	}
+}
