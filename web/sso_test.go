@@ -301,6 +301,12 @@ func TestSSOEnforcementAndBreakGlass(t *testing.T) {
 	if r := miaAPI.Do(http.MethodGet, "/api/orgs/acme", nil); r.Status != http.StatusForbidden {
 		t.Fatalf("token of an enforced member: %d %s", r.Status, r.Raw)
 	}
+	// The banner's way back in is only for a session the org shut out:
+	// for anyone else the org's number is not found (it must not map ids
+	// to slugs), and so is an org without SSO.
+	wantStatus(t, ext.Post("/me/sso/"+itoa(s.OrgID)+"/signin", nil), http.StatusNotFound)
+	wantStatus(t, s.Owner.Post("/me/sso/"+itoa(s.OrgID)+"/signin", nil), http.StatusNotFound)
+	wantStatus(t, mia.Post("/me/sso/"+itoa(s.OrgID)+"/signin", nil), http.StatusNotFound) // signed in through the IdP now
 	// The partner outside the verified domain keeps password access.
 	wantStatus(t, ext.Post("/workspace", url.Values{"org": {"acme"}}), http.StatusSeeOther)
 	wantStatus(t, ext.Get("/members"), http.StatusOK, "Mia")

@@ -55,6 +55,10 @@ type Env struct {
 	Server *web.Server
 }
 
+// Secret is the server secret of every test server: tests that seal
+// secrets as the server does (TOTP keys, SSO client secrets) use it.
+const Secret = "test-secret-0123456789abcdef0123456789"
+
 // Options tune New.
 type Options struct {
 	// SignInLimit overrides the sign-in attempts allowed per 15 minutes.
@@ -99,7 +103,7 @@ func New(t testing.TB, opts ...Options) *Env {
 		t.Fatal(err)
 	}
 	cfg := web.Config{Addr: ts.Listener.Addr().String(), BaseURL: env.URL, Dev: true, TrustedProxies: proxies, DNSResolver: o.DNSResolver}
-	env.Server = web.New(web.Options{Config: cfg, Store: store, Mailer: mailer, Secret: "test-secret-0123456789abcdef0123456789", SignInLimit: o.SignInLimit})
+	env.Server = web.New(web.Options{Config: cfg, Store: store, Mailer: mailer, Secret: Secret, SignInLimit: o.SignInLimit})
 	ts.Config.Handler = env.Server.Handler()
 	ts.Start()
 	t.Cleanup(ts.Close)
