@@ -363,3 +363,29 @@ func TestSSODisableEndsEnforcement(t *testing.T) {
 		t.Fatal("a disabled connection was enforced")
 	}
 }
+
+// TestSSOPageRoles: the /sso page shows the status to owners and admins
+// only (SPEC 2); members and billing get a notice that tells nothing of it
+// (the security suite lets every member open the page, so this pins what
+// they see).
+func TestSSOPageRoles(t *testing.T) {
+	s := newSSOEnv(t)
+	s.connect(t, s.Owner, "/sso")
+	for _, role := range []string{"admin", "member", "billing"} {
+		email := role + "@acme.test"
+		c := s.SignUpVerified(email, "X")
+		addMember(t, s.Env, s.OrgID, email, role)
+		wantStatus(t, c.Post("/workspace", url.Values{"org": {"acme"}}), http.StatusSeeOther)
+		page := c.Get("/sso")
+		if role == "admin" {
+			wantStatus(t, page, http.StatusOK, s.OP.Issuer())
+			continue
+		}
+		wantStatus(t, page, http.StatusOK, "Single sign-on is managed by this organization")
+		for _, secret := range []string{s.OP.Issuer(), s.OP.ClientID, "/acs"} {
+			if strings.Contains(page.Body, secret) {
+				t.Errorf("%s sees %q on /sso", role, secret)
+			}
+		}
+	}
+}
