@@ -27,11 +27,18 @@ package web_test
 //     pending transfer) {pagent} (the owner's personal agent) {grant} {inv}
 //     {invLink} {transfer} {transferLink} {user} (a member of A, in team T)
 //     {adminID} {me} {meEmail} {token} (a token of the caller's) {newEmail}
-//     {newSlug} {unique}. query and headers take them too.
+//     {newSlug} {unique}; for the security routes {session} {passkey} (the
+//     caller's own; B's member's in the cross variant) {totp} (the current
+//     code of every fixture enrolment) {domain} (verified; A's is the
+//     fixture's email domain, with auto-join) {pdomain} (pending, its TXT
+//     record served) {setupLink} {setupToken} {setupSession} (an opened
+//     link's cookie) {opIssuer} (the running OpenID provider every fixture
+//     connection uses). query and headers take them too.
 //   - params: a path parameter other than its default (paramVar in
 //     authz_test.go maps :org, :user_id, :team_id, :grant_id, :id, :token by
 //     path). A route naming a new kind of object (a policy, a package) needs
-//     one made in each org: add it to build in newWorld and to paramVar.
+//     one made in each org: add it to build in newWorld (or to
+//     securityFixtures, behind a needs flag) and to paramVar.
 //   - noEffect: an allowed write that changes nothing the suite can see (a
 //     cookie, an idempotent call). fresh: each allowed caller needs a world
 //     of its own (the first call would stop the next: delete, cancel, a role
@@ -260,9 +267,9 @@ var authzMatrix = map[string]decl{
 	"GET /api/agents/:id/access":                            {allow: anyMember, query: "user_id={user}"},
 	"POST /api/agents/:id/move-to-org":                      {allow: ownerOnly, params: p("id", "{pagent}"), body: `{"org_id": {orgID}}`},
 	"POST /api/agents/:id/transfer":                         {fresh: true, allow: ownerAdmin, body: `{"email": "{newEmail}"}`},
-	"GET /api/me/agent-transfers":                           {allow: anyAccount, bound: boundOK, boundGap: itemFour},
-	"POST /api/me/agent-transfers/:id/accept":               {allow: invitee, boundGap: itemFour},
-	"POST /api/me/agent-transfers/:id/decline":              {allow: invitee, boundGap: itemFour},
+	"GET /api/me/agent-transfers":                           {allow: anyAccount, bound: boundOK, boundGap: itemFour}, // still open: a token bound to the personal org may list and act on other orgs' transfers (handlers/api/agents.go exempts it, as the agent lands there)
+	"POST /api/me/agent-transfers/:id/accept":               {allow: invitee, boundGap: itemFour},                    // still open: a token bound to the personal org may list and act on other orgs' transfers (handlers/api/agents.go exempts it, as the agent lands there)
+	"POST /api/me/agent-transfers/:id/decline":              {allow: invitee, boundGap: itemFour},                    // still open: a token bound to the personal org may list and act on other orgs' transfers (handlers/api/agents.go exempts it, as the agent lands there)
 
 	// --- API tokens ---
 	"GET /tokens":               {allow: anyAccount},

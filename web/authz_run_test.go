@@ -92,7 +92,9 @@ func (c refusal) gapped() bool { return c.o.d.gap != "" && c.o.d.gapFor.has(c.o.
 // parallel, so a change is pinned on a route by running its calls again in
 // a fresh world.
 func (s *suite) sharedWorld(t *testing.T) *world {
-	s.sharedOnce.Do(func() { s.shared = s.newWorld(t, needs{pages: true, api: true, verify: true, spare: true, totp: true, sessions: true, passkeys: true, sso: true}) })
+	s.sharedOnce.Do(func() {
+		s.shared = s.newWorld(t, needs{pages: true, api: true, verify: true, spare: true, totp: true, sessions: true, passkeys: true, sso: true})
+	})
 	return s.shared
 }
 

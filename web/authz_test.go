@@ -229,7 +229,7 @@ func needsOf(r web.Route) needs {
 		verify: strings.HasPrefix(p, "/verify/"), spare: strings.Contains(p, "tokens/:id"),
 		totp: strings.HasPrefix(p, "/profile/two-factor") || p == "/settings/two-factor", sessions: strings.HasPrefix(p, "/profile/sessions/"),
 		passkeys: strings.Contains(p, "/passkeys/:id"),
-		sso: strings.Contains(p, "/sso") || strings.Contains(p, "/domains") || strings.HasPrefix(p, "/me/auto-join/")}
+		sso:      strings.Contains(p, "/sso") || strings.Contains(p, "/domains") || strings.HasPrefix(p, "/me/auto-join/")}
 }
 
 func (s *suite) newWorld(t testing.TB, nd needs) *world {
