@@ -838,6 +838,16 @@ func (h *SSO) BannerSignIn(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	// Only an org that shut this session out offers this way back in;
+	// any other number is not found, so it cannot map ids to slugs (SPEC 15).
+	acc, _ := request.Account(c)
+	blocked, err := h.Store.SSOBlockedOrgs(c.Request().Context(), acc, request.SessionID(c))
+	if err != nil {
+		return err
+	}
+	if !blocked[id] {
+		return model.NotFound("organization")
+	}
 	org, err := h.Store.SSOConnection(c.Request().Context(), id)
 	if err != nil || !org.Enabled {
 		return model.NotFound("organization")

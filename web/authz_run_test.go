@@ -92,7 +92,9 @@ func (c refusal) gapped() bool { return c.o.d.gap != "" && c.o.d.gapFor.has(c.o.
 // parallel, so a change is pinned on a route by running its calls again in
 // a fresh world.
 func (s *suite) sharedWorld(t *testing.T) *world {
-	s.sharedOnce.Do(func() { s.shared = s.newWorld(t, needs{pages: true, api: true, verify: true, spare: true}) })
+	s.sharedOnce.Do(func() {
+		s.shared = s.newWorld(t, needs{pages: true, api: true, verify: true, spare: true, totp: true, sessions: true, passkeys: true, sso: true})
+	})
 	return s.shared
 }
 
@@ -212,7 +214,10 @@ func (s *suite) runRoute(t *testing.T, r web.Route, d decl) {
 	}
 
 	// 3. CSRF: every page POST refuses each forged variant.
-	if !isAPI && r.Method == http.MethodPost {
+	if d.noCSRF != "" && r.Access != web.APIPublic {
+		t.Errorf("noCSRF on a route with a session (%v): only a route the route table serves without one may skip CSRF", r.Access)
+	}
+	if !isAPI && r.Method == http.MethodPost && d.noCSRF == "" {
 		for _, mode := range []csrfMode{csrfNone, csrfWrong, csrfOtherSession, csrfQuery, csrfHeaderWrong} {
 			mode := mode
 			strict = append(strict, refusal{o: outcome{t: t, a: owner}, run: func(w *world, judge bool) {
@@ -310,6 +315,12 @@ func (s *suite) runRoute(t *testing.T, r web.Route, d decl) {
 		if a == anonymous {
 			lastW = nil
 			got := s.call(t, w, r, d, a, path, "", csrfGood)
+			if d.outside != "" {
+				if got.status >= 500 {
+					o.fail("status %d (the call needs %s, but must still answer cleanly)\n%s", got.status, d.outside, clip(got.body))
+				}
+				continue
+			}
 			if !ok2xx3xx(got.status) || strings.HasPrefix(got.loc, "/login") && !strings.HasPrefix(r.Path, "/login") && !strings.HasPrefix(r.Path, "/logout") {
 				o.fail("status %d to %q, want the public route served\n%s", got.status, got.loc, clip(got.body))
 			}
@@ -322,6 +333,18 @@ func (s *suite) runRoute(t *testing.T, r web.Route, d decl) {
 		got := s.call(t, w, r, d, a, path, w.full[a], csrfGood)
 		after := s.digestOf(t, w, false)
 		last, lastW = after, w // the next caller's "before", in the same world
+		if d.outside != "" {
+			// Success needs what the fixture cannot make: the answer must
+			// be clean, and a refused call must change nothing.
+			refused := !ok2xx3xx(got.status) || (!isGet && got.status == http.StatusSeeOther && s.flashError(t, got))
+			switch {
+			case got.status >= 500:
+				o.fail("status %d (the call needs %s, but must still answer cleanly)\n%s", got.status, d.outside, clip(got.body))
+			case refused && before != after:
+				o.fail("status %d without %s, yet the database changed", got.status, d.outside)
+			}
+			continue
+		}
 		if !ok2xx3xx(got.status) {
 			o.fail("status %d, want 2xx or 3xx (rule allows %s)\n%s", got.status, d.allow, clip(got.body))
 			continue

@@ -6,6 +6,7 @@ package web_test
 
 import (
 	"context"
+	"encoding/base32"
 	"fmt"
 	"io"
 	"net/http"
@@ -20,10 +21,14 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
+	"github.com/pquerna/otp/totp"
 
 	"guildhall/db"
 	"guildhall/db/model"
+	"guildhall/handlers"
 	"guildhall/web"
+	"guildhall/web/sso"
+	"guildhall/web/sso/ssotest"
 	"guildhall/web/webtest"
 )
 
@@ -81,6 +86,9 @@ type world struct {
 	spare              [nActors + 1]int64  // a token id per actor, for the revoke routes
 	spareB             int64
 	verify             [nActors + 1]string // a pending email-verification link token per actor
+	// mine holds per-actor values of the actor's own objects ({session},
+	// {passkey}); the cross variant reads "<name>B", one of B's member.
+	mine [nActors + 1]map[string]string
 }
 
 // suite is the running server and what every sub-test shares.
@@ -96,11 +104,21 @@ type suite struct {
 	// counters for the summary line
 	worlds, calls, digests atomic.Int64
 	worldTime              atomic.Int64 // nanoseconds
+	// The parties of single sign-on the fixture plays: a running OpenID
+	// provider (the orgs' connections point to it, so a flow really starts)
+	// and the DNS server that answers domain verification.
+	op  *ssotest.OP
+	dns *ssotest.DNS
 }
 
+// totpRaw is the authenticator secret of every fixture enrolment; {totp}
+// is its current code.
+var totpRaw = []byte("authz-suite-totp-key")
+
 func newSuite(t *testing.T) *suite {
-	env := webtest.New(t, webtest.Options{SignInLimit: 1 << 20})
-	s := &suite{t: t, env: env, routes: env.Server.RouteTable(),
+	dns := ssotest.StartDNS(t)
+	env := webtest.New(t, webtest.Options{SignInLimit: 1 << 20, DNSResolver: dns.Addr})
+	s := &suite{t: t, env: env, routes: env.Server.RouteTable(), op: ssotest.StartOP(t), dns: dns,
 		client: &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
 	stmt, err := env.Store.DB().Preparex(buildDigest(t, env.Store))
 	if err != nil {
@@ -199,11 +217,19 @@ func (s *suite) digestOf(t testing.TB, w *world, orgsOnly bool) string {
 // needs says which credentials a world carries.
 // light skips org B and the tokens of the refusal tests: the worlds of
 // allowed calls use neither.
-type needs struct{ pages, api, verify, spare, light bool }
+// totp: a pending authenticator enrolment per actor; sessions: a second
+// session per actor; passkeys: a passkey per actor (it turns two-factor on,
+// so only the routes that need one get it); sso: an SSO connection, domains
+// and setup links per org.
+type needs struct{ pages, api, verify, spare, light, totp, sessions, passkeys, sso bool }
 
 func needsOf(r web.Route) needs {
-	return needs{pages: !strings.HasPrefix(r.Path, "/api/"), api: strings.HasPrefix(r.Path, "/api/"),
-		verify: strings.HasPrefix(r.Path, "/verify/"), spare: strings.Contains(r.Path, "tokens/:id")}
+	p := r.Path
+	return needs{pages: !strings.HasPrefix(p, "/api/"), api: strings.HasPrefix(p, "/api/"),
+		verify: strings.HasPrefix(p, "/verify/"), spare: strings.Contains(p, "tokens/:id"),
+		totp: strings.HasPrefix(p, "/profile/two-factor") || p == "/settings/two-factor", sessions: strings.HasPrefix(p, "/profile/sessions/"),
+		passkeys: strings.Contains(p, "/passkeys/:id"),
+		sso:      strings.Contains(p, "/sso") || strings.Contains(p, "/domains") || strings.HasPrefix(p, "/me/auto-join/")}
 }
 
 func (s *suite) newWorld(t testing.TB, nd needs) *world {
@@ -212,6 +238,9 @@ func (s *suite) newWorld(t testing.TB, nd needs) *world {
 	start := time.Now()
 	defer func() { s.worlds.Add(1); s.worldTime.Add(int64(time.Since(start))) }()
 	w := &world{n: s.seq.Add(1), vars: map[string]string{}}
+	for a := range w.mine {
+		w.mine[a] = map[string]string{}
+	}
 	must := func(err error) {
 		t.Helper()
 		if err != nil {
@@ -359,7 +388,120 @@ func (s *suite) newWorld(t testing.TB, nd needs) *world {
 		must(err)
 		w.spareB = bt.ID
 	}
+	s.securityFixtures(t, w, nd, as)
 	return w
+}
+
+// securityFixtures adds the objects of the two-factor, session and SSO
+// routes (issues 7 and 10) a world needs.
+func (s *suite) securityFixtures(t testing.TB, w *world, nd needs, as func(model.Account) model.Actor) {
+	ctx := context.Background()
+	st := s.env.Store
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	// B's counterpart of a per-actor object belongs to B's member.
+	people := func() []model.Account {
+		var out []model.Account
+		for a := actor(0); a < nActors; a++ {
+			out = append(out, w.acc[a])
+		}
+		return out
+	}
+	if nd.totp {
+		box := db.NewSecretBox(webtest.Secret)
+		for _, acc := range people() {
+			_, err := st.DB().Exec(`INSERT INTO two_factor_totp (account_id, secret_enc) VALUES ($1, $2)`, acc.ID, box.Seal(acc.ID, totpRaw))
+			must(err)
+		}
+	}
+	if nd.sessions {
+		add := func(acc model.Account) string {
+			sid, err := st.CreateSession(ctx, acc.ID, "10.0.0.9", "Other device")
+			must(err)
+			var id int64
+			must(st.DB().Get(&id, `SELECT id FROM sessions WHERE id_hash = $1`, db.HashSecret(sid)))
+			return strconv.FormatInt(id, 10)
+		}
+		for a := actor(0); a < nActors; a++ {
+			w.mine[a]["session"] = add(w.acc[a])
+		}
+		w.mine[anonymous]["session"] = w.mine[owner]["session"] // the signed-out visitor is sent to sign in first
+		if !nd.light {
+			w.vars["sessionB"] = add(w.bMember)
+		}
+	}
+	if nd.passkeys {
+		add := func(acc model.Account) string {
+			var id int64
+			must(st.DB().Get(&id, `INSERT INTO webauthn_credentials (account_id, name, credential_id, data)
+				VALUES ($1, 'Laptop', $2, '{}') RETURNING id`, acc.ID, []byte(fmt.Sprintf("cred-%d-w%d", acc.ID, w.n))))
+			return strconv.FormatInt(id, 10)
+		}
+		for a := actor(0); a < nActors; a++ {
+			w.mine[a]["passkey"] = add(w.acc[a])
+		}
+		w.mine[anonymous]["passkey"] = w.mine[owner]["passkey"]
+		if !nd.light {
+			w.vars["passkeyB"] = add(w.bMember)
+		}
+	}
+	w.vars["opIssuer"] = s.op.Issuer()
+	if !nd.sso {
+		return
+	}
+	// Per org: a tested, enabled OIDC connection to the running provider;
+	// a verified domain (A's is the fixture's email domain, with auto-join,
+	// so the outsider and B's owner are offered A); a pending domain whose
+	// TXT record DNS serves; a setup link; and an opened setup link's
+	// session (the cookie of the browser that opened it).
+	box := sso.NewBox(webtest.Secret)
+	org := func(suffix string, o model.Workspace, boss model.Account, verified string) {
+		b := as(boss)
+		in, err := handlers.SaveInput(box, model.SSOConfig{Protocol: model.ProtocolOIDC, Issuer: s.op.Issuer(), ClientID: s.op.ClientID, ClientSecret: s.op.ClientSecret})
+		must(err)
+		_, err = st.SaveSSOConnection(ctx, b, o.ID, in)
+		must(err)
+		_, err = st.DB().Exec(`UPDATE sso_connections SET tested_config_hash = config_hash, tested_at = now() WHERE org_id = $1`, o.ID)
+		must(err)
+		d, err := st.AddDomain(ctx, b, o.ID, verified)
+		must(err)
+		_, err = st.DB().Exec(`UPDATE sso_domains SET verified_at = now(), auto_join = $2 WHERE id = $1`, d.ID, suffix == "")
+		must(err)
+		pd, err := st.AddDomain(ctx, b, o.ID, "pending-"+verified)
+		must(err)
+		s.dns.SetTXT(pd.Domain, pd.TXTRecord())
+		secret, l, err := st.CreateSetupLink(ctx, b, o.ID)
+		must(err)
+		opened, _, err := st.CreateSetupLink(ctx, b, o.ID)
+		must(err)
+		session, _, err := st.OpenSetupLink(ctx, opened, "10.0.0.8")
+		must(err)
+		for k, v := range map[string]string{"domain": strconv.FormatInt(d.ID, 10), "pdomain": strconv.FormatInt(pd.ID, 10),
+			"setupLink": strconv.FormatInt(l.ID, 10), "setupToken": secret, "setupSession": session} {
+			w.vars[k+suffix] = v
+		}
+	}
+	org("", w.orgA, w.acc[owner], fmt.Sprintf("w%d.test", w.n))
+	if !nd.light {
+		org("B", w.orgB, w.acc[other], fmt.Sprintf("bravo-w%d.test", w.n))
+	}
+}
+
+// confirmTOTP turns the world's pending enrolments on: every actor then
+// has two-factor sign-in (a prep for the routes that need it).
+func confirmTOTP(s *suite, w *world) {
+	s.env.Store.DB().MustExec(`UPDATE two_factor_totp SET confirmed_at = now() WHERE account_id IN (SELECT id FROM accounts WHERE email LIKE $1)`,
+		"%@w"+strconv.FormatInt(w.n, 10)+".test")
+}
+
+// enforceSSO turns A's enforcement on: the password sessions of A's
+// members at its verified domain lose A (owners keep it: break-glass).
+func enforceSSO(s *suite, w *world) {
+	s.env.Store.DB().MustExec(`UPDATE sso_connections SET enforced = true WHERE org_id = $1`, w.orgA.ID)
 }
 
 var placeholder = regexp.MustCompile(`\{(\w+)\}`)
@@ -370,6 +512,12 @@ func (w *world) fill(s string, a actor, cross bool) string {
 	return placeholder.ReplaceAllStringFunc(s, func(m string) string {
 		name := m[1 : len(m)-1]
 		switch name {
+		case "totp":
+			code, err := totp.GenerateCode(base32NoPad(totpRaw), time.Now())
+			if err != nil {
+				panic(err)
+			}
+			return code
 		case "me":
 			return strconv.FormatInt(w.acc[a].ID, 10)
 		case "verify":
@@ -396,6 +544,9 @@ func (w *world) fill(s string, a actor, cross bool) string {
 				return v
 			}
 		}
+		if v, ok := w.mine[a][name]; ok {
+			return v
+		}
 		if v, ok := w.vars[name]; ok {
 			return v
 		}
@@ -409,6 +560,9 @@ var newSeq atomic.Int64
 func paramVar(path, name string) string {
 	switch name {
 	case "org":
+		if strings.HasPrefix(path, "/me/") || strings.HasPrefix(path, "/sso/saml/") {
+			return "orgID" // these name an org by its number
+		}
 		return "org"
 	case "user_id":
 		return "user"
@@ -422,6 +576,8 @@ func paramVar(path, name string) string {
 			return "invLink"
 		case strings.HasPrefix(path, "/agent-transfers/"):
 			return "transferLink"
+		case strings.HasPrefix(path, "/sso/setup/"):
+			return "setupToken"
 		}
 	case "id":
 		switch {
@@ -435,6 +591,14 @@ func paramVar(path, name string) string {
 			return "transfer"
 		case strings.Contains(path, "tokens/"):
 			return "token"
+		case strings.Contains(path, "/sessions/"):
+			return "session"
+		case strings.Contains(path, "/passkeys/"):
+			return "passkey"
+		case strings.Contains(path, "/setup-links/"):
+			return "setupLink"
+		case strings.Contains(path, "/domains/"):
+			return "domain"
 		}
 	}
 	return ""
@@ -605,3 +769,7 @@ func isRefusal(status int) bool {
 }
 
 func ok2xx3xx(status int) bool { return status >= 200 && status < 400 }
+
+func base32NoPad(b []byte) string {
+	return base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b)
+}

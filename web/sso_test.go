@@ -301,6 +301,12 @@ func TestSSOEnforcementAndBreakGlass(t *testing.T) {
 	if r := miaAPI.Do(http.MethodGet, "/api/orgs/acme", nil); r.Status != http.StatusForbidden {
 		t.Fatalf("token of an enforced member: %d %s", r.Status, r.Raw)
 	}
+	// The banner's way back in is only for a session the org shut out:
+	// for anyone else the org's number is not found (it must not map ids
+	// to slugs), and so is an org without SSO.
+	wantStatus(t, ext.Post("/me/sso/"+itoa(s.OrgID)+"/signin", nil), http.StatusNotFound)
+	wantStatus(t, s.Owner.Post("/me/sso/"+itoa(s.OrgID)+"/signin", nil), http.StatusNotFound)
+	wantStatus(t, mia.Post("/me/sso/"+itoa(s.OrgID)+"/signin", nil), http.StatusNotFound) // signed in through the IdP now
 	// The partner outside the verified domain keeps password access.
 	wantStatus(t, ext.Post("/workspace", url.Values{"org": {"acme"}}), http.StatusSeeOther)
 	wantStatus(t, ext.Get("/members"), http.StatusOK, "Mia")
@@ -355,5 +361,31 @@ func TestSSODisableEndsEnforcement(t *testing.T) {
 	s.Owner.Post("/sso/enforce", url.Values{"enforced": {"true"}})
 	if s.count(t, `SELECT count(*) FROM sso_connections WHERE enforced`) != 0 {
 		t.Fatal("a disabled connection was enforced")
+	}
+}
+
+// TestSSOPageRoles: the /sso page shows the status to owners and admins
+// only (SPEC 2); members and billing get a notice that tells nothing of it
+// (the security suite lets every member open the page, so this pins what
+// they see).
+func TestSSOPageRoles(t *testing.T) {
+	s := newSSOEnv(t)
+	s.connect(t, s.Owner, "/sso")
+	for _, role := range []string{"admin", "member", "billing"} {
+		email := role + "@acme.test"
+		c := s.SignUpVerified(email, "X")
+		addMember(t, s.Env, s.OrgID, email, role)
+		wantStatus(t, c.Post("/workspace", url.Values{"org": {"acme"}}), http.StatusSeeOther)
+		page := c.Get("/sso")
+		if role == "admin" {
+			wantStatus(t, page, http.StatusOK, s.OP.Issuer())
+			continue
+		}
+		wantStatus(t, page, http.StatusOK, "Single sign-on is managed by this organization")
+		for _, secret := range []string{s.OP.Issuer(), s.OP.ClientID, "/acs"} {
+			if strings.Contains(page.Body, secret) {
+				t.Errorf("%s sees %q on /sso", role, secret)
+			}
+		}
 	}
 }

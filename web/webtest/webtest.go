@@ -61,6 +61,10 @@ type Env struct {
 	dsn    string
 }
 
+// Secret is the server secret of every test server: tests that seal
+// secrets as the server does (TOTP keys, SSO client secrets) use it.
+const Secret = "test-secret-0123456789abcdef0123456789"
+
 // Options tune New.
 type Options struct {
 	// SignInLimit overrides the sign-in attempts allowed per 15 minutes.
@@ -126,7 +130,7 @@ func start(t testing.TB, o Options, dsn string, smtpSrv *mailtest.Server, clock 
 		t.Fatal(err)
 	}
 	cfg := web.Config{Addr: ts.Listener.Addr().String(), BaseURL: base, Dev: true, Ops: o.Ops, TrustedProxies: proxies, DNSResolver: o.DNSResolver}
-	env.Server = web.New(web.Options{Config: cfg, Store: store, Mailer: mailer, Secret: "test-secret-0123456789abcdef0123456789", SignInLimit: o.SignInLimit, Logger: o.Logger})
+	env.Server = web.New(web.Options{Config: cfg, Store: store, Mailer: mailer, Secret: Secret, SignInLimit: o.SignInLimit, Logger: o.Logger})
 	ts.Config.Handler = querycount.Handler(env.Server.Handler())
 	ts.Start()
 	t.Cleanup(func() { _ = env.Server.Meter().Close() }) // after ts.Close: flush before the database goes
