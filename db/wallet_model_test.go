@@ -70,6 +70,8 @@ func TestWalletModel(t *testing.T) {
 
 	var wg sync.WaitGroup
 	var done atomic.Int64
+	var times opTimes
+	var checks atomic.Int64 // time in checkDB, all worlds
 	start := time.Now()
 	for w := 0; w < worlds; w++ {
 		wg.Add(1)
@@ -79,11 +81,14 @@ func TestWalletModel(t *testing.T) {
 			if m == nil {
 				return
 			}
+			m.times = &times
 			for i := 0; i < ops/worlds && !t.Failed(); i++ {
 				m.step(i)
 				done.Add(1)
 				if i%400 == 399 {
+					t0 := time.Now()
 					m.checkDB()
+					checks.Add(int64(time.Since(t0)))
 				}
 			}
 			m.checkDB()
@@ -95,6 +100,12 @@ func TestWalletModel(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("%d operations in %v", done.Load(), time.Since(start).Round(time.Millisecond))
+	for i, name := range opNames {
+		if n := times[i].n.Load(); n > 0 {
+			t.Logf("  %-22s %6d, %8.2f ms each (worlds overlap)", name, n, float64(times[i].ns.Load())/float64(n)/1e6)
+		}
+	}
+	t.Logf("  database checks: %v in all (worlds overlap)", time.Duration(checks.Load()).Round(time.Millisecond))
 }
 
 type modelApproval struct {
@@ -124,6 +135,7 @@ type modelWorld struct {
 	owned    map[int64]bool
 	pending  map[int64]*modelApproval // package -> approval
 	keys     map[string]string        // org:key -> request signature of its one effect
+	times    *opTimes                 // shared by the worlds
 	moves    int                      // ledger transactions the model expects
 	log      []string
 }
@@ -225,22 +237,39 @@ func isCode(err error, code model.Code) bool {
 	return model.CodeOf(err) == code && (code != "" || err == nil)
 }
 
+// opNames and opTime break the run time down by operation, for the log.
+var opNames = [...]string{"buy", "top-up", "transfer", "approve", "reject", "auto top-up settings", "clock"}
+
+type opTimes [len(opNames)]struct{ n, ns atomic.Int64 }
+
 func (m *modelWorld) step(i int) {
+	t0 := time.Now()
+	var op int
 	switch n := m.rnd.Intn(100); {
 	case n < 45:
 		m.buy(i)
 	case n < 60:
+		op = 1
 		m.topUp(i)
 	case n < 68:
+		op = 2
 		m.transfer(i)
 	case n < 78:
+		op = 3
 		m.decide(true)
 	case n < 84:
+		op = 4
 		m.decide(false)
 	case n < 88:
+		op = 5
 		m.setAuto()
 	default:
+		op = 6
 		m.tick()
+	}
+	if m.times != nil {
+		m.times[op].n.Add(1)
+		m.times[op].ns.Add(int64(time.Since(t0)))
 	}
 }
 
