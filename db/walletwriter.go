@@ -273,25 +273,29 @@ func (s *Store) buyBatch(orgID int64, batch []*buyRequest) ([]buyAnswer, error) 
 		for _, k := range claimed {
 			f.keys[k] = idemRow{Key: k, mine: true}
 		}
-		var old []idemRow
-		if err := tx.SelectContext(ctx, &old, `SELECT key, request_hash, body FROM idempotency_keys WHERE org_id = $1 AND key = ANY($2) AND request_hash <> ''`,
-			orgID, pq.StringArray(keys)); err != nil {
-			return nil, fmt.Errorf("read keys: %w", err)
-		}
-		for _, o := range old {
-			f.keys[o.Key] = o
-		}
+		// The keys' first answers, and the keys that moved money already
+		// (the ledger's effect keys), in one round trip.
 		effectKeys := make([]string, len(keys))
 		for i, k := range keys {
 			effectKeys[i] = effectKey("buy", k)
 		}
-		var used []string
-		if err := tx.SelectContext(ctx, &used, `SELECT effect_key FROM ledger_transactions WHERE org_id = $1 AND effect_key = ANY($2)`,
-			orgID, pq.StringArray(effectKeys)); err != nil {
-			return nil, fmt.Errorf("read effect keys: %w", err)
+		var old []struct {
+			idemRow
+			Effect bool `db:"effect"`
 		}
-		for _, k := range used {
-			f.effects[k] = true
+		if err := tx.SelectContext(ctx, &old, `SELECT key, request_hash, body, false AS effect FROM idempotency_keys
+				WHERE org_id = $1 AND key = ANY($2) AND request_hash <> ''
+			UNION ALL
+			SELECT effect_key, '', '', true FROM ledger_transactions WHERE org_id = $1 AND effect_key = ANY($3)`,
+			orgID, pq.StringArray(keys), pq.StringArray(effectKeys)); err != nil {
+			return nil, fmt.Errorf("read keys: %w", err)
+		}
+		for _, o := range old {
+			if o.Effect {
+				f.effects[o.Key] = true
+			} else {
+				f.keys[o.Key] = o.idemRow
+			}
 		}
 	}
 
@@ -339,19 +343,6 @@ func (s *Store) gatherFacts(tx *Tx, orgID int64, batch []*buyRequest, f *batchFa
 			policyIDs = append(policyIDs, *r.in.TokenPolicy)
 		}
 	}
-	var ms []struct {
-		OrgID     int64      `db:"org_id"`
-		AccountID int64      `db:"account_id"`
-		Role      model.Role `db:"role"`
-	}
-	if err := tx.SelectContext(ctx, &ms, `SELECT org_id, account_id, role FROM memberships WHERE org_id = $1 AND account_id = ANY($2)`,
-		orgID, pq.Int64Array(accounts)); err != nil {
-		return fmt.Errorf("buyer roles: %w", err)
-	}
-	f.roles = map[int64]model.Role{}
-	for _, m := range ms {
-		f.roles[m.AccountID] = m.Role
-	}
 	var ps []model.Package
 	if err := tx.SelectContext(ctx, &ps, `SELECT `+packageCols+packageFrom+` WHERE p.id = ANY($1) OR p.slug = ANY($2)`,
 		pq.Int64Array(pkgIDs), pq.StringArray(slugs)); err != nil {
@@ -364,13 +355,22 @@ func (s *Store) gatherFacts(tx *Tx, orgID int64, batch []*buyRequest, f *batchFa
 		pubOrgs = append(pubOrgs, p.OrgID)
 		found = append(found, p.ID)
 	}
-	ms = ms[:0]
-	if err := tx.SelectContext(ctx, &ms, `SELECT org_id, account_id, role FROM memberships WHERE org_id = ANY($1) AND account_id = ANY($2)`,
-		pq.Int64Array(pubOrgs), pq.Int64Array(accounts)); err != nil {
-		return fmt.Errorf("publisher roles: %w", err)
+	// The buyers' roles in the buying org and in the publishers' orgs (for
+	// visibility), in one query.
+	var ms []struct {
+		OrgID     int64      `db:"org_id"`
+		AccountID int64      `db:"account_id"`
+		Role      model.Role `db:"role"`
 	}
-	f.pubRoles = map[[2]int64]model.Role{}
+	if err := tx.SelectContext(ctx, &ms, `SELECT org_id, account_id, role FROM memberships WHERE org_id = ANY($1) AND account_id = ANY($2)`,
+		pq.Int64Array(append(pubOrgs, orgID)), pq.Int64Array(accounts)); err != nil {
+		return fmt.Errorf("buyer and publisher roles: %w", err)
+	}
+	f.roles, f.pubRoles = map[int64]model.Role{}, map[[2]int64]model.Role{}
 	for _, m := range ms {
+		if m.OrgID == orgID {
+			f.roles[m.AccountID] = m.Role
+		}
 		f.pubRoles[[2]int64{m.OrgID, m.AccountID}] = m.Role
 	}
 	var rows []policyRow
@@ -407,19 +407,22 @@ func (s *Store) gatherFacts(tx *Tx, orgID int64, batch []*buyRequest, f *batchFa
 			f.spent[c.PolicyID].Month = c.Spent
 		}
 	}
-	var owned, pending []int64
-	if err := tx.SelectContext(ctx, &owned, `SELECT package_id FROM entitlements WHERE org_id = $1 AND package_id = ANY($2)`, orgID, pq.Int64Array(found)); err != nil {
-		return fmt.Errorf("entitlements: %w", err)
+	var held []struct {
+		PackageID int64 `db:"package_id"`
+		Pending   bool  `db:"pending"`
 	}
-	if err := tx.SelectContext(ctx, &pending, `SELECT package_id FROM approvals WHERE org_id = $1 AND status = 'pending' AND package_id = ANY($2)`, orgID, pq.Int64Array(found)); err != nil {
-		return fmt.Errorf("pending approvals: %w", err)
+	if err := tx.SelectContext(ctx, &held, `SELECT package_id, false AS pending FROM entitlements WHERE org_id = $1 AND package_id = ANY($2)
+		UNION ALL
+		SELECT package_id, true FROM approvals WHERE org_id = $1 AND status = 'pending' AND package_id = ANY($2)`, orgID, pq.Int64Array(found)); err != nil {
+		return fmt.Errorf("entitlements and pending approvals: %w", err)
 	}
 	f.owned, f.pending = map[int64]bool{}, map[int64]bool{}
-	for _, id := range owned {
-		f.owned[id] = true
-	}
-	for _, id := range pending {
-		f.pending[id] = true
+	for _, h := range held {
+		if h.Pending {
+			f.pending[h.PackageID] = true
+		} else {
+			f.owned[h.PackageID] = true
+		}
 	}
 	return nil
 }
