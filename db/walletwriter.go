@@ -399,7 +399,6 @@ type batchWrites struct {
 	audit     []model.AuditEvent
 	answers   []keyAnswer
 	results   []*BuyResult
-	entries   []*model.LedgerEntry
 }
 
 type batchCharge struct {
