@@ -809,9 +809,15 @@ func (h *SSO) AutoJoinDismiss(c echo.Context) error {
 // SSORequiredBanner tells a password session which orgs it lost to SSO
 // enforcement, with a way back in through the org's IdP (a BannerSource).
 func (h *SSO) SSORequiredBanner(c echo.Context, acc model.Account) ([]views.BannerItem, error) {
-	blocked, err := h.Store.SSOBlockedOrgs(c.Request().Context(), acc, request.SessionID(c))
-	if err != nil || len(blocked) == 0 {
-		return nil, err
+	blocked, decided := request.SSOBlocked(c) // the workspace middleware's answer
+	if !decided {
+		var err error
+		if blocked, err = h.Store.SSOBlockedOrgs(c.Request().Context(), acc, request.SessionID(c)); err != nil {
+			return nil, err
+		}
+	}
+	if len(blocked) == 0 {
+		return nil, nil
 	}
 	items := make([]views.BannerItem, 0, len(blocked))
 	for id := range blocked {

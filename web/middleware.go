@@ -189,9 +189,15 @@ func (s *Server) workspaceMiddleware(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		// SSO enforcement: a session not signed in by an enforcing org's IdP
 		// does not see that org (the store decides who it binds).
-		if all, err = s.store.FilterSSOBlocked(c.Request().Context(), acc, request.SessionID(c), all); err != nil {
+		blocked, err := s.store.SSOBlockedOrgs(c.Request().Context(), acc, request.SessionID(c))
+		if err != nil {
 			return err
 		}
+		if blocked == nil {
+			blocked = map[int64]bool{}
+		}
+		request.SetSSOBlocked(c, blocked)
+		all = db.WithoutOrgs(all, blocked)
 		w := request.Session(c).(*sessionWriter)
 		want, _ := w.sess.Values[keyWS].(int64)
 		var active, personal model.Workspace
