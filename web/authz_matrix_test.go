@@ -33,7 +33,11 @@ package web_test
 //     fixture's email domain, with auto-join) {pdomain} (pending, its TXT
 //     record served) {setupLink} {setupToken} {setupSession} (an opened
 //     link's cookie) {opIssuer} (the running OpenID provider every fixture
-//     connection uses). query and headers take them too.
+//     connection uses); for the money routes {policy} (not the default)
+//     {approval} (pending) {package} (org-only, paid, not owned) {opackage}
+//     (org-only, owned) {pubPackage} (A's public one; no other-org twin)
+//     {porg} (the caller's personal workspace). query and headers take them
+//     too: a purchase or top-up sends "Idempotency-Key": "{unique}".
 //   - params: a path parameter other than its default (paramVar in
 //     authz_test.go maps :org, :user_id, :team_id, :grant_id, :id, :token by
 //     path). A route naming a new kind of object (a policy, a package) needs
