@@ -297,17 +297,19 @@ func (h *Agents) Transfer(c echo.Context) error {
 	return OK(c, http.StatusCreated, transferView(t))
 }
 
-// Mine is GET /api/me/agent-transfers: pending transfers to the caller.
+// Mine is GET /api/me/agent-transfers: pending transfers to the caller. An
+// org-bound token (even one bound to the personal workspace, where accepted
+// agents land) sees only transfers out of its own org (issue 7 item 4).
 func (h *Agents) Mine(c echo.Context) error {
 	ts, err := h.Store.MyAgentTransfers(c.Request().Context(), Account(c).ID)
 	if err != nil {
 		return err
 	}
 	out := make([]TransferView, 0, len(ts))
-	if b := boundOrg(c); b != 0 && b != Account(c).PersonalOrgID {
-		ts = nil // a transfer lands in the personal workspace: outside the token's org
-	}
 	for _, t := range ts {
+		if OutsideBinding(c, t.FromOrgID) {
+			continue
+		}
 		out = append(out, transferView(t))
 	}
 	return List(c, out, NewPagePagination(1, len(out), len(out)))
@@ -320,9 +322,8 @@ func (h *Agents) AcceptMine(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if b := boundOrg(c); b != 0 && b != Account(c).PersonalOrgID {
-		// Accepting puts the agent in the personal workspace: outside the token's org.
-		return model.Forbidden("This token is bound to one organization; it cannot take agents into your personal workspace.")
+	if err := RequireUnbound(c); err != nil {
+		return err
 	}
 	a, err := h.Store.AcceptAgentTransfer(c.Request().Context(), request.Actor(c), db.TransferRef{ID: id})
 	if err != nil {
@@ -337,8 +338,8 @@ func (h *Agents) DeclineMine(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if b := boundOrg(c); b != 0 && b != Account(c).PersonalOrgID {
-		return model.Forbidden("This token is bound to one organization; it cannot act on agent transfers to your personal workspace.")
+	if err := RequireUnbound(c); err != nil {
+		return err
 	}
 	t, err := h.Store.DeclineAgentTransfer(c.Request().Context(), request.Actor(c), db.TransferRef{ID: id})
 	if err != nil {

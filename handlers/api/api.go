@@ -141,9 +141,17 @@ func ParseID(c echo.Context, name, what string) (int64, error) {
 	return id, nil
 }
 
+// OutsideBinding reports whether orgID lies outside the token's org binding:
+// the listings of the caller's invitations and transfers leave those out.
+func OutsideBinding(c echo.Context, orgID int64) bool {
+	b := boundOrg(c)
+	return b != 0 && b != orgID
+}
+
 // RequireUnbound refuses calls that would reach beyond a token's org binding
-// (joining another org, taking an agent into the personal workspace): an
-// org-bound token acts only inside its org.
+// (joining another org, accepting or declining an invitation or an agent
+// transfer, even with a token bound to the personal workspace): an org-bound
+// token acts only inside its org (issue 7 item 4).
 func RequireUnbound(c echo.Context) error {
 	if t, ok := request.Token(c); ok && t.OrgID != nil {
 		return model.Forbidden("This token is bound to one organization and cannot act outside it: use a token without an org binding.")
