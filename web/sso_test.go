@@ -3,8 +3,8 @@ package web_test
 import (
 	"net/http"
 	"net/url"
-	"strconv"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
