@@ -447,3 +447,108 @@ func TestLoginEmailFirst(t *testing.T) {
 }
 
 var csrfField = regexp.MustCompile(`[-\w]{43}`)
+
+// TestSSOEnforcementCoversEveryTokenRoute: a token is a password-grade
+// credential, so once Acme enforces SSO a member's token loses Acme on every
+// route that reaches it, not only /api/orgs/{org}/...: an agent by id, the
+// agent list (with and without ?org=), a purchase for the org, and the org
+// lists of /api/orgs and /api/me. Her other orgs stay; the owner's token
+// (break-glass) and a partner outside the verified domain keep Acme.
+func TestSSOEnforcementCoversEveryTokenRoute(t *testing.T) {
+	s := newSSOEnv(t)
+	s.SignUpVerified("mia@acme.test", "Mia")
+	s.SignUpVerified("ext@partner.test", "Ext")
+	addMember(t, s.Env, s.OrgID, "mia@acme.test", "member")
+	addMember(t, s.Env, s.OrgID, "ext@partner.test", "member")
+	token := func(email string) *webtest.API {
+		r := s.NewAPI("").Do(http.MethodPost, "/api/auth/token", map[string]any{"email": email, "password": webtest.Password, "name": "t", "scopes": []string{"read", "write", "purchase"}})
+		if r.Status != http.StatusCreated {
+			t.Fatalf("token for %s: %d %s", email, r.Status, r.Raw)
+		}
+		return s.NewAPI(r.Data()["token"].(string))
+	}
+	mia, ext, owner := token("mia@acme.test"), token("ext@partner.test"), token("olive@acme.test")
+	r := mia.Do(http.MethodPost, "/api/agents", map[string]any{"name": "Acme bot", "org": "acme"})
+	if r.Status != http.StatusCreated {
+		t.Fatalf("create agent: %d %s", r.Status, r.Raw)
+	}
+	agent := "/api/agents/" + itoa(int64(r.Data()["id"].(float64)))
+	if r := mia.Do(http.MethodPost, "/api/agents", map[string]any{"name": "My bot"}); r.Status != http.StatusCreated {
+		t.Fatalf("create personal agent: %d %s", r.Status, r.Raw)
+	}
+	names := func(a *webtest.API, path, key string) []string {
+		t.Helper()
+		r := a.Do(http.MethodGet, path, nil)
+		if r.Status != http.StatusOK {
+			t.Fatalf("%s: %d %s", path, r.Status, r.Raw)
+		}
+		var out []string
+		list := r.List()
+		if key == "memberships" {
+			list, _ = r.Data()["memberships"].([]any)
+		}
+		for _, x := range list {
+			m := x.(map[string]any)
+			for _, k := range []string{"name", "slug"} {
+				if v, ok := m[k].(string); ok {
+					out = append(out, v)
+				}
+			}
+		}
+		return out
+	}
+	has := func(list []string, s string) bool {
+		for _, x := range list {
+			if x == s {
+				return true
+			}
+		}
+		return false
+	}
+	if !has(names(mia, "/api/agents", ""), "Acme bot") || !has(names(mia, "/api/orgs", ""), "acme") {
+		t.Fatal("before enforcement mia's token reaches Acme")
+	}
+
+	s.ready(t, true)
+
+	refused := func(method, path string, body any) {
+		t.Helper()
+		if r := mia.Do(method, path, body); r.Status != http.StatusForbidden || !strings.Contains(r.ErrorMessage(), "requires single sign-on") {
+			t.Fatalf("%s %s with an enforced member's token: %d %s", method, path, r.Status, r.Raw)
+		}
+	}
+	refused(http.MethodGet, agent, nil)
+	refused(http.MethodPatch, agent, map[string]any{"name": "Renamed"})
+	refused(http.MethodGet, agent+"/access", nil)
+	refused(http.MethodDelete, agent, nil)
+	refused(http.MethodGet, "/api/agents?org=acme", nil)
+	refused(http.MethodPost, "/api/agents", map[string]any{"name": "Another", "org": "acme"})
+	refused(http.MethodPost, "/api/packages/1/buy", map[string]any{"org": "acme"})
+	if got := names(mia, "/api/agents", ""); has(got, "Acme bot") || !has(got, "My bot") {
+		t.Fatalf("mia's agent list %v: Acme's agents must be gone, her own stay", got)
+	}
+	if got := names(mia, "/api/orgs", ""); has(got, "acme") || len(got) != 1 {
+		t.Fatalf("mia's orgs %v: Acme must be gone, her personal org stays", got)
+	}
+	if got := names(mia, "/api/me", "memberships"); has(got, "acme") || len(got) != 1 {
+		t.Fatalf("mia's memberships %v: Acme must be gone", got)
+	}
+	if s.count(t, `SELECT count(*) FROM agents WHERE name = 'Acme bot'`) != 1 {
+		t.Fatal("a refused call changed the agent")
+	}
+	// The owner (break-glass) and a partner outside the domain keep Acme.
+	if r := owner.Do(http.MethodGet, agent, nil); r.Status != http.StatusOK {
+		t.Fatalf("agent for the owner: %d %s", r.Status, r.Raw)
+	}
+	if !has(names(owner, "/api/agents", ""), "Acme bot") {
+		t.Fatal("enforcement must not hide Acme's agents from its owner")
+	}
+	for _, a := range []*webtest.API{owner, ext} {
+		if !has(names(a, "/api/orgs", ""), "acme") || !has(names(a, "/api/me", "memberships"), "acme") {
+			t.Fatal("enforcement must not hide Acme from an owner or a partner outside the domain")
+		}
+		if r := a.Do(http.MethodGet, "/api/agents?org=acme", nil); r.Status != http.StatusOK {
+			t.Fatalf("agents of Acme for an unbound account: %d %s", r.Status, r.Raw)
+		}
+	}
+}
