@@ -451,7 +451,8 @@ var csrfField = regexp.MustCompile(`[-\w]{43}`)
 // TestSSOEnforcementCoversEveryTokenRoute: a token is a password-grade
 // credential, so once Acme enforces SSO a member's token loses Acme on every
 // route that reaches it, not only /api/orgs/{org}/...: an agent by id, the
-// agent list (with and without ?org=), a purchase for the org, and the org
+// agent list (with and without ?org=), a purchase for the org, a download
+// through the org's entitlement, and the org
 // lists of /api/orgs and /api/me. Her other orgs stay; the owner's token
 // (break-glass) and a partner outside the verified domain keep Acme.
 func TestSSOEnforcementCoversEveryTokenRoute(t *testing.T) {
@@ -461,7 +462,7 @@ func TestSSOEnforcementCoversEveryTokenRoute(t *testing.T) {
 	addMember(t, s.Env, s.OrgID, "mia@acme.test", "member")
 	addMember(t, s.Env, s.OrgID, "ext@partner.test", "member")
 	token := func(email string) *webtest.API {
-		r := s.NewAPI("").Do(http.MethodPost, "/api/auth/token", map[string]any{"email": email, "password": webtest.Password, "name": "t", "scopes": []string{"read", "write", "purchase"}})
+		r := s.NewAPI("").Do(http.MethodPost, "/api/auth/token", map[string]any{"email": email, "password": webtest.Password, "name": "t", "scopes": []string{"read", "write", "purchase", "download"}})
 		if r.Status != http.StatusCreated {
 			t.Fatalf("token for %s: %d %s", email, r.Status, r.Raw)
 		}
@@ -475,6 +476,17 @@ func TestSSOEnforcementCoversEveryTokenRoute(t *testing.T) {
 	agent := "/api/agents/" + itoa(int64(r.Data()["id"].(float64)))
 	if r := mia.Do(http.MethodPost, "/api/agents", map[string]any{"name": "My bot"}); r.Status != http.StatusCreated {
 		t.Fatalf("create personal agent: %d %s", r.Status, r.Raw)
+	}
+	// A free package of Acme's, bought for Acme: members download it.
+	r = owner.Do(http.MethodPost, "/api/orgs/acme/packages", map[string]any{"slug": "acme-tool", "name": "Acme tool", "type": "tool", "price_cents": 0, "visibility": "org_only"})
+	if r.Status != http.StatusCreated {
+		t.Fatalf("publish: %d %s", r.Status, r.Raw)
+	}
+	if r := owner.Do(http.MethodPost, "/api/packages/acme-tool/buy", map[string]any{"org": "acme"}); r.Status != http.StatusCreated {
+		t.Fatalf("buy: %d %s", r.Status, r.Raw)
+	}
+	if r := mia.Do(http.MethodGet, "/api/packages/acme-tool/download", nil); r.Status != http.StatusOK {
+		t.Fatalf("download before enforcement: %d %s", r.Status, r.Raw)
 	}
 	names := func(a *webtest.API, path, key string) []string {
 		t.Helper()
@@ -524,6 +536,12 @@ func TestSSOEnforcementCoversEveryTokenRoute(t *testing.T) {
 	refused(http.MethodGet, "/api/agents?org=acme", nil)
 	refused(http.MethodPost, "/api/agents", map[string]any{"name": "Another", "org": "acme"})
 	refused(http.MethodPost, "/api/packages/1/buy", map[string]any{"org": "acme"})
+	if r := mia.Do(http.MethodGet, "/api/packages/acme-tool/download", nil); r.Status != http.StatusForbidden {
+		t.Fatalf("download through an enforced org's entitlement: %d %s", r.Status, r.Raw)
+	}
+	if r := ext.Do(http.MethodGet, "/api/packages/acme-tool/download", nil); r.Status != http.StatusOK {
+		t.Fatalf("download for a partner outside the domain: %d %s", r.Status, r.Raw)
+	}
 	if got := names(mia, "/api/agents", ""); has(got, "Acme bot") || !has(got, "My bot") {
 		t.Fatalf("mia's agent list %v: Acme's agents must be gone, her own stay", got)
 	}
