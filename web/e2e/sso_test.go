@@ -224,12 +224,13 @@ func TestSSOTour(t *testing.T) {
 // TestSSOSAMLTour: in a second org, an IT admin connects a real SAML IdP
 // (samlidp) through a setup link and tests it in Chromium; then, with the
 // domain verified, a new employee signs in through the IdP's login form and
-// lands in the org as a member.
+// lands in the org as a member; another signs in email first on /login.
 func TestSSOSAMLTour(t *testing.T) {
 	dns := ssotest.StartDNS(t)
 	idp := ssotest.StartIdP(t)
 	idp.AddUser("sara", "sara-password-1", "sara@beta.test", "Sara SAML", "staff")
 	idp.AddUser("ivy", "ivy-password-1", "ivy@beta.test", "Ivy IT", "it")
+	idp.AddUser("sol", "sol-password-1", "sol@beta.test", "Sol SAML", "staff")
 	env := webtest.New(t, webtest.Options{DNSResolver: dns.Addr})
 	api, _ := env.SignUpAPI("bea@beta.test", "Bea Owner")
 	env.VerifyEmail("bea@beta.test")
@@ -288,4 +289,18 @@ func TestSSOSAMLTour(t *testing.T) {
 		t.Fatalf("sara's role %q (%v)", role, err)
 	}
 	sara.shot("saml-employee-landed")
+
+	// Another employee, email first on /login: on to the SAML IdP.
+	sol := ssoBrowser{browsertest.New(t), t}
+	sol.Navigate(env.URL + "/login")
+	sol.Fill("#f-email", "sol@beta.test")
+	sol.submit("#login-form button[type=submit]")
+	sol.WaitVisible(`input[name="user"]`)
+	sol.noCSP("SAML IdP login, email first")
+	sol.Fill(`input[name="user"]`, "sol")
+	sol.Fill(`input[name="password"]`, "sol-password-1")
+	sol.RunResponse(browsertest.SubmitForm(`input[type="submit"]`))
+	sol.WaitVisible("#flash .flash")
+	sol.noCSP("after the SAML IdP, email first")
+	sol.want("#flash", "Signed in to Beta with single sign-on")
 }
