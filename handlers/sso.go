@@ -397,7 +397,7 @@ func (b *Base) ContinueTo(c echo.Context, to string) error {
 func (h *SSO) unreachable(c echo.Context, orgID int64, err error) error {
 	_ = h.Store.RecordSSORefusal(c.Request().Context(), c.RealIP(), orgID, "identity provider unavailable")
 	return Render(c, http.StatusBadGateway, views.Notice(h.Shell(c, "Identity provider unavailable", ""), "The identity provider is unavailable",
-		msgOfErr(err)+" Owners can still sign in with their password.", "/login?password=1", "Sign in with a password"))
+		strings.TrimRight(msgOfErr(err), ". ")+". Owners can still sign in with their password.", "/login?password=1", "Sign in with a password"))
 }
 
 func (h *SSO) oidcConfig(conn model.SSOConnection) (sso.OIDCConfig, error) {
