@@ -316,10 +316,10 @@ var authzMatrix = map[string]decl{
 	"POST /sso/domains/:id/verify":     {allow: ownerOnly, params: p("id", "{pdomain}")}, // the pending domain, whose TXT record the fixture's DNS serves
 	"POST /sso/domains/:id/auto-join":  {allow: ownerOnly, body: "auto_join=false"},
 	"POST /sso/domains/:id/delete":     {allow: ownerOnly},
-	"POST /me/auto-join/:org/accept":   {allow: is(outsider, other), refuse: []int{409}},                                 // A's verified domain is the fixture's email domain: those not in A are offered it; a member already is one
-	"POST /me/auto-join/:org/dismiss":  {allow: anyAccount, redirectOnly: true, noCross: true},                           // stores nothing and answers alike for any number, so it tells nothing
-	"POST /me/sso/:org/signin":         {allow: is(admin, member, maint, billing), prep: enforceSSO, redirectOnly: true}, // only a password session A's enforcement shut out (owners keep A: break-glass); it sends the browser to /sso/start
-	"POST /me/sso/:org/dismiss":        {allow: anyAccount, redirectOnly: true, noCross: true},                           // stores nothing and answers alike for any number, so it tells nothing
+	"POST /me/auto-join/:org/accept":   {allow: is(outsider, other), refuse: []int{409}},                             // A's verified domain is the fixture's email domain: those not in A are offered it; a member already is one
+	"POST /me/auto-join/:org/dismiss":  {allow: anyAccount, redirectOnly: true, noCross: true},                       // stores nothing and answers alike for any number, so it tells nothing
+	"POST /me/sso/:org/signin":         {allow: is(admin, member, maint, billing), prep: enforceSSO, noEffect: true}, // only a password session A's enforcement shut out (owners keep A: break-glass); its page moves the browser on to /sso/start
+	"POST /me/sso/:org/dismiss":        {allow: anyAccount, redirectOnly: true, noCross: true},                       // stores nothing and answers alike for any number, so it tells nothing
 	"GET /login/sso":                   {allow: public},
 	"POST /login/sso":                  {allow: public, body: "org={org}"},                    // starts a sign-in at A's provider
 	"GET /sso/start":                   {allow: public, query: "org={org}", getChanges: true}, // the email-first step of /login: a GET that starts a sign-in at A's provider

@@ -265,8 +265,11 @@ func (s *Server) bearerMiddleware(next echo.HandlerFunc) echo.HandlerFunc {
 // script, no inline event handler, no eval, and no inline style either (the
 // pages carry no style attribute; htmx's indicator <style> is turned off in
 // the layout's htmx-config). img-src allows data: for the stylesheet's small
-// SVG icons. form-action 'self': single sign-on will need the IdP's origin
-// added here when it posts to one (SAML POST binding).
+// SVG icons. form-action 'self' holds for SSO too: Chrome applies it to every
+// redirect of a form submission, so a form post whose next stop is an
+// identity provider answers with a page that moves on by meta refresh
+// (handlers.Base.ContinueTo); requests to IdPs are GET (OIDC, SAML redirect
+// binding), and the IdP's own page posts to the ACS under its own policy.
 const contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
 	"font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
 

@@ -85,6 +85,9 @@ func (h *Agents) agent(c echo.Context) (model.Agent, error) {
 	if b := boundOrg(c); b != 0 && a.OrgID != b {
 		return model.Agent{}, model.NotFound("agent")
 	}
+	if err := h.SSOGate(c, a.OrgID, a.OrgName); err != nil {
+		return model.Agent{}, err
+	}
 	return a, nil
 }
 
@@ -142,6 +145,10 @@ func (h *Agents) Create(c echo.Context) error {
 // read, each with its permission.
 func (h *Agents) List(c echo.Context) error {
 	f := db.AgentFilter{OrgID: boundOrg(c)}
+	var err error
+	if f.ExcludeOrgs, err = h.SSOExcluded(c); err != nil {
+		return err
+	}
 	if ref := strings.TrimSpace(c.QueryParam("org")); ref != "" {
 		ws, err := h.OrgRef(c, ref)
 		if err != nil {
@@ -150,7 +157,6 @@ func (h *Agents) List(c echo.Context) error {
 		f.OrgID = ws.ID
 	}
 	fields := model.Fields{}
-	var err error
 	if f.Page, err = intQuery(c, "page"); err != nil {
 		fields.Add("page", err.(*model.Error).Message)
 	}

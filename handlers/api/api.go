@@ -122,14 +122,72 @@ func (b *Base) OrgRef(c echo.Context, ref string) (model.Workspace, error) {
 	if err := model.TwoFactorGate(ws.Org, Account(c)); err != nil {
 		return model.Workspace{}, err
 	}
-	// SSO enforcement: a token is a password-grade credential, so accounts an
-	// enforcing org binds cannot use it there.
-	if blocked, err := b.Store.SSOBlockedOrgs(c.Request().Context(), Account(c), ""); err != nil {
-		return ws, err
-	} else if blocked[ws.ID] {
-		return model.Workspace{}, model.Forbidden("%s requires single sign-on: sign in through its identity provider in the browser.", ws.DisplayName)
+	if err := b.SSOGate(c, ws.ID, ws.DisplayName); err != nil {
+		return model.Workspace{}, err
 	}
 	return ws, nil
+}
+
+const ssoBlockedKey = "api.sso_blocked"
+
+// SSOBlocked is the set of orgs SSO enforcement shuts the caller out of: a
+// token is a password-grade credential, so an enforcing org that binds the
+// account (a non-owner at its verified domain) refuses it. Every org a route
+// reaches (OrgRef, an agent's org, a list of orgs or agents) goes through
+// it; it is computed once per request.
+func (b *Base) SSOBlocked(c echo.Context) (map[int64]bool, error) {
+	if m, ok := c.Get(ssoBlockedKey).(map[int64]bool); ok {
+		return m, nil
+	}
+	m, err := b.Store.SSOBlockedOrgs(c.Request().Context(), Account(c), "")
+	if err != nil {
+		return nil, err
+	}
+	if m == nil {
+		m = map[int64]bool{}
+	}
+	c.Set(ssoBlockedKey, m)
+	return m, nil
+}
+
+// SSOGate refuses org orgID (named name) when SSOBlocked holds it.
+func (b *Base) SSOGate(c echo.Context, orgID int64, name string) error {
+	blocked, err := b.SSOBlocked(c)
+	if err != nil {
+		return err
+	}
+	if blocked[orgID] {
+		return model.Forbidden("%s requires single sign-on: sign in through its identity provider in the browser.", name)
+	}
+	return nil
+}
+
+// SSOExcluded lists SSOBlocked's orgs, for queries that leave them out.
+func (b *Base) SSOExcluded(c echo.Context) ([]int64, error) {
+	blocked, err := b.SSOBlocked(c)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]int64, 0, len(blocked))
+	for id := range blocked {
+		out = append(out, id)
+	}
+	return out, nil
+}
+
+// WithoutSSOBlocked drops from ws the orgs SSOBlocked holds.
+func (b *Base) WithoutSSOBlocked(c echo.Context, ws []model.Workspace) ([]model.Workspace, error) {
+	blocked, err := b.SSOBlocked(c)
+	if err != nil || len(blocked) == 0 {
+		return ws, err
+	}
+	out := make([]model.Workspace, 0, len(ws))
+	for _, w := range ws {
+		if !blocked[w.ID] {
+			out = append(out, w)
+		}
+	}
+	return out, nil
 }
 
 // ParseID reads a numeric path parameter; anything else is not found.
