@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
 
 	"guildhall/db/model"
 )
@@ -208,9 +209,12 @@ func (s *Store) Explain(ctx context.Context, viewer model.Actor, agentID, userID
 
 // AgentFilter narrows ListAgents. OrgID 0 lists every org the account is in.
 type AgentFilter struct {
-	OrgID   int64
-	Page    int // from 1
-	PerPage int // default 50, at most 200
+	OrgID int64
+	// ExcludeOrgs are orgs to leave out: those SSO enforcement shuts an API
+	// token's account out of (api.Base.SSOBlocked).
+	ExcludeOrgs []int64
+	Page        int // from 1
+	PerPage     int // default 50, at most 200
 }
 
 // AgentPage is one page of readable agents.
@@ -244,6 +248,7 @@ const listAgentsQuery = `WITH me AS (
 	SELECT m.org_id, m.role, o.member_base_permission AS base
 	  FROM memberships m JOIN orgs o ON o.id = m.org_id
 	 WHERE m.account_id = $1 AND ($2::bigint = 0 OR m.org_id = $2::bigint) AND ` + twoFactorAllows1 + `
+	   AND m.org_id <> ALL($5::bigint[])
 ), best AS (
 	SELECT DISTINCT ON (g.resource_id) g.resource_id, g.org_id, g.team_id, g.permission
 	  FROM me
@@ -351,7 +356,10 @@ func (s *Store) ListAgents(ctx context.Context, accountID int64, f AgentFilter) 
 	}
 	// Not prepared: a generic plan cannot tell a member's few candidates from
 	// an admin's whole org, and is slower than planning each time.
-	if err := s.db.SelectContext(ctx, &rows, q, accountID, f.OrgID, f.PerPage, (f.Page-1)*f.PerPage); err != nil {
+	if f.ExcludeOrgs == nil {
+		f.ExcludeOrgs = []int64{}
+	}
+	if err := s.db.SelectContext(ctx, &rows, q, accountID, f.OrgID, f.PerPage, (f.Page-1)*f.PerPage, pq.Array(f.ExcludeOrgs)); err != nil {
 		return AgentPage{}, fmt.Errorf("list agents: %w", err)
 	}
 	page := AgentPage{Agents: make([]model.Agent, 0, len(rows)), Page: f.Page, PerPage: f.PerPage}

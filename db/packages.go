@@ -3,8 +3,11 @@ package db
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/lib/pq"
 
 	"guildhall/db/model"
 )
@@ -198,22 +201,25 @@ func (s *Store) Owns(ctx context.Context, orgID, packageID int64) (bool, error) 
 // Download returns a package's manifest: the caller needs an entitlement in
 // an org they belong to (only orgID when a token is bound to it), or to have
 // published it (the publishing account, or an owner or admin of its org).
-func (s *Store) Download(ctx context.Context, actor model.Actor, ref string, boundOrg *int64) (model.Package, error) {
+// exclude are orgs that count for neither (those SSO enforcement shuts an
+// API token's account out of).
+func (s *Store) Download(ctx context.Context, actor model.Actor, ref string, boundOrg *int64, exclude ...int64) (model.Package, error) {
 	p, err := s.Package(ctx, actor.AccountID, ref)
 	if err != nil {
 		return p, err
 	}
 	var n int
 	err = s.db.GetContext(ctx, &n, `SELECT count(*) FROM entitlements e JOIN memberships m ON m.org_id = e.org_id AND m.account_id = $1
-		WHERE e.package_id = $2 AND ($3::bigint IS NULL OR e.org_id = $3) AND m.role <> 'billing'`, actor.AccountID, p.ID, boundOrg)
+		WHERE e.package_id = $2 AND ($3::bigint IS NULL OR e.org_id = $3) AND m.role <> 'billing'
+		  AND e.org_id <> ALL($4::bigint[])`, actor.AccountID, p.ID, boundOrg, pq.Array(append([]int64{}, exclude...)))
 	if err != nil {
 		return p, fmt.Errorf("check entitlement: %w", err)
 	}
-	if n > 0 || deref(p.PublisherID) == actor.AccountID {
+	if n > 0 || deref(p.PublisherID) == actor.AccountID && !slices.Contains(exclude, p.OrgID) {
 		return p, nil
 	}
 	role, err := s.RoleIn(ctx, p.OrgID, actor.AccountID)
-	if err == nil && (role == model.RoleOwner || role == model.RoleAdmin) && (boundOrg == nil || *boundOrg == p.OrgID) {
+	if err == nil && (role == model.RoleOwner || role == model.RoleAdmin) && (boundOrg == nil || *boundOrg == p.OrgID) && !slices.Contains(exclude, p.OrgID) {
 		return p, nil
 	}
 	return p, model.Forbidden("Downloading %s needs an entitlement: buy or install it first.", p.Slug)

@@ -636,11 +636,10 @@ func (s *Store) SSOOrgBySlug(ctx context.Context, slug string) (model.Org, error
 	return o, notFound(err, "SSO organization")
 }
 
-// FilterSSOBlocked drops from ws the orgs SSOBlockedOrgs refuses to this session.
-func (s *Store) FilterSSOBlocked(ctx context.Context, acc model.Account, sessionID string, ws []model.Workspace) ([]model.Workspace, error) {
-	blocked, err := s.SSOBlockedOrgs(ctx, acc, sessionID)
-	if err != nil || len(blocked) == 0 {
-		return ws, err
+// WithoutOrgs drops from ws the orgs in blocked.
+func WithoutOrgs(ws []model.Workspace, blocked map[int64]bool) []model.Workspace {
+	if len(blocked) == 0 {
+		return ws
 	}
 	out := make([]model.Workspace, 0, len(ws))
 	for _, w := range ws {
@@ -648,5 +647,5 @@ func (s *Store) FilterSSOBlocked(ctx context.Context, acc model.Account, session
 			out = append(out, w)
 		}
 	}
-	return out, nil
+	return out
 }

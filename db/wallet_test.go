@@ -727,3 +727,38 @@ func TestInstancesShareOneWallet(t *testing.T) {
 		t.Logf("instance %d: %d batches for %d purchases, %d fallbacks", i, batches, buys, fallbacks)
 	}
 }
+
+// TestRefusedBuyLeavesTheWalletRow: a refused purchase changes nothing, not
+// even the wallet row's updated_at (the group-commit writer used to rewrite
+// the row for a batch of refusals).
+func TestRefusedBuyLeavesTheWalletRow(t *testing.T) {
+	for name, opts := range map[string][]db.Option{"group commit": nil, "one transaction each": {db.WithGroupCommit(false)}} {
+		t.Run(name, func(t *testing.T) {
+			f := newMoneyFix(t, opts...)
+			f.topUp(10000)
+			row := func() string {
+				var s string
+				if err := f.s.DB().Get(&s, `SELECT concat_ws(',', balance_cents, crossings, updated_at) FROM wallets WHERE org_id = $1`, f.org.ID); err != nil {
+					t.Fatal(err)
+				}
+				return s
+			}
+			before := row()
+			f.advance(time.Minute)
+			_, err := f.buy(f.billing, f.pkg("skill", 100))
+			wantCode(t, err, model.CodeForbidden)
+			_, err = f.buy(f.member, f.pkg("skill", 1000000))
+			wantCode(t, err, model.CodeInsufficientFunds)
+			if after := row(); after != before {
+				t.Errorf("wallet row after refused purchases: %s, was %s", after, before)
+			}
+			if _, err := f.buy(f.member, f.pkg("skill", 100)); err != nil {
+				t.Fatal(err)
+			}
+			if row() == before {
+				t.Error("a completed purchase did not write the wallet row")
+			}
+			f.check()
+		})
+	}
+}

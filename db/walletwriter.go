@@ -303,6 +303,7 @@ func (s *Store) buyBatch(orgID int64, batch []*buyRequest) ([]buyAnswer, error) 
 	if err != nil {
 		return nil, err
 	}
+	before := w
 	if err := s.gatherFacts(tx, orgID, batch, &f); err != nil {
 		return nil, err
 	}
@@ -313,7 +314,7 @@ func (s *Store) buyBatch(orgID int64, batch []*buyRequest) ([]buyAnswer, error) 
 	for i, r := range batch {
 		out[i] = s.decideInBatch(tx, r, &w, &f, &wr, answered, i, out)
 	}
-	if err := s.writeBatch(tx, &w, &wr, &f); err != nil {
+	if err := s.writeBatch(tx, before, &w, &wr, &f); err != nil {
 		return nil, err
 	}
 	if err := sx.Commit(); err != nil {
@@ -605,11 +606,15 @@ func (tx *Tx) nextIDs(seq string, n int) ([]int64, error) {
 	return ids, err
 }
 
-func (s *Store) writeBatch(tx *Tx, w *model.Wallet, wr *batchWrites, f *batchFacts) error {
+func (s *Store) writeBatch(tx *Tx, before model.Wallet, w *model.Wallet, wr *batchWrites, f *batchFacts) error {
 	ctx := tx.ctx
 	now := tx.Now()
-	if err := tx.setBalance(*w); err != nil {
-		return err
+	// A batch of refusals and free installs leaves the wallet row as it
+	// was: a refused purchase changes nothing (not even updated_at).
+	if w.BalanceCents != before.BalanceCents || w.Crossings != before.Crossings {
+		if err := tx.setBalance(*w); err != nil {
+			return err
+		}
 	}
 	// Ledger transactions and their postings.
 	txnIDs, err := tx.nextIDs("ledger_transactions_id_seq", len(wr.txns))

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 
@@ -86,32 +87,45 @@ func (b *Base) SendVerificationMail(ctx context.Context, acc model.Account) erro
 	return b.Mail.Send(ctx, model.Mail{To: acc.Email, Subject: "Verify your email for Guildhall", Text: text, HTML: html})
 }
 
-// LoginPage shows the sign-in form.
+// LoginPage shows the first step of sign-in: the email alone.
+// ?password=1 is the password path the "identity provider unavailable" page
+// offers (owners' break-glass): its email step never routes to SSO.
 func (h *Accounts) LoginPage(c echo.Context) error {
 	if _, ok := request.Account(c); ok {
 		return c.Redirect(http.StatusSeeOther, "/")
 	}
-	return Render(c, http.StatusOK, views.LoginPage(h.Shell(c, "Sign in", ""), views.AuthForm{Next: c.QueryParam("next")}))
+	f := views.AuthForm{Next: c.QueryParam("next"), PasswordOnly: c.QueryParam("password") == "1"}
+	return Render(c, http.StatusOK, views.LoginPage(h.Shell(c, "Sign in", ""), f))
 }
 
-// Login checks the password, rate-limited per IP and per account, and starts
-// a new session (a new session id, so a planted cookie is useless).
+// Login is POST /login, email first. With no password (the first step) an
+// email at a verified SSO domain continues to that org's identity provider
+// and any other email gets the password step: the same answer whether an
+// account exists or not. With a password (the second step, or one post from
+// a script or password manager) it checks the password, rate-limited per IP
+// and per account, and starts a new session (a new session id, so a planted
+// cookie is useless).
 func (h *Accounts) Login(c echo.Context) error {
-	f := views.AuthForm{Email: c.FormValue("email"), Next: c.FormValue("next")}
+	f := views.AuthForm{Email: strings.TrimSpace(c.FormValue("email")), Next: c.FormValue("next"), PasswordOnly: c.FormValue("password_only") != ""}
 	email := model.NormalizeEmail(f.Email)
+	password := c.FormValue("password")
+	if password == "" && c.FormValue("step") != "password" {
+		return h.loginEmailStep(c, f, email)
+	}
+	f.PasswordStep = true
 	if ok, _ := h.Limiter.Allow("login-ip:"+c.RealIP(), "login-email:"+email); !ok {
 		f.Message = ErrRateLimited.Message
 		_ = h.Store.RecordDenied(c.Request().Context(), model.Actor{Email: email, IP: c.RealIP()}, 0, "account.sign_in", model.Target{Kind: "account", Label: email})
 		return Render(c, http.StatusTooManyRequests, views.LoginPage(h.Shell(c, "Sign in", ""), f))
 	}
-	// Email first: no password and an email at a verified SSO domain
-	// continues to that org's identity provider.
-	if c.FormValue("password") == "" {
-		if _, err := h.Store.SSOOrgForEmail(c.Request().Context(), email); err == nil {
-			return c.Redirect(http.StatusSeeOther, "/sso/start?email="+url.QueryEscape(email)+LoginNext(f.Next))
-		}
+	if email == "" {
+		return h.loginEmailStep(c, f, email)
 	}
-	acc, err := h.Store.Authenticate(c.Request().Context(), email, c.FormValue("password"))
+	if password == "" {
+		f.Errors = map[string]string{"password": "Enter your password."}
+		return Render(c, http.StatusUnprocessableEntity, views.LoginPage(h.Shell(c, "Sign in", ""), f))
+	}
+	acc, err := h.Store.Authenticate(c.Request().Context(), email, password)
 	if errors.Is(err, model.ErrUnauthorized) {
 		f.Message = err.(*model.Error).Message
 		return Render(c, http.StatusUnauthorized, views.LoginPage(h.Shell(c, "Sign in", ""), f))
@@ -122,7 +136,8 @@ func (h *Accounts) Login(c echo.Context) error {
 	if refused, err := h.Store.PasswordGate(c.Request().Context(), model.Actor{AccountID: acc.ID, Email: acc.Email, IP: c.RealIP()}, acc); err != nil {
 		return err
 	} else if refused != nil {
-		f.Message = refused.DisplayName + " requires single sign-on for " + acc.Email + ". Sign in with SSO: enter your email and leave the password empty."
+		f.Message = refused.DisplayName + " requires single sign-on for " + acc.Email + ": sign in with SSO through its identity provider."
+		f.SSOLink = "/sso/start?email=" + url.QueryEscape(acc.Email) + LoginNext(f.Next)
 		return Render(c, http.StatusForbidden, views.LoginPage(h.Shell(c, "Sign in", ""), f))
 	}
 	h.Limiter.Reset("login-email:" + email)
@@ -133,6 +148,28 @@ func (h *Accounts) Login(c echo.Context) error {
 		return err
 	}
 	return c.Redirect(http.StatusSeeOther, SafeNext(f.Next))
+}
+
+// loginEmailStep answers the email step: on to the IdP of a verified SSO
+// domain (unless PasswordOnly), else the password step. It looks up no
+// account, so it tells nothing about which emails have one.
+func (h *Accounts) loginEmailStep(c echo.Context, f views.AuthForm, email string) error {
+	if err := model.ValidateEmail(email); err != nil {
+		f.PasswordStep = false
+		f.Errors = map[string]string{"email": err.(*model.Error).Fields["email"]}
+		return Render(c, http.StatusUnprocessableEntity, views.LoginPage(h.Shell(c, "Sign in", ""), f))
+	}
+	if !f.PasswordOnly {
+		_, err := h.Store.SSOOrgForEmail(c.Request().Context(), email)
+		if err == nil {
+			return h.ContinueTo(c, "/sso/start?email="+url.QueryEscape(email)+LoginNext(f.Next))
+		}
+		if !errors.Is(err, model.ErrNotFound) {
+			return err
+		}
+	}
+	f.Email, f.PasswordStep = email, true
+	return Render(c, http.StatusOK, views.LoginPage(h.Shell(c, "Sign in", ""), f))
 }
 
 // LogoutPage confirms before signing out.

@@ -376,14 +376,28 @@ func (h *SSO) startFlow(c echo.Context, orgID int64, f model.SSOFlow, loginHint 
 		return err
 	}
 	c.SetCookie(h.cookie(flowCookie, state, "/", int(model.FlowTTL/time.Second)))
+	if c.Request().Method == http.MethodPost {
+		return h.ContinueTo(c, to)
+	}
 	return c.Redirect(http.StatusSeeOther, to)
+}
+
+// ContinueTo answers a form post whose next stop is another origin (an
+// identity provider), directly or through a same-origin redirect. A redirect
+// would not do: Chrome holds every redirect of a form submission to the
+// form's CSP form-action 'self'. This page moves on by a meta refresh, a new
+// navigation that form-action does not govern, and links there too.
+func (b *Base) ContinueTo(c echo.Context, to string) error {
+	s := b.Shell(c, "Continuing to single sign-on", "")
+	s.Refresh = to
+	return Render(c, http.StatusOK, views.SSOContinuePage(s, to))
 }
 
 // unreachable explains an IdP that cannot be used, with the owners' break-glass.
 func (h *SSO) unreachable(c echo.Context, orgID int64, err error) error {
 	_ = h.Store.RecordSSORefusal(c.Request().Context(), c.RealIP(), orgID, "identity provider unavailable")
 	return Render(c, http.StatusBadGateway, views.Notice(h.Shell(c, "Identity provider unavailable", ""), "The identity provider is unavailable",
-		msgOfErr(err)+" Owners can still sign in with their password.", "/login?password=1", "Sign in with a password"))
+		strings.TrimRight(msgOfErr(err), ". ")+". Owners can still sign in with their password.", "/login?password=1", "Sign in with a password"))
 }
 
 func (h *SSO) oidcConfig(conn model.SSOConnection) (sso.OIDCConfig, error) {
@@ -809,9 +823,15 @@ func (h *SSO) AutoJoinDismiss(c echo.Context) error {
 // SSORequiredBanner tells a password session which orgs it lost to SSO
 // enforcement, with a way back in through the org's IdP (a BannerSource).
 func (h *SSO) SSORequiredBanner(c echo.Context, acc model.Account) ([]views.BannerItem, error) {
-	blocked, err := h.Store.SSOBlockedOrgs(c.Request().Context(), acc, request.SessionID(c))
-	if err != nil || len(blocked) == 0 {
-		return nil, err
+	blocked, decided := request.SSOBlocked(c) // the workspace middleware's answer
+	if !decided {
+		var err error
+		if blocked, err = h.Store.SSOBlockedOrgs(c.Request().Context(), acc, request.SessionID(c)); err != nil {
+			return nil, err
+		}
+	}
+	if len(blocked) == 0 {
+		return nil, nil
 	}
 	items := make([]views.BannerItem, 0, len(blocked))
 	for id := range blocked {
@@ -856,7 +876,11 @@ func (h *SSO) BannerSignIn(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return Redirect(c, "/sso/start?org="+url.QueryEscape(o.Slug), "", "")
+	to := "/sso/start?org=" + url.QueryEscape(o.Slug)
+	if IsHTMX(c) {
+		return Redirect(c, to, "", "") // htmx navigates there: no form submission
+	}
+	return h.ContinueTo(c, to)
 }
 
 // BannerDismiss is POST /me/sso/:org/dismiss: it hides the notice on this page.

@@ -15,6 +15,10 @@ type Shell struct {
 	Banner     []BannerItem
 	NavItems   []NavItem
 	Dev        bool
+	// Refresh, when set, moves the page on to this URL at once (a meta
+	// refresh): how a form post hands the browser to an identity provider
+	// without a cross-origin redirect, which CSP form-action refuses.
+	Refresh string
 }
 
 // AccountView is the signed-in person.

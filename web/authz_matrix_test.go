@@ -33,7 +33,11 @@ package web_test
 //     fixture's email domain, with auto-join) {pdomain} (pending, its TXT
 //     record served) {setupLink} {setupToken} {setupSession} (an opened
 //     link's cookie) {opIssuer} (the running OpenID provider every fixture
-//     connection uses). query and headers take them too.
+//     connection uses); for the money routes {policy} (not the default)
+//     {approval} (pending) {package} (org-only, paid, not owned) {opackage}
+//     (org-only, owned) {pubPackage} (A's public one; no other-org twin)
+//     {porg} (the caller's personal workspace). query and headers take them
+//     too: a purchase or top-up sends "Idempotency-Key": "{unique}".
 //   - params: a path parameter other than its default (paramVar in
 //     authz_test.go maps :org, :user_id, :team_id, :grant_id, :id, :token by
 //     path). A route naming a new kind of object (a policy, a package) needs
@@ -82,10 +86,9 @@ func is(actors ...actor) who {
 // The rules.
 var (
 	//lint:ignore U1000 a rule the header offers (routes merged later use it)
-	nobody     = who(0)
-	ownerOnly  = is(owner)
-	ownerAdmin = is(owner, admin)
-	//lint:ignore U1000 a rule the header offers (the wallet routes, merged later, use it)
+	nobody            = who(0)
+	ownerOnly         = is(owner)
+	ownerAdmin        = is(owner, admin)
 	ownerAdminBilling = is(owner, admin, billing)
 	teamManager       = is(owner, admin, maint)                  // SPEC 2: manage a team's members and grants
 	canUse            = is(owner, admin, member, maint)          // create and use resources: not billing
@@ -156,7 +159,6 @@ var spec6 = []int{http.StatusForbidden, http.StatusUnprocessableEntity}
 
 const (
 	signupForm = "email={newEmail}&name=New+Person&password=correct-horse-battery"
-	itemFour   = "issue 7 item 4"
 )
 
 var authzMatrix = map[string]decl{
@@ -172,6 +174,7 @@ var authzMatrix = map[string]decl{
 	"GET /profile":           {allow: anyAccount},
 	"POST /profile":          {allow: anyAccount, body: "name=Renamed+Person"},
 	"POST /profile/password": {allow: anyAccount, body: "current_password=correct-horse-battery&new_password=another-horse-battery"},
+	"POST /profile/email":    {allow: anyAccount, body: "new_email={newEmail}&password=correct-horse-battery"}, // the caller's own account: a pending change, confirmed by the link mailed to the new address
 	"GET /":                  {allow: anyAccount},
 	"GET /orgs/new":          {allow: anyAccount},
 	"POST /orgs":             {allow: anyAccount, body: "display_name=New+Org&slug={newSlug}"},
@@ -269,9 +272,9 @@ var authzMatrix = map[string]decl{
 	"GET /api/agents/:id/access":                            {allow: anyMember, query: "user_id={user}"},
 	"POST /api/agents/:id/move-to-org":                      {allow: ownerOnly, params: p("id", "{pagent}"), body: `{"org_id": {orgID}}`},
 	"POST /api/agents/:id/transfer":                         {fresh: true, allow: ownerAdmin, body: `{"email": "{newEmail}"}`},
-	"GET /api/me/agent-transfers":                           {allow: anyAccount, bound: boundOK, boundGap: itemFour}, // still open: a token bound to the personal org may list and act on other orgs' transfers (handlers/api/agents.go exempts it, as the agent lands there)
-	"POST /api/me/agent-transfers/:id/accept":               {allow: invitee, boundGap: itemFour},                    // still open: a token bound to the personal org may list and act on other orgs' transfers (handlers/api/agents.go exempts it, as the agent lands there)
-	"POST /api/me/agent-transfers/:id/decline":              {allow: invitee, boundGap: itemFour},                    // still open: a token bound to the personal org may list and act on other orgs' transfers (handlers/api/agents.go exempts it, as the agent lands there)
+	"GET /api/me/agent-transfers":                           {allow: anyAccount, bound: boundOK}, // issue 7 item 4: a bound token lists only its own org's transfers
+	"POST /api/me/agent-transfers/:id/accept":               {allow: invitee},                    // issue 7 item 4: no bound token accepts (not even one bound to the personal org)
+	"POST /api/me/agent-transfers/:id/decline":              {allow: invitee},
 
 	// --- API tokens ---
 	"GET /tokens":               {allow: anyAccount},
@@ -313,10 +316,10 @@ var authzMatrix = map[string]decl{
 	"POST /sso/domains/:id/verify":     {allow: ownerOnly, params: p("id", "{pdomain}")}, // the pending domain, whose TXT record the fixture's DNS serves
 	"POST /sso/domains/:id/auto-join":  {allow: ownerOnly, body: "auto_join=false"},
 	"POST /sso/domains/:id/delete":     {allow: ownerOnly},
-	"POST /me/auto-join/:org/accept":   {allow: is(outsider, other), refuse: []int{409}},                                 // A's verified domain is the fixture's email domain: those not in A are offered it; a member already is one
-	"POST /me/auto-join/:org/dismiss":  {allow: anyAccount, redirectOnly: true, noCross: true},                           // stores nothing and answers alike for any number, so it tells nothing
-	"POST /me/sso/:org/signin":         {allow: is(admin, member, maint, billing), prep: enforceSSO, redirectOnly: true}, // only a password session A's enforcement shut out (owners keep A: break-glass); it sends the browser to /sso/start
-	"POST /me/sso/:org/dismiss":        {allow: anyAccount, redirectOnly: true, noCross: true},                           // stores nothing and answers alike for any number, so it tells nothing
+	"POST /me/auto-join/:org/accept":   {allow: is(outsider, other), refuse: []int{409}},                             // A's verified domain is the fixture's email domain: those not in A are offered it; a member already is one
+	"POST /me/auto-join/:org/dismiss":  {allow: anyAccount, redirectOnly: true, noCross: true},                       // stores nothing and answers alike for any number, so it tells nothing
+	"POST /me/sso/:org/signin":         {allow: is(admin, member, maint, billing), prep: enforceSSO, noEffect: true}, // only a password session A's enforcement shut out (owners keep A: break-glass); its page moves the browser on to /sso/start
+	"POST /me/sso/:org/dismiss":        {allow: anyAccount, redirectOnly: true, noCross: true},                       // stores nothing and answers alike for any number, so it tells nothing
 	"GET /login/sso":                   {allow: public},
 	"POST /login/sso":                  {allow: public, body: "org={org}"},                    // starts a sign-in at A's provider
 	"GET /sso/start":                   {allow: public, query: "org={org}", getChanges: true}, // the email-first step of /login: a GET that starts a sign-in at A's provider
@@ -340,6 +343,62 @@ var authzMatrix = map[string]decl{
 	"POST /api/orgs/:org/domains/:id/verify":    {allow: ownerOnly, params: p("id", "{pdomain}")},
 	"PATCH /api/orgs/:org/domains/:id":          {allow: ownerOnly, body: `{"auto_join": false}`},
 	"DELETE /api/orgs/:org/domains/:id":         {allow: ownerOnly},
+
+	// --- wallet, policies, approvals, packages (issue 9; SPEC 2, 8-10) ---
+	// The fixtures (walletFixtures): a funded wallet per org; {policy} (not
+	// the default); {package} (org-only, paid, not owned); {opackage}
+	// (org-only, owned); {approval} (pending, asked by a member);
+	// {pubPackage} (A's public package); {porg} (the caller's personal
+	// workspace). Another org's org-only package is not found (SPEC 10).
+	"GET /wallet":                 {allow: anyMember}, // the balance for all; transactions only for those who may (TestWalletPages)
+	"POST /wallet/top-up":         {allow: ownerAdminBilling, body: "amount=5&idempotency_key={unique}"},
+	"POST /wallet/auto-top-up":    {fresh: true, allow: ownerAdminBilling, body: "enabled=true&threshold=5&top_up_amount=20"},
+	"POST /wallet/transfer":       {allow: ownerOnly, body: "to_org={porg}&amount=1&idempotency_key={unique}"}, // SPEC 8: to another workspace the caller owns
+	"GET /wallet/export.csv":      {allow: ownerAdminBilling},
+	"GET /policies":               {allow: anyMember}, // SPEC 2: every member sees the policies
+	"POST /policies":              {allow: ownerAdmin, body: "name=Limit+{unique}&active=true"},
+	"POST /policies/:id":          {allow: ownerAdmin, body: "name=Renamed+{unique}&active=true"},
+	"POST /policies/:id/default":  {fresh: true, allow: ownerAdmin},
+	"POST /policies/:id/delete":   {fresh: true, allow: ownerAdmin},
+	"GET /approvals":              {allow: anyMember}, // the queue for owners and admins; others see their own requests only
+	"POST /approvals/:id/approve": {fresh: true, allow: ownerAdmin},
+	"POST /approvals/:id/reject":  {fresh: true, allow: ownerAdmin, body: "reason=Not+now"},
+	"GET /packages":               {allow: public}, // public packages even signed out
+	"GET /packages/new":           {allow: ownerAdmin},
+	"POST /packages":              {allow: ownerAdmin, body: "slug={unique}&name=Package+{unique}&type=skill&visibility=org_only&price=0&description=new&manifest=hello"},
+	"GET /packages/:id":           {allow: public, params: p("id", "{pubPackage}")},               // a public package: anyone, even signed out (invisible ones are 404: the routes below, with B's ids)
+	"POST /packages/:id/buy":      {fresh: true, allow: canUse, body: "idempotency_key={unique}"}, // SPEC 2: not billing; bought once, so each caller needs a world
+	"GET /packages/:id/manifest":  {allow: canUse, params: p("id", "{opackage}")},                 // SPEC 10: an entitlement (billing has none) or the publisher (A's owners and admins)
+	"GET /packages/:id/edit":      {allow: ownerAdmin},
+	"POST /packages/:id/edit":     {allow: ownerAdmin, body: "name=Renamed+{unique}&type=skill&visibility=org_only&price=5&description=changed&manifest=hello"},
+	"GET /entitlements":           {allow: anyMember},
+
+	"GET /api/orgs/:org/wallet":                 {allow: anyMember}, // the balance; auto top-up only for those who manage the wallet
+	"POST /api/orgs/:org/wallet/top-up":         {allow: ownerAdminBilling, body: `{"amount_cents": 500}`, headers: map[string]string{"Idempotency-Key": "{unique}"}},
+	"PATCH /api/orgs/:org/wallet/auto-top-up":   {fresh: true, allow: ownerAdminBilling, body: `{"enabled": true, "threshold_cents": 500, "top_up_amount_cents": 2000}`},
+	"GET /api/orgs/:org/wallet/transactions":    {allow: ownerAdminBilling},
+	"POST /api/orgs/:org/wallet/transfer":       {allow: ownerOnly, body: `{"to_org": {porg}, "amount_cents": 100}`, headers: map[string]string{"Idempotency-Key": "{unique}"}},
+	"POST /api/orgs/:org/policies":              {allow: ownerAdmin, body: `{"name": "Limit {unique}"}`},
+	"GET /api/orgs/:org/policies":               {allow: anyMember},
+	"GET /api/orgs/:org/policies/:id":           {allow: anyMember},
+	"PATCH /api/orgs/:org/policies/:id":         {allow: ownerAdmin, body: `{"name": "Renamed {unique}"}`},
+	"DELETE /api/orgs/:org/policies/:id":        {fresh: true, allow: ownerAdmin},
+	"GET /api/orgs/:org/approvals":              {allow: anyMember},
+	"POST /api/orgs/:org/approvals/:id/approve": {fresh: true, allow: ownerAdmin, body: `{}`},
+	"POST /api/orgs/:org/approvals/:id/reject":  {fresh: true, allow: ownerAdmin, body: `{"reason": "Not now"}`},
+	"GET /api/packages":                         {allow: public}, // served without a token: the public catalogue
+	"GET /api/packages/:id":                     {allow: public, params: p("id", "{pubPackage}")},
+	"POST /api/orgs/:org/packages":              {allow: ownerAdmin, body: `{"slug": "{unique}", "name": "Package {unique}", "type": "skill", "visibility": "org_only", "price_cents": 0, "manifest": "hello"}`},
+	"PATCH /api/orgs/:org/packages/:id":         {allow: ownerAdmin, body: `{"name": "Renamed {unique}"}`},
+	"POST /api/packages/:id/buy":                {fresh: true, allow: canUse, body: `{"org": "{org}"}`, headers: map[string]string{"Idempotency-Key": "{unique}"}},
+	"GET /api/orgs/:org/entitlements":           {allow: anyMember},
+	"GET /api/packages/:id/download":            {allow: canUse, params: p("id", "{opackage}")},
+
+	// --- plans and usage (issue 11; SPEC 2 and 14) ---
+	"GET /usage":               {allow: anyMember},
+	"POST /settings/plan":      {allow: ownerOnly, body: "plan=pro"}, // the usage engineer's choice: the owner alone changes the plan
+	"GET /api/orgs/:org/usage": {allow: anyMember},
+	"PUT /api/orgs/:org/plan":  {allow: ownerOnly, body: `{"plan": "pro"}`},
 
 	// --- development only (webtest runs with Dev) ---
 	"GET /dev/outbox": {allow: anyAccount},

@@ -93,7 +93,7 @@ func (c refusal) gapped() bool { return c.o.d.gap != "" && c.o.d.gapFor.has(c.o.
 // a fresh world.
 func (s *suite) sharedWorld(t *testing.T) *world {
 	s.sharedOnce.Do(func() {
-		s.shared = s.newWorld(t, needs{pages: true, api: true, verify: true, spare: true, totp: true, sessions: true, passkeys: true, sso: true})
+		s.shared = s.newWorld(t, needs{pages: true, api: true, verify: true, spare: true, totp: true, sessions: true, passkeys: true, sso: true, wallet: true})
 	})
 	return s.shared
 }
@@ -252,9 +252,9 @@ func (s *suite) runRoute(t *testing.T, r web.Route, d decl) {
 			}
 			before := s.digestOf(t, w, false)
 			c.run(w, false)
-			if s.digestOf(t, w, false) != before {
+			if after := s.digestOf(t, w, false); after != before {
 				c.o.what, found = sprintf("%s %s as %s", r.Method, r.Path, c.o.a), true
-				c.o.fail("a refused call changed the database")
+				c.o.fail("a refused call changed the database (%s)", s.changedTables(before, after))
 			}
 		}
 		if !found {
@@ -266,9 +266,9 @@ func (s *suite) runRoute(t *testing.T, r web.Route, d decl) {
 		for _, c := range gaps {
 			before := s.digestOf(t, w, false)
 			c.run(w, true)
-			if s.digestOf(t, w, false) != before {
+			if after := s.digestOf(t, w, false); after != before {
 				c.o.what = sprintf("%s %s as %s", r.Method, r.Path, c.o.a)
-				c.o.fail("a refused call changed the database")
+				c.o.fail("a refused call changed the database (%s)", s.changedTables(before, after))
 			}
 		}
 	}

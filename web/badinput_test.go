@@ -176,8 +176,8 @@ func TestOrgBoundTokensStayInTheirOrg(t *testing.T) {
 		t.Error("the personal agent moved into beta")
 	}
 
-	// Accepting a transfer puts the agent in the personal workspace: not
-	// with a token bound to alpha.
+	// Issue 7 item 4, the strict rule: no org-bound token accepts a transfer,
+	// not even one bound to the personal workspace where the agent lands.
 	giftID := num(boss.Do(http.MethodPost, "/api/agents", map[string]any{"name": "Gift", "org": "beta"}).Data()["id"])
 	tr := boss.Do(http.MethodPost, fmt.Sprintf("/api/agents/%d/transfer", giftID), map[string]any{"email": "user@example.com"})
 	if tr.Status != 201 {
@@ -186,8 +186,11 @@ func TestOrgBoundTokensStayInTheirOrg(t *testing.T) {
 	if r := tA.Do(http.MethodPost, fmt.Sprintf("/api/me/agent-transfers/%d/accept", num(tr.Data()["id"])), nil); r.Status != 403 {
 		t.Errorf("alpha token accepts a transfer: %d %s", r.Status, r.Raw)
 	}
-	if r := tP.Do(http.MethodPost, fmt.Sprintf("/api/me/agent-transfers/%d/accept", num(tr.Data()["id"])), nil); r.Status != 200 {
+	if r := tP.Do(http.MethodPost, fmt.Sprintf("/api/me/agent-transfers/%d/accept", num(tr.Data()["id"])), nil); r.Status != 403 {
 		t.Errorf("personal token accepts a transfer: %d %s", r.Status, r.Raw)
+	}
+	if r := user.Do(http.MethodPost, fmt.Sprintf("/api/me/agent-transfers/%d/accept", num(tr.Data()["id"])), nil); r.Status != 200 {
+		t.Errorf("unbound token accepts a transfer: %d %s", r.Status, r.Raw)
 	}
 
 	// The token follows its owner's current role: demoted, it cannot manage.

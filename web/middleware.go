@@ -189,9 +189,15 @@ func (s *Server) workspaceMiddleware(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		// SSO enforcement: a session not signed in by an enforcing org's IdP
 		// does not see that org (the store decides who it binds).
-		if all, err = s.store.FilterSSOBlocked(c.Request().Context(), acc, request.SessionID(c), all); err != nil {
+		blocked, err := s.store.SSOBlockedOrgs(c.Request().Context(), acc, request.SessionID(c))
+		if err != nil {
 			return err
 		}
+		if blocked == nil {
+			blocked = map[int64]bool{}
+		}
+		request.SetSSOBlocked(c, blocked)
+		all = db.WithoutOrgs(all, blocked)
 		w := request.Session(c).(*sessionWriter)
 		want, _ := w.sess.Values[keyWS].(int64)
 		var active, personal model.Workspace
@@ -259,8 +265,11 @@ func (s *Server) bearerMiddleware(next echo.HandlerFunc) echo.HandlerFunc {
 // script, no inline event handler, no eval, and no inline style either (the
 // pages carry no style attribute; htmx's indicator <style> is turned off in
 // the layout's htmx-config). img-src allows data: for the stylesheet's small
-// SVG icons. form-action 'self': single sign-on will need the IdP's origin
-// added here when it posts to one (SAML POST binding).
+// SVG icons. form-action 'self' holds for SSO too: Chrome applies it to every
+// redirect of a form submission, so a form post whose next stop is an
+// identity provider answers with a page that moves on by meta refresh
+// (handlers.Base.ContinueTo); requests to IdPs are GET (OIDC, SAML redirect
+// binding), and the IdP's own page posts to the ACS under its own policy.
 const contentSecurityPolicy = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
 	"font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
 

@@ -47,14 +47,14 @@ func TestSSOSAML(t *testing.T) {
 	samlConnect(t, s, s.Owner, idp, s.OrgID, "acme")
 
 	// Test sign-in shows what came back.
-	p := idp.SignIn(s.Owner.Post("/sso/test", nil).Location, "sam", samPassword)
+	p := idp.SignIn(s.Owner.Post("/sso/test", nil).Next(), "sam", samPassword)
 	wantStatus(t, acs(t, s, s.Owner, p), http.StatusOK, "Test sign-in succeeded", "sam@acme.test", "Sam Saml", "staff, ops")
 	wantStatus(t, s.Owner.Get("/sso"), http.StatusOK, "Passed", "SAML")
 	s.verifyDomain(t, "acme.test")
 
 	// A new person signs in through the IdP and lands as a member.
 	sam := s.NewClient()
-	p = idp.SignIn(sam.Post("/login/sso", url.Values{"org": {"acme"}}).Location, "sam", samPassword)
+	p = idp.SignIn(sam.Post("/login/sso", url.Values{"org": {"acme"}}).Next(), "sam", samPassword)
 	res := acs(t, s, sam, p)
 	wantStatus(t, res, http.StatusSeeOther)
 	if roleOf(t, s.Env, s.OrgID, "sam@acme.test") != "member" {
@@ -76,7 +76,7 @@ func TestSSOSAML(t *testing.T) {
 
 	// Forged: the email changed after the IdP signed it.
 	c := s.NewClient()
-	p = idp.SignIn(c.Post("/login/sso", url.Values{"org": {"acme"}}).Location, "sam", samPassword)
+	p = idp.SignIn(c.Post("/login/sso", url.Values{"org": {"acme"}}).Next(), "sam", samPassword)
 	raw, _ := base64.StdEncoding.DecodeString(p.Form.Get("SAMLResponse"))
 	forged := strings.ReplaceAll(string(raw), "sam@acme.test", "boss@acme.test")
 	f := ssotest.Posted{Action: p.Action, Form: url.Values{"SAMLResponse": {base64.StdEncoding.EncodeToString([]byte(forged))}, "RelayState": {p.Form.Get("RelayState")}}}
@@ -87,7 +87,7 @@ func TestSSOSAML(t *testing.T) {
 
 	// Expired: posted too late.
 	c = s.NewClient()
-	p = idp.SignIn(c.Post("/login/sso", url.Values{"org": {"acme"}}).Location, "sam", samPassword)
+	p = idp.SignIn(c.Post("/login/sso", url.Values{"org": {"acme"}}).Next(), "sam", samPassword)
 	s.Clock.Advance(7 * time.Minute)
 	refused(c, p, "expired")
 	s.Clock.Advance(-7 * time.Minute)

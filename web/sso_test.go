@@ -3,6 +3,7 @@ package web_test
 import (
 	"net/http"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -43,20 +44,23 @@ func (s *ssoEnv) connect(t *testing.T, c *webtest.Client, prefix string) {
 // and brings its answer back to Guildhall's callback with the browser c.
 func (s *ssoEnv) idp(t *testing.T, c *webtest.Client, toIdP webtest.Response) webtest.Response {
 	t.Helper()
-	if toIdP.Status != http.StatusSeeOther || !strings.HasPrefix(toIdP.Location, s.OP.Issuer()) {
-		t.Fatalf("want a redirect to the IdP, got %d %q\n%s", toIdP.Status, toIdP.Location, toIdP.Body)
+	// A GET is redirected; a form post gets a page that moves on (CSP
+	// form-action refuses a cross-origin redirect of a form submission).
+	to := toIdP.Next()
+	if (toIdP.Status != http.StatusSeeOther && toIdP.Status != http.StatusOK) || !strings.HasPrefix(to, s.OP.Issuer()) {
+		t.Fatalf("want a way on to the IdP, got %d %q\n%s", toIdP.Status, to, toIdP.Body)
 	}
-	u, _ := url.Parse(toIdP.Location)
+	u, _ := url.Parse(to)
 	q := u.Query()
 	for _, p := range []string{"state", "nonce", "code_challenge"} {
 		if q.Get(p) == "" {
-			t.Fatalf("authorization request lacks %s: %s", p, toIdP.Location)
+			t.Fatalf("authorization request lacks %s: %s", p, to)
 		}
 	}
 	if q.Get("code_challenge_method") != "S256" {
 		t.Fatalf("PKCE method %q, want S256", q.Get("code_challenge_method"))
 	}
-	cb := s.opRedirect(t, toIdP.Location)
+	cb := s.opRedirect(t, to)
 	return c.Get(s.Path(cb))
 }
 
@@ -197,12 +201,12 @@ func TestSSOSignInJITAndLinking(t *testing.T) {
 	// A new employee, email first.
 	nina := s.NewClient()
 	res := nina.Post("/login", url.Values{"email": {"nina@acme.test"}})
-	wantStatus(t, res, http.StatusSeeOther)
-	if !strings.HasPrefix(res.Location, "/sso/start?email=") {
-		t.Fatalf("email-first went to %q", res.Location)
+	wantStatus(t, res, http.StatusOK, "Continuing to single sign-on")
+	if !strings.HasPrefix(res.Refresh, "/sso/start?email=") || strings.Contains(res.Body, `name="password"`) {
+		t.Fatalf("email-first went to %q", res.Refresh)
 	}
 	s.OP.Next(ssotest.User{Subject: "nina", Email: "nina@acme.test", EmailVerified: true, Name: "Nina New"})
-	res = s.idp(t, nina, nina.Get(res.Location))
+	res = s.idp(t, nina, nina.Get(res.Refresh))
 	wantStatus(t, res, http.StatusSeeOther)
 	if got := roleOf(t, s.Env, s.OrgID, "nina@acme.test"); got != "member" {
 		t.Fatalf("nina's role %q, want member", got)
@@ -254,7 +258,7 @@ func TestSSOSignInJITAndLinking(t *testing.T) {
 	// Mismatched state: a callback whose state is not this browser's.
 	s.OP.Next(ssotest.User{Subject: "x", Email: "eve@acme.test", EmailVerified: true})
 	start := anon.Post("/login/sso", url.Values{"org": {"acme"}})
-	cb := s.opRedirect(t, start.Location)
+	cb := s.opRedirect(t, start.Next())
 	other := s.NewClient()
 	wantStatus(t, other.Get(s.Path(cb)), http.StatusForbidden, "does not match")
 	// Replayed: the same callback again (its flow is used up).
@@ -292,8 +296,8 @@ func TestSSOEnforcementAndBreakGlass(t *testing.T) {
 	// The banner's way back in goes to the IdP.
 	s.OP.Next(ssotest.User{Subject: "mia", Email: "mia@acme.test", EmailVerified: true})
 	back := mia.Post("/me/sso/"+itoa(s.OrgID)+"/signin", nil)
-	wantStatus(t, back, http.StatusSeeOther)
-	wantStatus(t, s.idp(t, mia, mia.Get(back.Location)), http.StatusSeeOther)
+	wantStatus(t, back, http.StatusOK, "Continuing to single sign-on")
+	wantStatus(t, s.idp(t, mia, mia.Get(back.Refresh)), http.StatusSeeOther)
 	wantStatus(t, mia.Get("/members"), http.StatusOK, "Mia")
 	if strings.Contains(mia.Get("/").Body, "requires single sign-on") {
 		t.Fatal("the SSO notice stays after signing in through the IdP")
@@ -386,6 +390,183 @@ func TestSSOPageRoles(t *testing.T) {
 			if strings.Contains(page.Body, secret) {
 				t.Errorf("%s sees %q on /sso", role, secret)
 			}
+		}
+	}
+}
+
+// TestLoginEmailFirst: /login asks for the email alone; any email outside
+// an SSO domain gets the same password step (known or not, so it tells
+// nothing), an SSO domain continues to the IdP, ?password=1 never does, and
+// one post with both still signs in.
+func TestLoginEmailFirst(t *testing.T) {
+	s := newSSOEnv(t)
+	s.SignUpVerified("grace@example.com", "Grace")
+	s.ready(t, false)
+
+	c := s.NewClient()
+	page := c.Get("/login")
+	wantStatus(t, page, http.StatusOK, `id="f-email"`, `autocomplete="username"`, "Sign in with SSO")
+	if strings.Contains(page.Body, `name="password"`) {
+		t.Fatal("the first step asks for the password")
+	}
+	// Known and unknown emails get the same second step.
+	known := c.Post("/login", url.Values{"email": {"Grace@Example.com"}})
+	unknown := c.Post("/login", url.Values{"email": {"nobody@example.com"}})
+	for _, r := range []webtest.Response{known, unknown} {
+		wantStatus(t, r, http.StatusOK, `name="step" value="password"`, `readonly`, `autocomplete="current-password"`, "Use another email")
+	}
+	strip := func(r webtest.Response, email string) string {
+		return csrfField.ReplaceAllString(strings.ReplaceAll(r.Body, email, "EMAIL"), "")
+	}
+	if strip(known, "grace@example.com") != strip(unknown, "nobody@example.com") {
+		t.Fatal("the password step differs for a known and an unknown email")
+	}
+	// Bad input is a clear 422 on the right step.
+	wantStatus(t, c.Post("/login", url.Values{"email": {"not-an-email"}}), http.StatusUnprocessableEntity, "valid email")
+	wantStatus(t, c.Post("/login", url.Values{"email": {"grace@example.com"}, "step": {"password"}}), http.StatusUnprocessableEntity, "Enter your password")
+	// The second step signs in.
+	res := c.Post("/login", url.Values{"email": {"grace@example.com"}, "step": {"password"}, "password": {webtest.Password}, "next": {"/settings"}})
+	wantStatus(t, res, http.StatusSeeOther)
+	if res.Location != "/settings" {
+		t.Fatalf("signed in to %q", res.Location)
+	}
+
+	// An SSO domain continues to the IdP, keeping next; ?password=1 does not.
+	anon := s.NewClient()
+	res = anon.Post("/login", url.Values{"email": {"olive@acme.test"}, "next": {"/members"}})
+	wantStatus(t, res, http.StatusOK, "Continuing to single sign-on", `id="sso-continue-link"`)
+	if res.Refresh != "/sso/start?email=olive%40acme.test&next=%2Fmembers" {
+		t.Fatalf("continues to %q", res.Refresh)
+	}
+	wantStatus(t, anon.Get("/login?password=1"), http.StatusOK, `name="password_only"`)
+	res = anon.Post("/login", url.Values{"email": {"olive@acme.test"}, "password_only": {"1"}})
+	wantStatus(t, res, http.StatusOK, `name="step" value="password"`, `name="password_only"`, "/login?password=1")
+	wantStatus(t, anon.Post("/login", url.Values{"email": {"olive@acme.test"}, "password_only": {"1"}, "step": {"password"}, "password": {webtest.Password}}), http.StatusSeeOther)
+	// One post with both (scripts, password managers) signs in directly.
+	wantStatus(t, s.NewClient().Post("/login", url.Values{"email": {"grace@example.com"}, "password": {webtest.Password}}), http.StatusSeeOther)
+}
+
+var csrfField = regexp.MustCompile(`[-\w]{43}`)
+
+// TestSSOEnforcementCoversEveryTokenRoute: a token is a password-grade
+// credential, so once Acme enforces SSO a member's token loses Acme on every
+// route that reaches it, not only /api/orgs/{org}/...: an agent by id, the
+// agent list (with and without ?org=), a purchase for the org, a download
+// through the org's entitlement, and the org
+// lists of /api/orgs and /api/me. Her other orgs stay; the owner's token
+// (break-glass) and a partner outside the verified domain keep Acme.
+func TestSSOEnforcementCoversEveryTokenRoute(t *testing.T) {
+	s := newSSOEnv(t)
+	s.SignUpVerified("mia@acme.test", "Mia")
+	s.SignUpVerified("ext@partner.test", "Ext")
+	addMember(t, s.Env, s.OrgID, "mia@acme.test", "member")
+	addMember(t, s.Env, s.OrgID, "ext@partner.test", "member")
+	token := func(email string) *webtest.API {
+		r := s.NewAPI("").Do(http.MethodPost, "/api/auth/token", map[string]any{"email": email, "password": webtest.Password, "name": "t", "scopes": []string{"read", "write", "purchase", "download"}})
+		if r.Status != http.StatusCreated {
+			t.Fatalf("token for %s: %d %s", email, r.Status, r.Raw)
+		}
+		return s.NewAPI(r.Data()["token"].(string))
+	}
+	mia, ext, owner := token("mia@acme.test"), token("ext@partner.test"), token("olive@acme.test")
+	r := mia.Do(http.MethodPost, "/api/agents", map[string]any{"name": "Acme bot", "org": "acme"})
+	if r.Status != http.StatusCreated {
+		t.Fatalf("create agent: %d %s", r.Status, r.Raw)
+	}
+	agent := "/api/agents/" + itoa(int64(r.Data()["id"].(float64)))
+	if r := mia.Do(http.MethodPost, "/api/agents", map[string]any{"name": "My bot"}); r.Status != http.StatusCreated {
+		t.Fatalf("create personal agent: %d %s", r.Status, r.Raw)
+	}
+	// A free package of Acme's, bought for Acme: members download it.
+	r = owner.Do(http.MethodPost, "/api/orgs/acme/packages", map[string]any{"slug": "acme-tool", "name": "Acme tool", "type": "tool", "price_cents": 0, "visibility": "org_only"})
+	if r.Status != http.StatusCreated {
+		t.Fatalf("publish: %d %s", r.Status, r.Raw)
+	}
+	if r := owner.Do(http.MethodPost, "/api/packages/acme-tool/buy", map[string]any{"org": "acme"}); r.Status != http.StatusCreated {
+		t.Fatalf("buy: %d %s", r.Status, r.Raw)
+	}
+	if r := mia.Do(http.MethodGet, "/api/packages/acme-tool/download", nil); r.Status != http.StatusOK {
+		t.Fatalf("download before enforcement: %d %s", r.Status, r.Raw)
+	}
+	names := func(a *webtest.API, path, key string) []string {
+		t.Helper()
+		r := a.Do(http.MethodGet, path, nil)
+		if r.Status != http.StatusOK {
+			t.Fatalf("%s: %d %s", path, r.Status, r.Raw)
+		}
+		var out []string
+		list := r.List()
+		if key == "memberships" {
+			list, _ = r.Data()["memberships"].([]any)
+		}
+		for _, x := range list {
+			m := x.(map[string]any)
+			for _, k := range []string{"name", "slug"} {
+				if v, ok := m[k].(string); ok {
+					out = append(out, v)
+				}
+			}
+		}
+		return out
+	}
+	has := func(list []string, s string) bool {
+		for _, x := range list {
+			if x == s {
+				return true
+			}
+		}
+		return false
+	}
+	if !has(names(mia, "/api/agents", ""), "Acme bot") || !has(names(mia, "/api/orgs", ""), "acme") {
+		t.Fatal("before enforcement mia's token reaches Acme")
+	}
+
+	s.ready(t, true)
+
+	refused := func(method, path string, body any) {
+		t.Helper()
+		if r := mia.Do(method, path, body); r.Status != http.StatusForbidden || !strings.Contains(r.ErrorMessage(), "requires single sign-on") {
+			t.Fatalf("%s %s with an enforced member's token: %d %s", method, path, r.Status, r.Raw)
+		}
+	}
+	refused(http.MethodGet, agent, nil)
+	refused(http.MethodPatch, agent, map[string]any{"name": "Renamed"})
+	refused(http.MethodGet, agent+"/access", nil)
+	refused(http.MethodDelete, agent, nil)
+	refused(http.MethodGet, "/api/agents?org=acme", nil)
+	refused(http.MethodPost, "/api/agents", map[string]any{"name": "Another", "org": "acme"})
+	refused(http.MethodPost, "/api/packages/1/buy", map[string]any{"org": "acme"})
+	if r := mia.Do(http.MethodGet, "/api/packages/acme-tool/download", nil); r.Status != http.StatusForbidden {
+		t.Fatalf("download through an enforced org's entitlement: %d %s", r.Status, r.Raw)
+	}
+	if r := ext.Do(http.MethodGet, "/api/packages/acme-tool/download", nil); r.Status != http.StatusOK {
+		t.Fatalf("download for a partner outside the domain: %d %s", r.Status, r.Raw)
+	}
+	if got := names(mia, "/api/agents", ""); has(got, "Acme bot") || !has(got, "My bot") {
+		t.Fatalf("mia's agent list %v: Acme's agents must be gone, her own stay", got)
+	}
+	if got := names(mia, "/api/orgs", ""); has(got, "acme") || len(got) != 1 {
+		t.Fatalf("mia's orgs %v: Acme must be gone, her personal org stays", got)
+	}
+	if got := names(mia, "/api/me", "memberships"); has(got, "acme") || len(got) != 1 {
+		t.Fatalf("mia's memberships %v: Acme must be gone", got)
+	}
+	if s.count(t, `SELECT count(*) FROM agents WHERE name = 'Acme bot'`) != 1 {
+		t.Fatal("a refused call changed the agent")
+	}
+	// The owner (break-glass) and a partner outside the domain keep Acme.
+	if r := owner.Do(http.MethodGet, agent, nil); r.Status != http.StatusOK {
+		t.Fatalf("agent for the owner: %d %s", r.Status, r.Raw)
+	}
+	if !has(names(owner, "/api/agents", ""), "Acme bot") {
+		t.Fatal("enforcement must not hide Acme's agents from its owner")
+	}
+	for _, a := range []*webtest.API{owner, ext} {
+		if !has(names(a, "/api/orgs", ""), "acme") || !has(names(a, "/api/me", "memberships"), "acme") {
+			t.Fatal("enforcement must not hide Acme from an owner or a partner outside the domain")
+		}
+		if r := a.Do(http.MethodGet, "/api/agents?org=acme", nil); r.Status != http.StatusOK {
+			t.Fatalf("agents of Acme for an unbound account: %d %s", r.Status, r.Raw)
 		}
 	}
 }

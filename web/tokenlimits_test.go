@@ -115,6 +115,7 @@ func TestOrgBoundTokenStaysInItsOrg(t *testing.T) {
 	if r := alpha.Do(http.MethodPost, fmt.Sprintf("/api/me/org-invitations/%d/accept", invID), nil); r.Status != 403 {
 		t.Errorf("alpha token accepts beta's invitation: %d %s", r.Status, r.Raw)
 	}
+	var status string
 	if r := alpha.Do(http.MethodGet, "/api/me/agent-transfers", nil); r.Status != 200 || len(r.List()) != 0 {
 		t.Errorf("alpha token lists a transfer: %s", r.Raw)
 	}
@@ -124,7 +125,31 @@ func TestOrgBoundTokenStaysInItsOrg(t *testing.T) {
 	if r := alpha.Do(http.MethodPost, fmt.Sprintf("/api/me/agent-transfers/%d/accept", trID), nil); r.Status != 403 {
 		t.Errorf("alpha token accepts a transfer: %d %s", r.Status, r.Raw)
 	}
-	var status string
+	// Issue 7 item 4, the strict rule: a token bound to the personal
+	// workspace (where an accepted agent would land) is bound too, so it
+	// neither lists nor answers beta's transfer or invitation.
+	personal := num(ada.Do(http.MethodGet, "/api/me", nil).Data()["personal_org"].(map[string]any)["id"])
+	personalSecret, _ := createToken(t, ada, map[string]any{"name": "personal", "org": personal})
+	mine := env.NewAPI(personalSecret)
+	if r := mine.Do(http.MethodGet, "/api/me/agent-transfers", nil); r.Status != 200 || len(r.List()) != 0 {
+		t.Errorf("personal-bound token lists beta's transfer: %s", r.Raw)
+	}
+	if r := mine.Do(http.MethodGet, "/api/me/org-invitations", nil); r.Status != 200 || len(r.List()) != 0 {
+		t.Errorf("personal-bound token lists beta's invitation: %s", r.Raw)
+	}
+	for _, path := range []string{"/api/me/agent-transfers/%d/decline", "/api/me/agent-transfers/%d/accept"} {
+		if r := mine.Do(http.MethodPost, fmt.Sprintf(path, trID), nil); r.Status != 403 {
+			t.Errorf("personal-bound token: POST %s: %d %s", fmt.Sprintf(path, trID), r.Status, r.Raw)
+		}
+	}
+	for _, path := range []string{"/api/me/org-invitations/%d/decline", "/api/me/org-invitations/%d/accept"} {
+		if r := mine.Do(http.MethodPost, fmt.Sprintf(path, invID), nil); r.Status != 403 {
+			t.Errorf("personal-bound token: POST %s: %d %s", fmt.Sprintf(path, invID), r.Status, r.Raw)
+		}
+	}
+	if err := env.Store.DB().Get(&status, `SELECT status FROM agent_transfers WHERE id = $1`, trID); err != nil || status != "pending" {
+		t.Errorf("transfer after the bound tokens' tries: %q %v", status, err)
+	}
 	if err := env.Store.DB().Get(&status, `SELECT status FROM invitations WHERE id = $1`, invID); err != nil || status != "pending" {
 		t.Errorf("invitation after the bound token's tries: %q %v", status, err)
 	}

@@ -85,6 +85,9 @@ func (h *Agents) agent(c echo.Context) (model.Agent, error) {
 	if b := boundOrg(c); b != 0 && a.OrgID != b {
 		return model.Agent{}, model.NotFound("agent")
 	}
+	if err := h.SSOGate(c, a.OrgID, a.OrgName); err != nil {
+		return model.Agent{}, err
+	}
 	return a, nil
 }
 
@@ -142,6 +145,10 @@ func (h *Agents) Create(c echo.Context) error {
 // read, each with its permission.
 func (h *Agents) List(c echo.Context) error {
 	f := db.AgentFilter{OrgID: boundOrg(c)}
+	var err error
+	if f.ExcludeOrgs, err = h.SSOExcluded(c); err != nil {
+		return err
+	}
 	if ref := strings.TrimSpace(c.QueryParam("org")); ref != "" {
 		ws, err := h.OrgRef(c, ref)
 		if err != nil {
@@ -150,7 +157,6 @@ func (h *Agents) List(c echo.Context) error {
 		f.OrgID = ws.ID
 	}
 	fields := model.Fields{}
-	var err error
 	if f.Page, err = intQuery(c, "page"); err != nil {
 		fields.Add("page", err.(*model.Error).Message)
 	}
@@ -297,17 +303,19 @@ func (h *Agents) Transfer(c echo.Context) error {
 	return OK(c, http.StatusCreated, transferView(t))
 }
 
-// Mine is GET /api/me/agent-transfers: pending transfers to the caller.
+// Mine is GET /api/me/agent-transfers: pending transfers to the caller. An
+// org-bound token (even one bound to the personal workspace, where accepted
+// agents land) sees only transfers out of its own org (issue 7 item 4).
 func (h *Agents) Mine(c echo.Context) error {
 	ts, err := h.Store.MyAgentTransfers(c.Request().Context(), Account(c).ID)
 	if err != nil {
 		return err
 	}
 	out := make([]TransferView, 0, len(ts))
-	if b := boundOrg(c); b != 0 && b != Account(c).PersonalOrgID {
-		ts = nil // a transfer lands in the personal workspace: outside the token's org
-	}
 	for _, t := range ts {
+		if OutsideBinding(c, t.FromOrgID) {
+			continue
+		}
 		out = append(out, transferView(t))
 	}
 	return List(c, out, NewPagePagination(1, len(out), len(out)))
@@ -320,9 +328,8 @@ func (h *Agents) AcceptMine(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if b := boundOrg(c); b != 0 && b != Account(c).PersonalOrgID {
-		// Accepting puts the agent in the personal workspace: outside the token's org.
-		return model.Forbidden("This token is bound to one organization; it cannot take agents into your personal workspace.")
+	if err := RequireUnbound(c); err != nil {
+		return err
 	}
 	a, err := h.Store.AcceptAgentTransfer(c.Request().Context(), request.Actor(c), db.TransferRef{ID: id})
 	if err != nil {
@@ -337,8 +344,8 @@ func (h *Agents) DeclineMine(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if b := boundOrg(c); b != 0 && b != Account(c).PersonalOrgID {
-		return model.Forbidden("This token is bound to one organization; it cannot act on agent transfers to your personal workspace.")
+	if err := RequireUnbound(c); err != nil {
+		return err
 	}
 	t, err := h.Store.DeclineAgentTransfer(c.Request().Context(), request.Actor(c), db.TransferRef{ID: id})
 	if err != nil {

@@ -122,14 +122,72 @@ func (b *Base) OrgRef(c echo.Context, ref string) (model.Workspace, error) {
 	if err := model.TwoFactorGate(ws.Org, Account(c)); err != nil {
 		return model.Workspace{}, err
 	}
-	// SSO enforcement: a token is a password-grade credential, so accounts an
-	// enforcing org binds cannot use it there.
-	if blocked, err := b.Store.SSOBlockedOrgs(c.Request().Context(), Account(c), ""); err != nil {
-		return ws, err
-	} else if blocked[ws.ID] {
-		return model.Workspace{}, model.Forbidden("%s requires single sign-on: sign in through its identity provider in the browser.", ws.DisplayName)
+	if err := b.SSOGate(c, ws.ID, ws.DisplayName); err != nil {
+		return model.Workspace{}, err
 	}
 	return ws, nil
+}
+
+const ssoBlockedKey = "api.sso_blocked"
+
+// SSOBlocked is the set of orgs SSO enforcement shuts the caller out of: a
+// token is a password-grade credential, so an enforcing org that binds the
+// account (a non-owner at its verified domain) refuses it. Every org a route
+// reaches (OrgRef, an agent's org, a list of orgs or agents) goes through
+// it; it is computed once per request.
+func (b *Base) SSOBlocked(c echo.Context) (map[int64]bool, error) {
+	if m, ok := c.Get(ssoBlockedKey).(map[int64]bool); ok {
+		return m, nil
+	}
+	m, err := b.Store.SSOBlockedOrgs(c.Request().Context(), Account(c), "")
+	if err != nil {
+		return nil, err
+	}
+	if m == nil {
+		m = map[int64]bool{}
+	}
+	c.Set(ssoBlockedKey, m)
+	return m, nil
+}
+
+// SSOGate refuses org orgID (named name) when SSOBlocked holds it.
+func (b *Base) SSOGate(c echo.Context, orgID int64, name string) error {
+	blocked, err := b.SSOBlocked(c)
+	if err != nil {
+		return err
+	}
+	if blocked[orgID] {
+		return model.Forbidden("%s requires single sign-on: sign in through its identity provider in the browser.", name)
+	}
+	return nil
+}
+
+// SSOExcluded lists SSOBlocked's orgs, for queries that leave them out.
+func (b *Base) SSOExcluded(c echo.Context) ([]int64, error) {
+	blocked, err := b.SSOBlocked(c)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]int64, 0, len(blocked))
+	for id := range blocked {
+		out = append(out, id)
+	}
+	return out, nil
+}
+
+// WithoutSSOBlocked drops from ws the orgs SSOBlocked holds.
+func (b *Base) WithoutSSOBlocked(c echo.Context, ws []model.Workspace) ([]model.Workspace, error) {
+	blocked, err := b.SSOBlocked(c)
+	if err != nil || len(blocked) == 0 {
+		return ws, err
+	}
+	out := make([]model.Workspace, 0, len(ws))
+	for _, w := range ws {
+		if !blocked[w.ID] {
+			out = append(out, w)
+		}
+	}
+	return out, nil
 }
 
 // ParseID reads a numeric path parameter; anything else is not found.
@@ -141,9 +199,17 @@ func ParseID(c echo.Context, name, what string) (int64, error) {
 	return id, nil
 }
 
+// OutsideBinding reports whether orgID lies outside the token's org binding:
+// the listings of the caller's invitations and transfers leave those out.
+func OutsideBinding(c echo.Context, orgID int64) bool {
+	b := boundOrg(c)
+	return b != 0 && b != orgID
+}
+
 // RequireUnbound refuses calls that would reach beyond a token's org binding
-// (joining another org, taking an agent into the personal workspace): an
-// org-bound token acts only inside its org.
+// (joining another org, accepting or declining an invitation or an agent
+// transfer, even with a token bound to the personal workspace): an org-bound
+// token acts only inside its org (issue 7 item 4).
 func RequireUnbound(c echo.Context) error {
 	if t, ok := request.Token(c); ok && t.OrgID != nil {
 		return model.Forbidden("This token is bound to one organization and cannot act outside it: use a token without an org binding.")

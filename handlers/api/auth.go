@@ -132,6 +132,9 @@ func (h *Auth) Me(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	if ws, err = h.WithoutSSOBlocked(c, ws); err != nil {
+		return err
+	}
 	out := map[string]any{"user": acc, "personal_org": nil}
 	ms := make([]membershipView, 0, len(ws))
 	for _, w := range ws {

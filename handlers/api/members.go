@@ -311,7 +311,7 @@ func (h *Members) Mine(c echo.Context) error {
 	now := h.Store.Now()
 	out := make([]InvitationView, 0, len(invs))
 	for _, inv := range invs {
-		if b := boundOrg(c); b != 0 && inv.OrgID != b {
+		if OutsideBinding(c, inv.OrgID) {
 			continue
 		}
 		out = append(out, invitationView(inv, now, true))

@@ -42,6 +42,9 @@ func (h *Orgs) List(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	if ws, err = h.WithoutSSOBlocked(c, ws); err != nil {
+		return err
+	}
 	out := make([]OrgView, 0, len(ws))
 	for _, w := range ws {
 		if t, ok := request.Token(c); ok && t.OrgID != nil && *t.OrgID != w.ID {

@@ -579,7 +579,11 @@ func (h *Wallet) Download(c echo.Context) error {
 	if t, ok := request.Token(c); ok {
 		bound = t.OrgID
 	}
-	p, err := h.Store.Download(c.Request().Context(), request.Actor(c), c.Param("id"), bound)
+	exclude, err := h.SSOExcluded(c)
+	if err != nil {
+		return err
+	}
+	p, err := h.Store.Download(c.Request().Context(), request.Actor(c), c.Param("id"), bound, exclude...)
 	if err != nil {
 		return err
 	}

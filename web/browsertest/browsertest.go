@@ -487,12 +487,28 @@ func (b *Browser) Choose(selector, value string) {
 	}))
 }
 
-// SignIn signs in through Guildhall's sign-in form at baseURL and waits for
-// the page it leads to.
+// SignIn signs in through Guildhall's two-step sign-in form at baseURL (the
+// email, then the password) and waits for the page it leads to. An email at
+// a verified SSO domain goes to its identity provider instead: use
+// SignInWithPassword for the password path such accounts have.
 func (b *Browser) SignIn(baseURL, email, password string) {
 	b.t.Helper()
-	b.Navigate(baseURL + "/login")
+	b.signIn(baseURL+"/login", email, password)
+}
+
+// SignInWithPassword signs in by /login?password=1, the password path the
+// "identity provider unavailable" page offers (owners' break-glass): its
+// email step never routes to single sign-on.
+func (b *Browser) SignInWithPassword(baseURL, email, password string) {
+	b.t.Helper()
+	b.signIn(baseURL+"/login?password=1", email, password)
+}
+
+func (b *Browser) signIn(loginURL, email, password string) {
+	b.t.Helper()
+	b.Navigate(loginURL)
 	b.Fill("#f-email", email)
+	b.RunResponse(SubmitForm("#f-email"))
 	b.Fill("#f-password", password)
 	b.RunResponse(SubmitForm("#f-password"))
 }

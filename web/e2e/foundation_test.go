@@ -92,7 +92,12 @@ func TestSignOutAndSignIn(t *testing.T) {
 	p.visit("/settings")
 	p.wantPath("/login")
 
+	// Email first: the password step keeps the email, fixed.
 	p.Fill("#f-email", "grace@example.com")
+	if status := p.submit("#login-form button[type=submit]"); status != http.StatusOK {
+		t.Fatalf("email step: status %d, want 200", status)
+	}
+	p.shot("login-password-step")
 	p.Fill("#f-password", "not-my-password")
 	if status := p.submit("#login-form button[type=submit]"); status != http.StatusUnauthorized {
 		t.Fatalf("wrong password: status %d, want 401", status)
@@ -422,6 +427,7 @@ func TestProfileNameAndPassword(t *testing.T) {
 	p.submit(".usermenu button[type=submit]")
 	p.wantPath("/login")
 	p.Fill("#f-email", "ada@example.com")
+	p.submit("#login-form button[type=submit]")
 	p.Fill("#f-password", webtest.Password)
 	if status := p.submit("#login-form button[type=submit]"); status != http.StatusUnauthorized {
 		t.Fatalf("old password: status %d, want 401", status)

@@ -25,6 +25,15 @@ func (b ssoBrowser) submit(sel string) int {
 	return int(b.RunResponse(browsertest.SubmitForm(sel)).Status)
 }
 
+// noCSP fails on a Content-Security-Policy violation of the current page
+// (a form post whose redirect leaves for an IdP is one: form-action 'self').
+func (b ssoBrowser) noCSP(where string) {
+	b.t.Helper()
+	for _, v := range b.CSPViolations() {
+		b.t.Errorf("%s: Content-Security-Policy violation: %s", where, v)
+	}
+}
+
 func (b ssoBrowser) want(sel, text string) {
 	b.t.Helper()
 	if got := b.Text(sel); !strings.Contains(got, text) {
@@ -108,6 +117,8 @@ func TestSSOTour(t *testing.T) {
 	if st := it.submit("#sso-test"); st != http.StatusOK {
 		t.Fatalf("setup test sign-in: %d", st)
 	}
+	it.WaitVisible("#sso-test-result")
+	it.noCSP("setup test result")
 	it.want("#test-email", "ivan@acme.test")
 	it.want("#test-groups", "it, admins")
 	it.shot("it-test-passed")
@@ -140,10 +151,12 @@ func TestSSOTour(t *testing.T) {
 	// A new employee: email first, on to the IdP, into Acme as a member.
 	nina := ssoBrowser{browsertest.New(t), t}
 	nina.Navigate(env.URL + "/login")
-	nina.shot("login")
+	nina.CheckPage(t, "login-email-step")
 	nina.Fill("#f-email", "nina@acme.test")
 	op.Next(ssotest.User{Subject: "nina-1", Email: "nina@acme.test", EmailVerified: true, Name: "Nina New"})
 	nina.submit("#login-form button[type=submit]")
+	nina.WaitVisible("#flash .flash")
+	nina.noCSP("after the IdP")
 	nina.want("#flash", "Signed in to Acme with single sign-on")
 	var role string
 	if err := env.Store.DB().Get(&role, `SELECT m.role FROM memberships m JOIN accounts a ON a.id = m.account_id
@@ -159,19 +172,35 @@ func TestSSOTour(t *testing.T) {
 
 	// A member's password sign-in is refused with a pointer to SSO.
 	meg.RunResponse(browsertest.SubmitForm(`form[action="/logout"] button`))
-	meg.Navigate(env.URL + "/login")
+	// (Email first sends her to the IdP; the password path refuses her.)
+	meg.Navigate(env.URL + "/login?password=1")
 	meg.Fill("#f-email", "meg@acme.test")
+	meg.submit("#login-form button[type=submit]")
+	meg.CheckPage(t, "login-password-step")
 	meg.Fill("#f-password", webtest.Password)
 	if st := meg.submit("#login-form button[type=submit]"); st != http.StatusForbidden {
 		t.Fatalf("member password sign-in: %d", st)
 	}
 	meg.want("main", "requires single sign-on")
+	meg.want("#login-sso-link", "Continue with single sign-on")
 	meg.shot("member-password-refused")
 
 	// The IdP goes down; the owner still gets in with a password.
 	op.Shutdown()
+	// Email first goes to the IdP, which is down: its page offers the
+	// password path.
 	glass := ssoBrowser{browsertest.New(t), t}
-	glass.SignIn(env.URL, "olive@acme.test", webtest.Password)
+	glass.Navigate(env.URL + "/login")
+	glass.Fill("#f-email", "olive@acme.test")
+	glass.submit("#login-form button[type=submit]")
+	glass.WaitVisible(`a[href="/login?password=1"]`)
+	glass.want("main", "The identity provider is unavailable")
+	glass.shot("owner-idp-down")
+	glass.RunResponse(chromedp.Click(chromedp.CSS(`a[href="/login?password=1"]`)))
+	glass.Fill("#f-email", "olive@acme.test")
+	glass.submit("#login-form button[type=submit]")
+	glass.Fill("#f-password", webtest.Password)
+	glass.submit("#login-form button[type=submit]")
 	glass.RunResponse(browsertest.SubmitForm(`form[action="/workspace"] button[data-slug="acme"]`))
 	glass.Navigate(env.URL + "/sso")
 	glass.want("#sso-bypasses", "olive@acme.test")
@@ -180,12 +209,12 @@ func TestSSOTour(t *testing.T) {
 	// An admin sees the status only; a member gets a plain notice.
 	env.Store.DB().MustExec(`UPDATE sso_connections SET enforced = false`)
 	adam := ssoBrowser{browsertest.New(t), t}
-	adam.SignIn(env.URL, "adam@acme.test", webtest.Password)
+	adam.SignInWithPassword(env.URL, "adam@acme.test", webtest.Password) // the IdP is down
 	adam.RunResponse(browsertest.SubmitForm(`form[action="/workspace"] button[data-slug="acme"]`))
 	adam.Navigate(env.URL + "/sso")
 	adam.want("#sso-admin-note", "Only owners")
 	adam.shot("admin-status")
-	meg.SignIn(env.URL, "meg@acme.test", webtest.Password)
+	meg.SignInWithPassword(env.URL, "meg@acme.test", webtest.Password)
 	meg.RunResponse(browsertest.SubmitForm(`form[action="/workspace"] button[data-slug="acme"]`))
 	meg.Navigate(env.URL + "/sso")
 	meg.want("#sso-notice", "owners and admins")
@@ -195,12 +224,13 @@ func TestSSOTour(t *testing.T) {
 // TestSSOSAMLTour: in a second org, an IT admin connects a real SAML IdP
 // (samlidp) through a setup link and tests it in Chromium; then, with the
 // domain verified, a new employee signs in through the IdP's login form and
-// lands in the org as a member.
+// lands in the org as a member; another signs in email first on /login.
 func TestSSOSAMLTour(t *testing.T) {
 	dns := ssotest.StartDNS(t)
 	idp := ssotest.StartIdP(t)
 	idp.AddUser("sara", "sara-password-1", "sara@beta.test", "Sara SAML", "staff")
 	idp.AddUser("ivy", "ivy-password-1", "ivy@beta.test", "Ivy IT", "it")
+	idp.AddUser("sol", "sol-password-1", "sol@beta.test", "Sol SAML", "staff")
 	env := webtest.New(t, webtest.Options{DNSResolver: dns.Addr})
 	api, _ := env.SignUpAPI("bea@beta.test", "Bea Owner")
 	env.VerifyEmail("bea@beta.test")
@@ -224,11 +254,13 @@ func TestSSOSAMLTour(t *testing.T) {
 	// Test sign-in: the IdP's own login form, then its auto-posted response.
 	it.submit("#sso-test")
 	it.WaitVisible(`input[name="user"]`)
+	it.noCSP("SAML IdP login")
 	it.shot("saml-idp-login")
 	it.Fill(`input[name="user"]`, "ivy")
 	it.Fill(`input[name="password"]`, "ivy-password-1")
 	it.RunResponse(browsertest.SubmitForm(`input[type="submit"]`))
 	it.WaitVisible("#sso-test-result")
+	it.noCSP("SAML test result")
 	it.want("#test-email", "ivy@beta.test")
 	it.want("#test-groups", "it")
 	it.shot("saml-test-passed")
@@ -248,7 +280,8 @@ func TestSSOSAMLTour(t *testing.T) {
 	sara.Fill(`input[name="user"]`, "sara")
 	sara.Fill(`input[name="password"]`, "sara-password-1")
 	sara.RunResponse(browsertest.SubmitForm(`input[type="submit"]`))
-	sara.WaitVisible("#flash")
+	sara.WaitVisible("#flash .flash")
+	sara.noCSP("after the SAML IdP")
 	sara.want("#flash", "Signed in to Beta with single sign-on")
 	var role string
 	if err := env.Store.DB().Get(&role, `SELECT m.role FROM memberships m JOIN accounts a ON a.id = m.account_id
@@ -256,4 +289,18 @@ func TestSSOSAMLTour(t *testing.T) {
 		t.Fatalf("sara's role %q (%v)", role, err)
 	}
 	sara.shot("saml-employee-landed")
+
+	// Another employee, email first on /login: on to the SAML IdP.
+	sol := ssoBrowser{browsertest.New(t), t}
+	sol.Navigate(env.URL + "/login")
+	sol.Fill("#f-email", "sol@beta.test")
+	sol.submit("#login-form button[type=submit]")
+	sol.WaitVisible(`input[name="user"]`)
+	sol.noCSP("SAML IdP login, email first")
+	sol.Fill(`input[name="user"]`, "sol")
+	sol.Fill(`input[name="password"]`, "sol-password-1")
+	sol.RunResponse(browsertest.SubmitForm(`input[type="submit"]`))
+	sol.WaitVisible("#flash .flash")
+	sol.noCSP("after the SAML IdP, email first")
+	sol.want("#flash", "Signed in to Beta with single sign-on")
 }

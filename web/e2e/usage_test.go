@@ -181,10 +181,10 @@ func checkUsagePage(t *testing.T, b memberBrowser, now time.Time, agents []int64
 			t.Fatalf("limit %s level %q, want %q", key, got, level)
 		}
 	}
-	if c := evalStr(t, b, `getComputedStyle(document.querySelector("#limit-agents progress.bar"), "::-webkit-progress-value").backgroundColor`); c != "rgb(217, 45, 32)" {
+	if c := evalStr(t, b, `getComputedStyle(document.querySelector("#limit-agents progress.bar")).color`); c != "rgb(217, 45, 32)" {
 		t.Fatalf("the full bar is %s, not red", c)
 	}
-	if c := evalStr(t, b, `getComputedStyle(document.querySelector("#limit-team_members progress.bar"), "::-webkit-progress-value").backgroundColor`); c != "rgb(247, 144, 9)" {
+	if c := evalStr(t, b, `getComputedStyle(document.querySelector("#limit-team_members progress.bar")).color`); c != "rgb(247, 144, 9)" {
 		t.Fatalf("the 80%% bar is %s, not amber", c)
 	}
 }

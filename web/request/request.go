@@ -123,3 +123,17 @@ func Session(c echo.Context) SessionWriter {
 	w, _ := c.Get(keySetActive).(SessionWriter)
 	return w
 }
+
+const keySSOBlocked = "guildhall.sso_blocked"
+
+// SetSSOBlocked keeps the orgs SSO enforcement shuts this session out of, as
+// the workspace middleware decided them, so later readers (the banner) do not
+// ask the database again.
+func SetSSOBlocked(c echo.Context, blocked map[int64]bool) { c.Set(keySSOBlocked, blocked) }
+
+// SSOBlocked is what SetSSOBlocked kept; ok is false when nothing decided it
+// in this request.
+func SSOBlocked(c echo.Context) (blocked map[int64]bool, ok bool) {
+	blocked, ok = c.Get(keySSOBlocked).(map[int64]bool)
+	return blocked, ok
+}

@@ -8,6 +8,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"html"
 	"io"
 	"log/slog"
 	"net/http"
@@ -152,6 +153,9 @@ type Response struct {
 	Body     string
 	Header   http.Header
 	Location string
+	// Refresh is where a page's meta refresh moves the browser (the page a
+	// form post answers with when the next stop is an identity provider).
+	Refresh string
 	// Trailer carries the statement count of a counted request (Queries).
 	Trailer http.Header
 }
@@ -177,7 +181,21 @@ func (c *Client) do(req *http.Request) Response {
 	if m := csrfRe.FindSubmatch(b); m != nil {
 		c.csrf = string(m[1])
 	}
-	return Response{Status: res.StatusCode, Body: string(b), Header: res.Header, Location: res.Header.Get("Location"), Trailer: res.Trailer}
+	out := Response{Status: res.StatusCode, Body: string(b), Header: res.Header, Location: res.Header.Get("Location"), Trailer: res.Trailer}
+	if m := refreshRe.FindSubmatch(b); m != nil {
+		out.Refresh = html.UnescapeString(string(m[1]))
+	}
+	return out
+}
+
+var refreshRe = regexp.MustCompile(`<meta http-equiv="refresh" content="0; url=([^"]*)"`)
+
+// Next is where the browser goes next: the redirect, or else the meta refresh.
+func (r Response) Next() string {
+	if r.Location != "" {
+		return r.Location
+	}
+	return r.Refresh
 }
 
 // Get fetches a page.
