@@ -53,6 +53,12 @@ const (
 // group commit on (the default), the wallet's writer applies it together
 // with the other purchases waiting on the same wallet.
 func (s *Store) Buy(ctx context.Context, actor model.Actor, in BuyInput) (BuyResult, bool, error) {
+	res, replayed, err := s.buy(ctx, actor, in)
+	s.wstats.purchase(res, replayed, err)
+	return res, replayed, err
+}
+
+func (s *Store) buy(ctx context.Context, actor model.Actor, in BuyInput) (BuyResult, bool, error) {
 	if err := ValidateIdempotencyKey(in.Key); err != nil {
 		return BuyResult{}, false, err
 	}
@@ -369,6 +375,18 @@ func (tx *Tx) decideApproval(orgID, id int64, action string) (model.Approval, er
 // Approve grants a pending approval (owner, admin): every check of the
 // purchase runs again for the buyer, except the approval threshold, and then
 // the wallet is debited. A refusal leaves the approval pending.
+//
+// The debit is Buy's: completePurchase -> debit -> purchaseTxn, the same
+// code the group-commit writer calls for each purchase of a batch (funds,
+// auto top-up crossing, ledger legs) and the writer's own fallback path, with
+// the same policy counters, and it counts in the same purchase-outcome
+// metric. Approve does not queue on the writer: it must lock and re-read the
+// approval row, decide as the approver (its audit actor), and leave the
+// approval pending with its own denial event when a check fails, all of
+// which a batch of buyers' purchases does not carry; and approvals are a
+// person's clicks, so batching them gains nothing. It takes the same wallet
+// row lock, so it serializes with the writer's batches on this and every
+// other instance.
 func (s *Store) Approve(ctx context.Context, actor model.Actor, orgID, id int64) (model.Approval, BuyResult, error) {
 	if _, err := s.ExpireApprovals(ctx, orgID); err != nil {
 		return model.Approval{}, BuyResult{}, err
@@ -438,6 +456,7 @@ func (s *Store) Approve(ctx context.Context, actor model.Actor, orgID, id int64)
 		}
 		return tx.Record(orgID, "approval.approved", approvalTarget(a))
 	})
+	s.wstats.purchase(res, false, err)
 	return a, res, err
 }
 

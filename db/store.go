@@ -30,6 +30,7 @@ type Store struct {
 	stmts    *sync.Map       // query -> *sqlx.Stmt, see prepared
 	provider PaymentProvider // funds wallets; nil is the manual provider
 	writers  *writers        // group-commit writer per hot wallet; nil: off
+	wstats   *walletStats    // batch sizes and purchase outcomes for /metrics
 }
 
 // Option configures a Store.
@@ -40,7 +41,8 @@ func WithClock(now func() time.Time) Option { return func(s *Store) { s.now = no
 
 // New wraps an open database.
 func New(db *sqlx.DB, opts ...Option) *Store {
-	s := &Store{db: db, now: time.Now, stmts: &sync.Map{}, writers: &writers{m: map[int64]*walletWriter{}}}
+	s := &Store{db: db, now: time.Now, stmts: &sync.Map{}, writers: &writers{m: map[int64]*walletWriter{}},
+		wstats: newWalletStats()}
 	for _, o := range opts {
 		o(s)
 	}

@@ -488,12 +488,11 @@ func effectKey(kind, key string) string {
 
 // credit adds amount to a locked wallet from funding:<provider>.
 func (tx *Tx) credit(w *model.Wallet, amount int64, kind, provider, key string, la ledgerActor, note string) (model.LedgerEntry, error) {
-	w.BalanceCents += amount
+	t := creditTxn(w, amount, kind, provider, key, la, note)
 	if err := tx.setBalance(*w); err != nil {
 		return model.LedgerEntry{}, err
 	}
-	es, err := tx.writeLedger(ledgerTxn{orgID: w.OrgID, kind: kind, actor: la, effectKey: key, note: note,
-		legs: []posting{walletLeg(w.OrgID, kind, amount, w.BalanceCents), systemLeg("funding:"+provider, kind, -amount)}})
+	es, err := tx.writeLedger(t)
 	if err != nil {
 		return model.LedgerEntry{}, err
 	}
@@ -575,24 +574,56 @@ func (s *Store) SetAutoTopUp(ctx context.Context, actor model.Actor, orgID int64
 	return a, err
 }
 
-// debit takes amount from a locked wallet to sales, and fires the auto
-// top-up when the debit crosses the threshold: once per crossing, keyed by
-// the crossing number, inside this transaction.
-func (tx *Tx) debit(w *model.Wallet, amount int64, packageID *int64, la ledgerActor, key string) (model.LedgerEntry, *model.LedgerEntry, error) {
+// purchaseTxn debits amount from a locked wallet in memory and returns the
+// purchase's ledger transaction, and whether the debit crossed the auto
+// top-up threshold (then w.Crossings counts the new crossing). It is the one
+// place that decides a debit: the single-transaction path (tx.debit: Buy
+// without group commit, the writer's fallback, Approve) and the group-commit
+// writer (decideInBatch) both call it, so funds, crossings and the ledger
+// legs are the same code.
+func purchaseTxn(w *model.Wallet, amount int64, packageID *int64, la ledgerActor, key string) (ledgerTxn, bool, error) {
 	before := w.BalanceCents
-	if amount > before {
-		return model.LedgerEntry{}, nil, &model.Error{Code: model.CodeInsufficientFunds, Message: "The wallet does not hold enough."}
+	if amount <= 0 || amount > before {
+		return ledgerTxn{}, false, &model.Error{Code: model.CodeInsufficientFunds, Message: "The wallet does not hold enough."}
 	}
 	w.BalanceCents -= amount
 	fires := model.AutoTopUpFires(w.AutoTopUp, before, w.BalanceCents)
 	if fires {
 		w.Crossings++
 	}
+	return ledgerTxn{orgID: w.OrgID, kind: model.KindPurchase, actor: la, packageID: packageID, effectKey: key,
+		legs: []posting{walletLeg(w.OrgID, model.KindPurchase, -amount, w.BalanceCents), systemLeg("sales", model.KindPurchase, amount)}}, fires, nil
+}
+
+// creditTxn credits amount to a locked wallet in memory from
+// funding:<provider> and returns the ledger transaction.
+func creditTxn(w *model.Wallet, amount int64, kind, provider, key string, la ledgerActor, note string) ledgerTxn {
+	w.BalanceCents += amount
+	return ledgerTxn{orgID: w.OrgID, kind: kind, actor: la, effectKey: key, note: note,
+		legs: []posting{walletLeg(w.OrgID, kind, amount, w.BalanceCents), systemLeg("funding:"+provider, kind, -amount)}}
+}
+
+// crossingKey is the effect key of the auto top-up of the wallet's latest
+// crossing, and autoTopUpRef the provider reference of its charge: keyed by
+// the crossing number, so one crossing can never charge twice.
+func crossingKey(w *model.Wallet) string { return "crossing:" + strconv.FormatInt(w.Crossings, 10) }
+
+func autoTopUpRef(w *model.Wallet) string {
+	return "guildhall-auto-" + strconv.FormatInt(w.OrgID, 10) + "-" + strconv.FormatInt(w.Crossings, 10)
+}
+
+// debit takes amount from a locked wallet to sales, and fires the auto
+// top-up when the debit crosses the threshold: once per crossing, keyed by
+// the crossing number, inside this transaction.
+func (tx *Tx) debit(w *model.Wallet, amount int64, packageID *int64, la ledgerActor, key string) (model.LedgerEntry, *model.LedgerEntry, error) {
+	t, fires, err := purchaseTxn(w, amount, packageID, la, key)
+	if err != nil {
+		return model.LedgerEntry{}, nil, err
+	}
 	if err := tx.setBalance(*w); err != nil {
 		return model.LedgerEntry{}, nil, err
 	}
-	es, err := tx.writeLedger(ledgerTxn{orgID: w.OrgID, kind: model.KindPurchase, actor: la, packageID: packageID, effectKey: key,
-		legs: []posting{walletLeg(w.OrgID, model.KindPurchase, -amount, w.BalanceCents), systemLeg("sales", model.KindPurchase, amount)}})
+	es, err := tx.writeLedger(t)
 	if err != nil {
 		return model.LedgerEntry{}, nil, err
 	}
@@ -609,14 +640,14 @@ func (tx *Tx) debit(w *model.Wallet, amount int64, packageID *int64, la ledgerAc
 func (tx *Tx) autoTopUp(w *model.Wallet) (*model.LedgerEntry, error) {
 	p := tx.store.paymentProvider()
 	amount := w.TopUpAmountCents
-	key := "crossing:" + strconv.FormatInt(w.Crossings, 10)
+	key := crossingKey(w)
 	var chargeID int64
 	err := tx.GetContext(tx.ctx, &chargeID, `INSERT INTO charges (org_id, provider, amount_cents, status, created_at)
 		VALUES ($1, $2, $3, 'pending', $4) RETURNING id`, w.OrgID, p.Name(), amount, tx.Now())
 	if err != nil {
 		return nil, fmt.Errorf("insert auto charge: %w", err)
 	}
-	cr, err := p.Charge(tx.ctx, w.OrgID, amount, "guildhall-auto-"+strconv.FormatInt(w.OrgID, 10)+"-"+strconv.FormatInt(w.Crossings, 10))
+	cr, err := p.Charge(tx.ctx, w.OrgID, amount, autoTopUpRef(w))
 	if err != nil {
 		return nil, fmt.Errorf("auto top-up through %s: %w", p.Name(), err)
 	}

@@ -153,6 +153,7 @@ func (e *walletBench) run(b *testing.B, s *db.Store, wallet func(g int) int64) {
 	lat := make([][]time.Duration, 64)
 	var wg sync.WaitGroup
 	var failed atomic.Value
+	batches0, buys0, _ := s.GroupCommitStats()
 	b.ResetTimer()
 	start := time.Now()
 	for g := 0; g < 64; g++ {
@@ -188,6 +189,9 @@ func (e *walletBench) run(b *testing.B, s *db.Store, wallet func(g int) int64) {
 	p99 := all[len(all)*99/100]
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "buys/s")
 	b.ReportMetric(float64(p99.Microseconds())/1000, "p99-ms")
+	if batches, buys, _ := s.GroupCommitStats(); batches > batches0 {
+		b.ReportMetric(float64(buys-buys0)/float64(batches-batches0), "buys/batch")
+	}
 }
 
 func BenchmarkWallet(b *testing.B) {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
 
 	"guildhall/db"
 	"guildhall/db/dbtest"
@@ -69,6 +70,8 @@ func TestWalletModel(t *testing.T) {
 
 	var wg sync.WaitGroup
 	var done atomic.Int64
+	var times opTimes
+	var checks atomic.Int64 // time in checkDB, all worlds
 	start := time.Now()
 	for w := 0; w < worlds; w++ {
 		wg.Add(1)
@@ -78,11 +81,14 @@ func TestWalletModel(t *testing.T) {
 			if m == nil {
 				return
 			}
+			m.times = &times
 			for i := 0; i < ops/worlds && !t.Failed(); i++ {
 				m.step(i)
 				done.Add(1)
 				if i%400 == 399 {
+					t0 := time.Now()
 					m.checkDB()
+					checks.Add(int64(time.Since(t0)))
 				}
 			}
 			m.checkDB()
@@ -94,6 +100,12 @@ func TestWalletModel(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("%d operations in %v", done.Load(), time.Since(start).Round(time.Millisecond))
+	for i, name := range opNames {
+		if n := times[i].n.Load(); n > 0 {
+			t.Logf("  %-22s %6d, %8.2f ms each (worlds overlap)", name, n, float64(times[i].ns.Load())/float64(n)/1e6)
+		}
+	}
+	t.Logf("  database checks: %v in all (worlds overlap)", time.Duration(checks.Load()).Round(time.Millisecond))
 }
 
 type modelApproval struct {
@@ -123,6 +135,7 @@ type modelWorld struct {
 	owned    map[int64]bool
 	pending  map[int64]*modelApproval // package -> approval
 	keys     map[string]string        // org:key -> request signature of its one effect
+	times    *opTimes                 // shared by the worlds
 	moves    int                      // ledger transactions the model expects
 	log      []string
 }
@@ -224,22 +237,39 @@ func isCode(err error, code model.Code) bool {
 	return model.CodeOf(err) == code && (code != "" || err == nil)
 }
 
+// opNames and opTime break the run time down by operation, for the log.
+var opNames = [...]string{"buy", "top-up", "transfer", "approve", "reject", "auto top-up settings", "clock"}
+
+type opTimes [len(opNames)]struct{ n, ns atomic.Int64 }
+
 func (m *modelWorld) step(i int) {
+	t0 := time.Now()
+	var op int
 	switch n := m.rnd.Intn(100); {
 	case n < 45:
 		m.buy(i)
 	case n < 60:
+		op = 1
 		m.topUp(i)
 	case n < 68:
+		op = 2
 		m.transfer(i)
 	case n < 78:
+		op = 3
 		m.decide(true)
 	case n < 84:
+		op = 4
 		m.decide(false)
 	case n < 88:
+		op = 5
 		m.setAuto()
 	default:
+		op = 6
 		m.tick()
+	}
+	if m.times != nil {
+		m.times[op].n.Add(1)
+		m.times[op].ns.Add(int64(time.Since(t0)))
 	}
 }
 
@@ -476,38 +506,49 @@ func (m *modelWorld) decide(approve bool) {
 	m.debit(a.pkg, a.pkg.PriceCents)
 }
 
-// checkDB compares the database with the model and checks the invariants.
+// checkDB compares the database with the model and checks the invariants
+// in one statement (one round trip, whatever the number of days the model
+// has counted): both wallets >= 0, equal to the sum of their postings and to
+// the model; every transaction of the world summing to 0; no policy window
+// over its limit; every day and month counter equal to the model's (a
+// counter the model does not know is a mismatch too). Each row it returns
+// is one broken invariant.
 func (m *modelWorld) checkDB() {
-	sx := m.s.DB()
-	for _, org := range []int64{m.w, m.p} {
-		var bal, sum int64
-		if err := sx.Get(&bal, `SELECT balance_cents FROM wallets WHERE org_id = $1`, org); err != nil {
-			m.fail("%v", err)
-			return
-		}
-		_ = sx.Get(&sum, `SELECT COALESCE(sum(amount_cents), 0) FROM postings WHERE org_id = $1`, org)
-		if bal != m.bal[org] || sum != bal || bal < 0 {
-			m.fail("wallet %d holds %d, postings sum %d, model %d", org, bal, sum, m.bal[org])
-		}
-	}
-	var unbalanced int
-	_ = sx.Get(&unbalanced, `SELECT count(*) FROM (SELECT txn_id FROM postings p JOIN ledger_transactions t ON t.id = p.txn_id
-		WHERE t.org_id IN ($1, $2) GROUP BY txn_id HAVING sum(p.amount_cents) <> 0) x`, m.w, m.p)
-	if unbalanced != 0 {
-		m.fail("%d unbalanced transactions", unbalanced)
-	}
-	var over int
-	_ = sx.Get(&over, `SELECT count(*) FROM policy_spend s JOIN spend_policies p ON p.id = s.policy_id WHERE p.id = $1 AND
-		((s.window_kind = 'day' AND s.spent_cents > p.daily_limit_cents) OR (s.window_kind = 'month' AND s.spent_cents > p.monthly_limit_cents))`, m.policy.ID)
-	if over != 0 {
-		m.fail("%d policy windows over their limit", over)
-	}
+	var days, months pq.StringArray
+	var daySpent, monthSpent pq.Int64Array
 	for d, v := range m.spentDay {
-		var got int64
-		_ = sx.Get(&got, `SELECT COALESCE(sum(spent_cents), 0) FROM policy_spend WHERE policy_id = $1 AND window_kind = 'day' AND window_start = $2`, m.policy.ID, d)
-		if got != v {
-			m.fail("day %s: counter %d, model %d", d, got, v)
-		}
+		days, daySpent = append(days, d), append(daySpent, v)
+	}
+	for mo, v := range m.spentMon {
+		months, monthSpent = append(months, mo+"-01"), append(monthSpent, v)
+	}
+	var broken []string
+	err := m.s.DB().Select(&broken, `
+		SELECT format('wallet %s holds %s, postings sum %s, model %s', w.org_id, w.balance_cents, p.sum, x.bal)
+		FROM unnest($1::bigint[], $2::bigint[]) AS x(org, bal) JOIN wallets w ON w.org_id = x.org
+		CROSS JOIN LATERAL (SELECT COALESCE(sum(amount_cents), 0) AS sum FROM postings WHERE org_id = x.org) p
+		WHERE w.balance_cents <> x.bal OR p.sum <> w.balance_cents OR w.balance_cents < 0
+		UNION ALL
+		SELECT format('transaction %s does not sum to 0', p.txn_id) FROM postings p JOIN ledger_transactions t ON t.id = p.txn_id
+		WHERE t.org_id = ANY($1) GROUP BY p.txn_id HAVING sum(p.amount_cents) <> 0
+		UNION ALL
+		SELECT format('%s window from %s: %s spent over the limit', s.window_kind, s.window_start, s.spent_cents)
+		FROM policy_spend s JOIN spend_policies p ON p.id = s.policy_id WHERE p.id = $3 AND
+			((s.window_kind = 'day' AND s.spent_cents > p.daily_limit_cents) OR (s.window_kind = 'month' AND s.spent_cents > p.monthly_limit_cents))
+		UNION ALL
+		SELECT format('%s from %s: counter %s, model %s', COALESCE(s.window_kind, m.kind), COALESCE(s.window_start, m.start), s.spent_cents, m.spent)
+		FROM (SELECT window_kind, window_start, spent_cents FROM policy_spend WHERE policy_id = $3) s
+		FULL JOIN (SELECT 'day' AS kind, d::date AS start, v AS spent FROM unnest($4::text[], $5::bigint[]) AS u(d, v)
+			UNION ALL SELECT 'month', d::date, v FROM unnest($6::text[], $7::bigint[]) AS u(d, v)) m
+			ON m.kind = s.window_kind AND m.start = s.window_start
+		WHERE COALESCE(s.spent_cents, 0) <> COALESCE(m.spent, 0)`,
+		pq.Int64Array{m.w, m.p}, pq.Int64Array{m.bal[m.w], m.bal[m.p]}, m.policy.ID, days, daySpent, months, monthSpent)
+	if err != nil {
+		m.fail("check: %v", err)
+		return
+	}
+	for _, b := range broken {
+		m.fail("%s", b)
 	}
 }
 

@@ -661,6 +661,73 @@ func TestConcurrentBuysNeverOverdraw(t *testing.T) {
 	t.Logf("group commit: %d batches for %d purchases", batches, buys)
 }
 
+// TestInstancesShareOneWallet: three app instances (three stores, each with
+// its own group-commit writer) on one database race on one wallet that holds
+// enough for half the purchases, and every purchase is sent twice with one
+// key to two different instances at once. The wallet's row lock is the only
+// guard between the instances: exactly half complete, each once (both
+// answers of a key agree), the wallet ends at 0 and the ledger holds.
+func TestInstancesShareOneWallet(t *testing.T) {
+	f := newMoneyFix(t)
+	f.topUp(32 * 100)
+	if _, err := f.s.SetAutoTopUp(f.ctx, f.owner, f.org.ID, model.AutoTopUp{}); err != nil {
+		t.Fatal(err)
+	}
+	stores := []*db.Store{f.s, db.New(f.s.DB()), db.New(f.s.DB())}
+	pkgs := make([]model.Package, 64)
+	for i := range pkgs {
+		pkgs[i] = f.pkg("skill", 100)
+	}
+	type answer struct {
+		res db.BuyResult
+		err error
+	}
+	answers := make([][2]answer, len(pkgs))
+	var wg sync.WaitGroup
+	for i := range pkgs {
+		for j := 0; j < 2; j++ {
+			wg.Add(1)
+			go func(i, j int) {
+				defer wg.Done()
+				s := stores[(i+j)%len(stores)]
+				res, _, err := s.Buy(f.ctx, f.member, db.BuyInput{OrgID: f.org.ID, PackageRef: fmt.Sprint(pkgs[i].ID), Key: fmt.Sprintf("key-%d", i)})
+				answers[i][j] = answer{res, err}
+			}(i, j)
+		}
+	}
+	wg.Wait()
+	completed := 0
+	for i, a := range answers {
+		c0, c1 := model.CodeOf(a[0].err), model.CodeOf(a[1].err)
+		for _, c := range []model.Code{c0, c1} {
+			if c != "" && c != model.CodeInsufficientFunds {
+				t.Fatalf("purchase %d: %v / %v", i, a[0].err, a[1].err)
+			}
+		}
+		if (a[0].err == nil) != (a[1].err == nil) {
+			t.Fatalf("purchase %d: one instance answered %v, the other %v", i, a[0].err, a[1].err)
+		}
+		if a[0].err == nil {
+			if a[0].res.Purchase.ID == nil || a[1].res.Purchase.ID == nil || *a[0].res.Purchase.ID != *a[1].res.Purchase.ID {
+				t.Fatalf("purchase %d: the two answers name different purchases: %+v / %+v", i, a[0].res.Purchase, a[1].res.Purchase)
+			}
+			completed++
+		}
+	}
+	var purchases, dupKeys int
+	_ = f.s.DB().Get(&purchases, `SELECT count(*) FROM purchases WHERE org_id = $1`, f.org.ID)
+	_ = f.s.DB().Get(&dupKeys, `SELECT count(*) FROM (SELECT effect_key FROM ledger_transactions WHERE org_id = $1 AND effect_key IS NOT NULL
+		GROUP BY 1 HAVING count(*) > 1) x`, f.org.ID)
+	if completed != 32 || purchases != 32 || dupKeys != 0 || f.balance() != 0 {
+		t.Fatalf("%d answered completed, %d purchases, %d keys with two effects, balance %d", completed, purchases, dupKeys, f.balance())
+	}
+	f.check()
+	for i, s := range stores {
+		batches, buys, fallbacks := s.GroupCommitStats()
+		t.Logf("instance %d: %d batches for %d purchases, %d fallbacks", i, batches, buys, fallbacks)
+	}
+}
+
 // TestRefusedBuyLeavesTheWalletRow: a refused purchase changes nothing, not
 // even the wallet row's updated_at (the group-commit writer used to rewrite
 // the row for a batch of refusals).

@@ -19,14 +19,17 @@ import (
 
 // Group commit (ARCHITECTURE "Where the next parts go", SPEC 8): purchases
 // racing on one wallet are applied by one writer goroutine per wallet. It
-// takes the purchases waiting on it (up to maxBatch; no artificial wait: the
-// ones that queue while a batch commits make the next batch), takes the
+// gathers the purchases waiting on it (up to maxBatch, waiting up to
+// gatherWait for more while the wallet is busy; see gather), takes the
 // wallet's row lock once, decides each purchase in order in memory, and
 // writes them with one UPDATE and multi-row INSERTs in one transaction.
 // Each caller gets its own answer. The row lock stays the guard across app
 // instances: two instances' writers for one wallet simply take turns.
 
 const maxBatch = 256
+
+// gatherWait is how long a busy wallet's writer waits to fill a batch.
+const gatherWait = 2 * time.Millisecond
 
 // writerIdle is how long a wallet's writer waits for work before it exits.
 const writerIdle = 2 * time.Second
@@ -59,6 +62,7 @@ type writers struct {
 type walletWriter struct {
 	ch      chan *buyRequest
 	senders int
+	last    int // size of the last batch (only the writer goroutine uses it)
 }
 
 // GroupCommitStats reports how many batches the writers committed, how
@@ -101,6 +105,44 @@ func (s *Store) submit(r *buyRequest) {
 	ws.mu.Unlock()
 }
 
+// gather adds to batch the purchases queued behind it and, while the
+// wallet is busy, waits up to gatherWait for more (up to maxBatch). "Busy"
+// is that the last batch held more than this one so far: its callers are
+// about to come back. A lone caller never waits, so a wallet with one buyer
+// at a time pays no delay (PostgreSQL's commit_delay with commit_siblings
+// works the same way).
+func (w *walletWriter) gather(batch []*buyRequest) []*buyRequest {
+	batch = w.drain(batch)
+	want := min(w.last, maxBatch)
+	if len(batch) >= want {
+		return batch
+	}
+	t := time.NewTimer(gatherWait)
+	defer t.Stop()
+	for len(batch) < want {
+		select {
+		case r := <-w.ch:
+			batch = append(batch, r)
+		case <-t.C:
+			return w.drain(batch)
+		}
+	}
+	return w.drain(batch)
+}
+
+// drain adds what is queued now, without waiting.
+func (w *walletWriter) drain(batch []*buyRequest) []*buyRequest {
+	for len(batch) < maxBatch {
+		select {
+		case r := <-w.ch:
+			batch = append(batch, r)
+		default:
+			return batch
+		}
+	}
+	return batch
+}
+
 func (s *Store) runWriter(orgID int64, w *walletWriter) {
 	idle := time.NewTimer(writerIdle)
 	defer idle.Stop()
@@ -119,16 +161,8 @@ func (s *Store) runWriter(orgID int64, w *walletWriter) {
 			idle.Reset(writerIdle)
 			continue
 		}
-		batch := []*buyRequest{first}
-	gather:
-		for len(batch) < maxBatch {
-			select {
-			case r := <-w.ch:
-				batch = append(batch, r)
-			default:
-				break gather
-			}
-		}
+		batch := w.gather([]*buyRequest{first})
+		w.last = len(batch)
 		s.applyBatch(orgID, batch)
 		if !idle.Stop() {
 			select {
@@ -163,12 +197,14 @@ func (s *Store) applyBatch(orgID int64, batch []*buyRequest) {
 		}
 		for _, r := range live {
 			res, rep, err := s.buySingle(r.ctx, r.actor, r.in)
+			s.wstats.batch(1)
 			r.done <- buyAnswer{res: res, replayed: rep, err: err}
 		}
 		return
 	}
 	s.writers.batches.Add(1)
 	s.writers.buys.Add(int64(len(live)))
+	s.wstats.batch(len(live))
 	for i, r := range live {
 		r.done <- answers[i]
 	}
@@ -237,25 +273,29 @@ func (s *Store) buyBatch(orgID int64, batch []*buyRequest) ([]buyAnswer, error) 
 		for _, k := range claimed {
 			f.keys[k] = idemRow{Key: k, mine: true}
 		}
-		var old []idemRow
-		if err := tx.SelectContext(ctx, &old, `SELECT key, request_hash, body FROM idempotency_keys WHERE org_id = $1 AND key = ANY($2) AND request_hash <> ''`,
-			orgID, pq.StringArray(keys)); err != nil {
-			return nil, fmt.Errorf("read keys: %w", err)
-		}
-		for _, o := range old {
-			f.keys[o.Key] = o
-		}
+		// The keys' first answers, and the keys that moved money already
+		// (the ledger's effect keys), in one round trip.
 		effectKeys := make([]string, len(keys))
 		for i, k := range keys {
 			effectKeys[i] = effectKey("buy", k)
 		}
-		var used []string
-		if err := tx.SelectContext(ctx, &used, `SELECT effect_key FROM ledger_transactions WHERE org_id = $1 AND effect_key = ANY($2)`,
-			orgID, pq.StringArray(effectKeys)); err != nil {
-			return nil, fmt.Errorf("read effect keys: %w", err)
+		var old []struct {
+			idemRow
+			Effect bool `db:"effect"`
 		}
-		for _, k := range used {
-			f.effects[k] = true
+		if err := tx.SelectContext(ctx, &old, `SELECT key, request_hash, body, false AS effect FROM idempotency_keys
+				WHERE org_id = $1 AND key = ANY($2) AND request_hash <> ''
+			UNION ALL
+			SELECT effect_key, '', '', true FROM ledger_transactions WHERE org_id = $1 AND effect_key = ANY($3)`,
+			orgID, pq.StringArray(keys), pq.StringArray(effectKeys)); err != nil {
+			return nil, fmt.Errorf("read keys: %w", err)
+		}
+		for _, o := range old {
+			if o.Effect {
+				f.effects[o.Key] = true
+			} else {
+				f.keys[o.Key] = o.idemRow
+			}
 		}
 	}
 
@@ -304,19 +344,6 @@ func (s *Store) gatherFacts(tx *Tx, orgID int64, batch []*buyRequest, f *batchFa
 			policyIDs = append(policyIDs, *r.in.TokenPolicy)
 		}
 	}
-	var ms []struct {
-		OrgID     int64      `db:"org_id"`
-		AccountID int64      `db:"account_id"`
-		Role      model.Role `db:"role"`
-	}
-	if err := tx.SelectContext(ctx, &ms, `SELECT org_id, account_id, role FROM memberships WHERE org_id = $1 AND account_id = ANY($2)`,
-		orgID, pq.Int64Array(accounts)); err != nil {
-		return fmt.Errorf("buyer roles: %w", err)
-	}
-	f.roles = map[int64]model.Role{}
-	for _, m := range ms {
-		f.roles[m.AccountID] = m.Role
-	}
 	var ps []model.Package
 	if err := tx.SelectContext(ctx, &ps, `SELECT `+packageCols+packageFrom+` WHERE p.id = ANY($1) OR p.slug = ANY($2)`,
 		pq.Int64Array(pkgIDs), pq.StringArray(slugs)); err != nil {
@@ -329,13 +356,22 @@ func (s *Store) gatherFacts(tx *Tx, orgID int64, batch []*buyRequest, f *batchFa
 		pubOrgs = append(pubOrgs, p.OrgID)
 		found = append(found, p.ID)
 	}
-	ms = ms[:0]
-	if err := tx.SelectContext(ctx, &ms, `SELECT org_id, account_id, role FROM memberships WHERE org_id = ANY($1) AND account_id = ANY($2)`,
-		pq.Int64Array(pubOrgs), pq.Int64Array(accounts)); err != nil {
-		return fmt.Errorf("publisher roles: %w", err)
+	// The buyers' roles in the buying org and in the publishers' orgs (for
+	// visibility), in one query.
+	var ms []struct {
+		OrgID     int64      `db:"org_id"`
+		AccountID int64      `db:"account_id"`
+		Role      model.Role `db:"role"`
 	}
-	f.pubRoles = map[[2]int64]model.Role{}
+	if err := tx.SelectContext(ctx, &ms, `SELECT org_id, account_id, role FROM memberships WHERE org_id = ANY($1) AND account_id = ANY($2)`,
+		pq.Int64Array(append(pubOrgs, orgID)), pq.Int64Array(accounts)); err != nil {
+		return fmt.Errorf("buyer and publisher roles: %w", err)
+	}
+	f.roles, f.pubRoles = map[int64]model.Role{}, map[[2]int64]model.Role{}
 	for _, m := range ms {
+		if m.OrgID == orgID {
+			f.roles[m.AccountID] = m.Role
+		}
 		f.pubRoles[[2]int64{m.OrgID, m.AccountID}] = m.Role
 	}
 	var rows []policyRow
@@ -372,19 +408,22 @@ func (s *Store) gatherFacts(tx *Tx, orgID int64, batch []*buyRequest, f *batchFa
 			f.spent[c.PolicyID].Month = c.Spent
 		}
 	}
-	var owned, pending []int64
-	if err := tx.SelectContext(ctx, &owned, `SELECT package_id FROM entitlements WHERE org_id = $1 AND package_id = ANY($2)`, orgID, pq.Int64Array(found)); err != nil {
-		return fmt.Errorf("entitlements: %w", err)
+	var held []struct {
+		PackageID int64 `db:"package_id"`
+		Pending   bool  `db:"pending"`
 	}
-	if err := tx.SelectContext(ctx, &pending, `SELECT package_id FROM approvals WHERE org_id = $1 AND status = 'pending' AND package_id = ANY($2)`, orgID, pq.Int64Array(found)); err != nil {
-		return fmt.Errorf("pending approvals: %w", err)
+	if err := tx.SelectContext(ctx, &held, `SELECT package_id, false AS pending FROM entitlements WHERE org_id = $1 AND package_id = ANY($2)
+		UNION ALL
+		SELECT package_id, true FROM approvals WHERE org_id = $1 AND status = 'pending' AND package_id = ANY($2)`, orgID, pq.Int64Array(found)); err != nil {
+		return fmt.Errorf("entitlements and pending approvals: %w", err)
 	}
 	f.owned, f.pending = map[int64]bool{}, map[int64]bool{}
-	for _, id := range owned {
-		f.owned[id] = true
-	}
-	for _, id := range pending {
-		f.pending[id] = true
+	for _, h := range held {
+		if h.Pending {
+			f.pending[h.PackageID] = true
+		} else {
+			f.owned[h.PackageID] = true
+		}
 	}
 	return nil
 }
@@ -515,10 +554,11 @@ func (s *Store) decideInBatch(tx *Tx, r *buyRequest, w *model.Wallet, f *batchFa
 			AmountCents: pkg.PriceCents, CreatedAt: now}
 		auto := false
 		if pkg.PriceCents > 0 {
-			before := w.BalanceCents
-			w.BalanceCents -= pkg.PriceCents
-			wr.txns = append(wr.txns, ledgerTxn{orgID: w.OrgID, kind: model.KindPurchase, actor: la, packageID: &pkg.ID, effectKey: effectKey("buy", key),
-				legs: []posting{walletLeg(w.OrgID, model.KindPurchase, -pkg.PriceCents, w.BalanceCents), systemLeg("sales", model.KindPurchase, pkg.PriceCents)}})
+			t, fires, err := purchaseTxn(w, pkg.PriceCents, &pkg.ID, la, effectKey("buy", key))
+			if err != nil {
+				return buyAnswer{err: err}
+			}
+			wr.txns = append(wr.txns, t)
 			p.TxnID = new(int64)
 			wr.txnTarget = append(wr.txnTarget, p.TxnID)
 			if policyID != nil {
@@ -529,18 +569,14 @@ func (s *Store) decideInBatch(tx *Tx, r *buyRequest, w *model.Wallet, f *batchFa
 				}
 				wr.spend[*policyID] += pkg.PriceCents
 			}
-			if model.AutoTopUpFires(w.AutoTopUp, before, w.BalanceCents) {
-				w.Crossings++
+			if fires {
 				auto = true
 				amt := w.TopUpAmountCents
-				w.BalanceCents += amt
-				ck := "crossing:" + strconv.FormatInt(w.Crossings, 10)
+				ck := crossingKey(w)
 				prov := s.paymentProvider().Name()
-				wr.txns = append(wr.txns, ledgerTxn{orgID: w.OrgID, kind: model.KindAutoTopUp, effectKey: ck, note: "auto top-up, " + ck,
-					legs: []posting{walletLeg(w.OrgID, model.KindAutoTopUp, amt, w.BalanceCents), systemLeg("funding:"+prov, model.KindAutoTopUp, -amt)}})
+				wr.txns = append(wr.txns, creditTxn(w, amt, model.KindAutoTopUp, prov, ck, ledgerActor{}, "auto top-up, "+ck))
 				wr.txnTarget = append(wr.txnTarget, nil)
-				wr.charges = append(wr.charges, batchCharge{txnIdx: len(wr.txns) - 1, amt: amt,
-					ref: "guildhall-auto-" + strconv.FormatInt(w.OrgID, 10) + "-" + strconv.FormatInt(w.Crossings, 10)})
+				wr.charges = append(wr.charges, batchCharge{txnIdx: len(wr.txns) - 1, amt: amt, ref: autoTopUpRef(w)})
 				ev := event("wallet.auto_top_up", model.OutcomeSuccess, model.FormatCents(amt)+" ("+ck+")")
 				ev.ActorID, ev.TokenID, ev.ActorEmail, ev.TargetKind, ev.TargetID = nil, nil, "", "wallet", strconv.FormatInt(w.OrgID, 10)
 				wr.audit = append(wr.audit, ev)

@@ -3,6 +3,7 @@ package web_test
 import (
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -14,9 +15,9 @@ import (
 // session started on one is honoured by the other (and its CSRF token), an
 // invitation mail goes out exactly once although both run a mail worker, the
 // invitee joins through either, sign-out ends the session on both, and the
-// sign-in budget is shared rather than doubled.
-//
-// TODO(wallet): add a purchase to this walk once the wallet exists.
+// sign-in budget is shared rather than doubled. A purchase walks across
+// both too (walkPurchase): top-up on one, buy on the other, the idempotency
+// key replays on either.
 func TestTwoServersBehindARoundRobinProxy(t *testing.T) {
 	cl := webtest.NewCluster(t, 2, webtest.Options{SignInLimit: 4})
 	env := cl.Env
@@ -80,6 +81,8 @@ func TestTwoServersBehindARoundRobinProxy(t *testing.T) {
 		wantStatus(t, bob.Get("/"), http.StatusOK, "Acme")
 	}
 
+	walkPurchase(t, cl)
+
 	// Sign-out on one server ends the session on both.
 	res = owner.Post("/logout", nil)
 	if res.Status != http.StatusSeeOther {
@@ -107,5 +110,90 @@ func TestTwoServersBehindARoundRobinProxy(t *testing.T) {
 		if n := cl.Hits[i].Load(); n < 10 {
 			t.Fatalf("server %d answered only %d requests", i, n)
 		}
+	}
+}
+
+// walkPurchase tops a wallet up through one server and buys through the
+// other, then replays the purchase's key on each: the first answer comes
+// back and nothing moves twice; the same key for another package is 409 on
+// either; the ledger holds. Each request's server is checked from the
+// proxy's counters, not assumed.
+func walkPurchase(t *testing.T, cl *webtest.Cluster) {
+	t.Helper()
+	env := cl.Env
+	buyer, _ := env.SignUpAPI("pat@example.com", "Pat Payer")
+	// on runs one request and reports which server answered it.
+	on := func(do func() webtest.APIResponse) (webtest.APIResponse, int) {
+		before := make([]int64, len(cl.Servers))
+		for i := range cl.Servers {
+			before[i] = cl.Hits[i].Load()
+		}
+		r := do()
+		for i := range cl.Servers {
+			if cl.Hits[i].Load() != before[i] {
+				return r, i
+			}
+		}
+		t.Fatal("no server answered")
+		return r, -1
+	}
+	if r := buyer.Do(http.MethodPost, "/api/orgs", map[string]any{"display_name": "Shop", "slug": "shop"}); r.Status != 201 {
+		t.Fatalf("create org: %s", r.Raw)
+	}
+	var pkgs []string
+	for _, slug := range []string{"walk-a", "walk-b"} {
+		r := buyer.Do(http.MethodPost, "/api/orgs/shop/packages", map[string]any{"slug": slug, "name": slug, "type": "skill",
+			"price_cents": 700, "visibility": "private", "manifest": "name: " + slug})
+		if r.Status != 201 {
+			t.Fatalf("publish %s: %s", slug, r.Raw)
+		}
+		pkgs = append(pkgs, strconv.FormatInt(num(r.Data()["id"]), 10))
+	}
+	top, topSrv := on(func() webtest.APIResponse {
+		return buyer.Do(http.MethodPost, "/api/orgs/shop/wallet/top-up", map[string]any{"amount_cents": 1000}, "Idempotency-Key", "walk-top")
+	})
+	if top.Status != 201 || num(top.Data()["balance_cents"]) != 1000 {
+		t.Fatalf("top-up: %d %s", top.Status, top.Raw)
+	}
+	buy := func(pkg string) (webtest.APIResponse, int) {
+		return on(func() webtest.APIResponse {
+			return buyer.Do(http.MethodPost, "/api/packages/"+pkg+"/buy", map[string]any{"org": "shop"}, "Idempotency-Key", "walk-buy")
+		})
+	}
+	first, buySrv := buy(pkgs[0])
+	if buySrv == topSrv {
+		t.Fatalf("top-up and buy both went to server %d", buySrv)
+	}
+	if first.Status != 201 || first.Data()["status"] != "completed" || num(first.Data()["purchase"].(map[string]any)["balance_after_cents"]) != 300 {
+		t.Fatalf("buy: %d %s", first.Status, first.Raw)
+	}
+	seen := map[int]bool{buySrv: true}
+	crossReplay := false
+	for i := 0; i < 2; i++ {
+		again, srv := buy(pkgs[0])
+		seen[srv] = true
+		crossReplay = crossReplay || srv != buySrv
+		if again.Status != 201 || again.Raw != first.Raw {
+			t.Fatalf("replay on server %d: %d %s, want the first answer %s", srv, again.Status, again.Raw, first.Raw)
+		}
+		other, srv := buy(pkgs[1])
+		seen[srv] = true
+		if other.Status != 409 || other.ErrorCode() != "idempotency_conflict" {
+			t.Fatalf("same key, other package, on server %d: %d %s", srv, other.Status, other.Raw)
+		}
+	}
+	if !crossReplay || len(seen) != len(cl.Servers) {
+		t.Fatalf("the key was tried on servers %v only", seen)
+	}
+	var bal, purchases int64
+	org := orgIDBySlug(t, env, "shop")
+	if err := env.Store.DB().Get(&bal, `SELECT balance_cents FROM wallets WHERE org_id = $1`, org); err != nil || bal != 300 {
+		t.Fatalf("balance %d (%v), want 300: charged once", bal, err)
+	}
+	if err := env.Store.DB().Get(&purchases, `SELECT count(*) FROM purchases WHERE org_id = $1`, org); err != nil || purchases != 1 {
+		t.Fatalf("%d purchases (%v), want 1", purchases, err)
+	}
+	if err := env.Store.CheckLedger(t.Context()); err != nil {
+		t.Fatal(err)
 	}
 }

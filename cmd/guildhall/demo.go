@@ -15,7 +15,7 @@ import (
 
 // runDemo loads the demo data: the small set (default), or with --size large
 // issue 12's large org (10,000 members, 500 teams, 100,000 agents, 200,000
-// grants, 1,000,000 audit events) for load runs. Other flags go to withDB.
+// grants, 1,000,000 audit events, 100,000 wallet entries) for load runs. Other flags go to withDB.
 // Each set loads once. Only this command and `go tool task run` call it:
 // serve never does, so a production database never starts with accounts
 // anyone can sign in to.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
 
 	"guildhall/db"
@@ -22,10 +23,17 @@ type Size struct {
 	// team of the reader, a plain member who sees only those agents.
 	BigTeamGrants int
 	ReaderAgents  int
+	// Ledger is the number of wallet entries (ledger_entries) of the org's
+	// wallet: top-ups and purchases of LedgerPackages generated packages.
+	Ledger int
 }
 
+// LedgerPackages is how many packages the generated purchases spread over.
+const LedgerPackages = 50
+
 // LargeSize is issue 12's data set.
-var LargeSize = Size{Members: 10_000, Teams: 500, Agents: 100_000, Grants: 200_000, Audit: 1_000_000, BigTeamGrants: 2_000, ReaderAgents: 20}
+var LargeSize = Size{Members: 10_000, Teams: 500, Agents: 100_000, Grants: 200_000, Audit: 1_000_000, BigTeamGrants: 2_000, ReaderAgents: 20,
+	Ledger: 100_000}
 
 // Generated names a generated org and the people and things the load
 // harness and the query-budget tests look at.
@@ -64,9 +72,8 @@ func LoadLarge(ctx context.Context, s *db.Store, logf func(string, ...any)) (boo
 // through the store's own calls (so they follow every rule), then everything
 // else with set-based INSERT ... SELECT statements (no row-at-a-time round
 // trips), in one transaction. Bulk members get no password and cannot sign in.
-//
-// TODO(wallet): add ledger entries (issue 12 asks for 100,000) once the
-// wallet has a store call to write them.
+// The wallet's history is written the same way (see ledger), balanced and
+// consistent with the stored balance as CheckLedger demands.
 func Generate(ctx context.Context, s *db.Store, slug, ownerEmail, readerEmail string, size Size, logf func(string, ...any)) (Generated, error) {
 	var g Generated
 	if size.Teams < 3 || size.Members < 2 {
@@ -194,6 +201,11 @@ func Generate(ctx context.Context, s *db.Store, slug, ownerEmail, readerEmail st
 		FROM generate_series(1, $3::int) i CROSS JOIN c JOIN m ON m.n = i % c.cnt`, org, pq.Array(actions), size.Audit, len(actions)); err != nil {
 		return g, err
 	}
+	if size.Ledger > 0 {
+		if err := ledger(ctx, tx, org, g.Owner.ID, slug, size.Ledger, run); err != nil {
+			return g, err
+		}
+	}
 	if err := tx.QueryRowContext(ctx, `SELECT id FROM teams WHERE org_id = $1 ORDER BY id LIMIT 1`, org).Scan(&g.BigTeamID); err != nil {
 		return g, err
 	}
@@ -214,9 +226,77 @@ func Generate(ctx context.Context, s *db.Store, slug, ownerEmail, readerEmail st
 	// Fresh statistics, so the planner knows the tables' new sizes at once,
 	// and a visibility map, so counts are index-only scans from the start
 	// (autovacuum would get there later).
-	if _, err := s.DB().ExecContext(ctx, `VACUUM ANALYZE accounts, memberships, teams, team_members, agents, grants, audit_events`); err != nil {
+	if _, err := s.DB().ExecContext(ctx, `VACUUM ANALYZE accounts, memberships, teams, team_members, agents, grants, audit_events,
+		packages, ledger_transactions, postings, wallets`); err != nil {
 		return g, fmt.Errorf("vacuum analyze: %w", err)
 	}
 	step("vacuum analyze", t)
 	return g, nil
+}
+
+// ledger writes n wallet entries for org, oldest first over the last year:
+// every tenth a top-up of $100.00 by the owner (funding:manual), the others
+// purchases by bulk members of the org's LedgerPackages packages (to
+// sales), $1.00 to $9.82 each, so nine purchases never spend a top-up and
+// the balance never goes below 0. Each entry is one ledger transaction of
+// two postings that sum to 0 (the deferred trigger checks each at commit);
+// the wallet posting carries the running balance, and the wallet's stored
+// balance is the last one. The ids are taken from the sequences in one
+// block, so id order is time order, as the wallet pages expect. These are
+// ledger history only: no purchases or entitlements rows go with them.
+func ledger(ctx context.Context, tx *sqlx.Tx, org, owner int64, slug string, n int, run func(string, string, ...any) error) error {
+	if err := run("packages", `
+		INSERT INTO packages (org_id, publisher_id, slug, name, type, price_cents, visibility, manifest)
+		SELECT $1, $2, format('%s-pkg-%s', $3::text, lpad(g::text, 2, '0')), format('Package %s', g),
+			(ARRAY['skill','mcp_server','tool','prompt'])[1 + g % 4], 100 + g * 18, 'org_only', 'name: generated'
+		FROM generate_series(0, $4::int - 1) g`, org, owner, slug, LedgerPackages); err != nil {
+		return err
+	}
+	// The plan: kind, signed wallet amount, actor, package, and time of
+	// entry i, with the running balance.
+	if err := run("ledger plan", `
+		CREATE TEMP TABLE demo_ledger ON COMMIT DROP AS
+		WITH p AS (SELECT id, price_cents, (row_number() OVER (ORDER BY id) - 1)::int AS k FROM packages WHERE org_id = $1),
+		m AS (SELECT account_id, (row_number() OVER (ORDER BY account_id) - 1)::int AS k FROM memberships WHERE org_id = $1 AND role <> 'owner'),
+		c AS (SELECT count(*)::int AS cnt FROM m),
+		s AS (
+			SELECT i, i % 10 = 1 AS top_up,
+				CASE WHEN i % 10 = 1 THEN 10000 ELSE -p.price_cents END AS amount,
+				CASE WHEN i % 10 = 1 THEN $2 ELSE m.account_id END AS actor,
+				CASE WHEN i % 10 = 1 THEN NULL ELSE p.id END AS package_id,
+				now() - ($3::int - i) * (interval '365 days' / greatest($3::int, 1)) AS at
+			FROM generate_series(1, $3::int) i CROSS JOIN c
+			JOIN p ON p.k = i % $4::int
+			JOIN m ON m.k = i % c.cnt)
+		SELECT i, top_up, amount, actor, package_id, at, (SELECT balance_cents FROM wallets WHERE org_id = $1) + sum(amount) OVER (ORDER BY i) AS after FROM s`,
+		org, owner, n, LedgerPackages); err != nil {
+		return err
+	}
+	var base int64
+	if err := tx.GetContext(ctx, &base, `SELECT nextval('ledger_transactions_id_seq')`); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `SELECT setval('ledger_transactions_id_seq', $1)`, base+int64(n)); err != nil {
+		return err
+	}
+	if err := run("ledger transactions", `
+		INSERT INTO ledger_transactions (id, org_id, kind, actor_account_id, package_id, note, created_at)
+		SELECT $2 + i, $1, CASE WHEN top_up THEN 'top_up' ELSE 'purchase' END, actor, package_id, 'generated', at
+		FROM demo_ledger ORDER BY i`, org, base); err != nil {
+		return err
+	}
+	// Postings in entry order: the wallet leg, then the counter leg.
+	if err := run("postings", `
+		INSERT INTO postings (txn_id, account, org_id, kind, amount_cents, balance_after_cents, created_at)
+		SELECT txn, account, org_id, kind, amount, after, at FROM (
+			SELECT $2 + i AS txn, i, 0 AS leg, 'wallet:' || $1::bigint::text AS account, $1::bigint AS org_id,
+				CASE WHEN top_up THEN 'top_up' ELSE 'purchase' END AS kind, amount, after, at FROM demo_ledger
+			UNION ALL
+			SELECT $2 + i, i, 1, CASE WHEN top_up THEN 'funding:manual' ELSE 'sales' END, NULL,
+				CASE WHEN top_up THEN 'top_up' ELSE 'purchase' END, -amount, NULL, at FROM demo_ledger) l
+		ORDER BY i, leg`, org, base); err != nil {
+		return err
+	}
+	return run("wallet balance", `UPDATE wallets SET balance_cents = balance_cents + (SELECT COALESCE(sum(amount), 0) FROM demo_ledger),
+		updated_at = now() WHERE org_id = $1`, org)
 }
