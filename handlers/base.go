@@ -97,7 +97,8 @@ func navFor(w model.Workspace) []views.NavItem {
 	if model.Can(w.Role, model.ActViewUsage) {
 		items = append(items, views.NavItem{Key: "usage", Label: "Usage", Href: "/usage", Icon: "▤"})
 	}
-	items = append(items, views.NavItem{Key: "tokens", Label: "API tokens", Href: "/tokens", Icon: "⌘"})
+	// API tokens belong to the account, not the workspace: they live in the
+	// account menu (issue 8).
 	items = append(items, views.NavItem{Key: "settings", Label: "Settings", Href: "/settings", Icon: "⚙"})
 	return items
 }

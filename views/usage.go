@@ -22,6 +22,8 @@ type PlanOption struct {
 	Value   string
 	Label   string
 	Summary string
+	// Consequence is what moving to this plan changes, asked before saving.
+	Consequence string
 }
 
 // PlanView is the plan card on /settings.

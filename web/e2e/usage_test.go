@@ -87,7 +87,7 @@ func TestUsagePages(t *testing.T) {
 			t.Fatalf("%s: total %q, want %s", p.role, got, views(rep.Total))
 		}
 		checkUsagePage(t, b, now, agents)
-		b.Screenshot(p.role + "-desktop")
+		b.CheckPage(t, p.role)
 		b.Run(chromedp.EmulateViewport(390, 844))
 		b.Navigate(env.URL + "/usage")
 		b.WaitVisible("#usage-chart")
@@ -96,7 +96,6 @@ func TestUsagePages(t *testing.T) {
 		if wide := evalStr(t, b, `[...document.querySelectorAll("main *")].filter(e => e.getBoundingClientRect().right > 391).map(e => e.tagName + "#" + e.id).join(" ")`); wide != "" {
 			t.Fatalf("%s: wider than the phone: %s", p.role, wide)
 		}
-		b.Screenshot(p.role + "-phone")
 		b.Run(chromedp.EmulateViewport(1280, 900))
 		if i == 0 {
 			// Week tab and a date range.
@@ -107,7 +106,7 @@ func TestUsagePages(t *testing.T) {
 			evalStr(t, b, `document.getElementById("f-end_date").value = "`+now.Format(time.DateOnly)+`"`)
 			b.RunResponse(browsertest.SubmitForm("#range-form button"))
 			b.waitText(model.MonthStart(now).Format("Jan 2") + " – ")
-			b.Screenshot("owner-range")
+			b.CheckPage(t, "owner-range")
 		}
 		b.signOut()
 	}
@@ -116,17 +115,23 @@ func TestUsagePages(t *testing.T) {
 	b.switchTo("acme")
 	b.Navigate(env.URL + "/settings")
 	b.WaitVisible("#plan-form")
-	b.Screenshot("owner-settings-plan")
+	b.CheckPage(t, "owner-settings-plan")
 	b.Click(`#plan-form input[value="pro"]`)
-	b.RunResponse(browsertest.SubmitForm("#plan-form button"))
+	// Saving asks first, naming the limits that change.
+	b.Submit("#plan-form button")
+	b.WaitVisible("#plan-dialog [data-confirm-choice-ok]")
+	if txt := b.Text("#plan-dialog"); !strings.Contains(txt, "Move to Pro") || !strings.Contains(txt, "Limits change") {
+		t.Fatalf("plan dialog %q", txt)
+	}
+	b.CheckPage(t, "owner-plan-confirm")
+	b.RunResponse(chromedp.Click("#plan-dialog [data-confirm-choice-ok]"))
 	b.waitText("No payment was taken")
 	if got := b.Text("#plan-name"); got != "Pro" {
 		t.Fatalf("plan after change: %q", got)
 	}
-	b.Run(chromedp.EmulateViewport(390, 844))
 	b.Navigate(env.URL + "/settings")
 	b.WaitVisible("#plan-form")
-	b.Screenshot("owner-settings-plan-phone")
+	b.CheckPage(t, "owner-settings-plan-after")
 }
 
 func mustRange(t *testing.T, now time.Time) model.UsageRange {
