@@ -92,7 +92,7 @@ func navFor(w model.Workspace) []views.NavItem {
 		items = append(items, views.NavItem{Key: "audit", Label: "Audit log", Href: "/audit", Icon: "☰"})
 	}
 	if !w.Personal() && model.Can(w.Role, model.ActViewSSO) {
-		items = append(items, views.NavItem{Key: "sso", Label: "SSO", Href: "/sso", Icon: "⚿"})
+		items = append(items, views.NavItem{Key: "sso", Label: "SSO", Href: "/sso", Icon: "◐"})
 	}
 	if model.Can(w.Role, model.ActViewUsage) {
 		items = append(items, views.NavItem{Key: "usage", Label: "Usage", Href: "/usage", Icon: "▤"})

@@ -376,7 +376,20 @@ func (h *SSO) startFlow(c echo.Context, orgID int64, f model.SSOFlow, loginHint 
 		return err
 	}
 	c.SetCookie(h.cookie(flowCookie, state, "/", int(model.FlowTTL/time.Second)))
-	return c.Redirect(http.StatusSeeOther, to)
+	return toIdP(c, to)
+}
+
+// toIdP sends the browser on to the identity provider. Under the strict
+// policy (form-action 'self') a browser refuses to follow a form's
+// submission, redirects included, to another origin, and every way into
+// single sign-on starts with a form (sign in, Test sign-in). So a navigating
+// browser gets a short page that moves on by itself (a meta refresh, which
+// the policy allows) with a link as a fallback; other clients get the 303.
+func toIdP(c echo.Context, to string) error {
+	if c.Request().Header.Get("Sec-Fetch-Mode") != "navigate" {
+		return c.Redirect(http.StatusSeeOther, to)
+	}
+	return Render(c, http.StatusOK, views.SSOContinuePage(to))
 }
 
 // unreachable explains an IdP that cannot be used, with the owners' break-glass.

@@ -1111,7 +1111,11 @@ func requireOnText(v OrgTwoFactorView) string {
 	if v.Unenrolled == 0 {
 		return "Every member already uses two-factor. Anyone who joins later must turn it on before using this organization."
 	}
-	return plural(v.Unenrolled, "member") + " without two-factor lose access to this organization until they turn it on."
+	verb := " lose"
+	if v.Unenrolled == 1 {
+		verb = " loses"
+	}
+	return plural(v.Unenrolled, "member") + " without two-factor" + verb + " access to this organization until they turn it on."
 }
 
 var _ = templruntime.GeneratedTemplate

@@ -199,7 +199,6 @@ func barValue(p float64) string {
 	return strconv.FormatFloat(min(max(p, 0), 100), 'f', 1, 64)
 }
 
-
 func usageTab(cur, want string) string {
 	if cur == want {
 		return "usage-tab is-active"

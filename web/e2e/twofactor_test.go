@@ -121,7 +121,7 @@ func TestTwoFactorPages(t *testing.T) {
 	// Saving asks first, naming who loses access.
 	b.Submit(`#require-two-factor form`)
 	b.WaitVisible("#require-two-factor-dialog [data-confirm-choice-ok]")
-	if txt := b.Text("#require-two-factor-dialog"); !strings.Contains(txt, "1 member without two-factor lose") {
+	if txt := b.Text("#require-two-factor-dialog"); !strings.Contains(txt, "1 member without two-factor loses access") {
 		t.Fatalf("require dialog %q", txt)
 	}
 	b.CheckPage(t, "settings-require-confirm")
@@ -216,7 +216,7 @@ func TestPasskeyPages(t *testing.T) {
 	b.WaitVisible("#passkey-login")
 	b.CheckPage(t, "second-step-passkey")
 	b.Submit("#passkey-login")
-	b.WaitVisible("#main .page-head, #main h1")
+	pollJS(t, b, `location.pathname === "/" && document.readyState === "complete" && !!document.querySelector("#main h1")`)
 	b.CheckPage(t, "signed-in")
 	var n int
 	_ = env.Store.DB().Get(&n, `SELECT count(*) FROM webauthn_credentials WHERE last_used_at IS NOT NULL`)

@@ -1,8 +1,11 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"image/color"
+	"image/png"
 	"net/http"
 	"strconv"
 	"strings"
@@ -186,10 +189,28 @@ func checkUsagePage(t *testing.T, b memberBrowser, now time.Time, agents []int64
 			t.Fatalf("limit %s level %q, want %q", key, got, level)
 		}
 	}
-	if c := evalStr(t, b, `getComputedStyle(document.querySelector("#limit-agents progress.bar"), "::-webkit-progress-value").backgroundColor`); c != "rgb(217, 45, 32)" {
-		t.Fatalf("the full bar is %s, not red", c)
+	// The colour as drawn: getComputedStyle cannot read a <progress>'s
+	// ::-webkit-progress-value, so look at the pixels of its filled part.
+	if c := barPixel(t, b, "#limit-agents progress.bar"); c != (color.RGBA{217, 45, 32, 255}) {
+		t.Fatalf("the full bar is %v, not red", c)
 	}
-	if c := evalStr(t, b, `getComputedStyle(document.querySelector("#limit-team_members progress.bar"), "::-webkit-progress-value").backgroundColor`); c != "rgb(247, 144, 9)" {
-		t.Fatalf("the 80%% bar is %s, not amber", c)
+	if c := barPixel(t, b, "#limit-team_members progress.bar"); c != (color.RGBA{247, 144, 9, 255}) {
+		t.Fatalf("the 80%% bar is %v, not amber", c)
 	}
+}
+
+// barPixel is the colour at a quarter of the bar's width, mid-height (the
+// filled part of any bar past 25%).
+func barPixel(t *testing.T, b memberBrowser, sel string) color.RGBA {
+	t.Helper()
+	shot, err := chromedp.Run(b.Ctx(), chromedp.Screenshot(sel))
+	if err != nil {
+		t.Fatalf("screenshot %s: %v", sel, err)
+	}
+	img, err := png.Decode(bytes.NewReader(shot))
+	if err != nil {
+		t.Fatalf("decode %s: %v", sel, err)
+	}
+	r := img.Bounds()
+	return color.RGBAModel.Convert(img.At(r.Min.X+r.Dx()/4, r.Min.Y+r.Dy()/2)).(color.RGBA)
 }

@@ -143,6 +143,9 @@ func TestWalletPagesBrowser(t *testing.T) {
 	var approval int64
 	_ = env.Store.DB().Get(&approval, `SELECT id FROM approvals WHERE status = 'pending'`)
 	row := "#approval-" + strconv.FormatInt(approval, 10)
+	// Rejecting asks for the reason the buyer will see; Cancel keeps it pending.
+	b.openDialog("reject-"+strconv.FormatInt(approval, 10), "approvals-reject-confirm")
+	b.Click("#reject-" + strconv.FormatInt(approval, 10) + " [data-dialog-close]")
 	// Approving spends money: the dialog says how much before it pays.
 	b.openDialog("approve-"+strconv.FormatInt(approval, 10), "approvals-approve-confirm")
 	if txt := b.Text("#approve-" + strconv.FormatInt(approval, 10)); !strings.Contains(txt, "$35.00") {
@@ -192,6 +195,25 @@ func TestWalletPagesBrowser(t *testing.T) {
 	b.visit("/packages")
 	b.waitText("Internal prompts")
 	b.shoot("packages-owner")
+	b.visit("/packages/new")
+	b.WaitVisible("#package-form")
+	b.shoot("package-publish")
+	// Making a package more public asks first, saying who newly sees it.
+	b.visit(fmt.Sprintf("/packages/%d/edit", pkgs["internal-prompts"]))
+	b.WaitVisible("#package-form")
+	b.shoot("package-edit")
+	b.Choose("#f-visibility", "public")
+	b.Submit("#package-form")
+	b.WaitVisible("#visibility-dialog [data-confirm-choice-ok]")
+	if txt := b.Text("#visibility-dialog"); !strings.Contains(txt, "Anyone, signed in or not") {
+		t.Fatalf("visibility dialog %q", txt)
+	}
+	b.shoot("package-visibility-confirm")
+	b.RunResponse(chromedp.Click("#visibility-dialog [data-confirm-choice-ok]"))
+	b.waitText("Saved Internal prompts")
+	b.visit("/entitlements")
+	b.waitText("Owned packages")
+	b.shoot("entitlements-owner")
 
 	// Billing: history and funding, no buying.
 	b.as("bill@example.com")
