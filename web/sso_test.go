@@ -1,6 +1,8 @@
 package web_test
 
 import (
+	"html"
+	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -387,5 +389,36 @@ func TestSSOPageRoles(t *testing.T) {
 				t.Errorf("%s sees %q on /sso", role, secret)
 			}
 		}
+	}
+}
+
+// TestSSOBrowserContinuesToIdP: a navigating browser is not redirected
+// across origins (the strict form-action 'self' would stop a sign-in form's
+// redirect to the IdP); it gets a page that moves on by itself, with a link.
+// Other clients keep the plain 303.
+func TestSSOBrowserContinuesToIdP(t *testing.T) {
+	s := newSSOEnv(t)
+	s.ready(t, false)
+	c := s.NewClient()
+	res := c.Get("/sso/start?email=nina@acme.test")
+	wantStatus(t, res, http.StatusSeeOther)
+	idp := res.Location
+	if !strings.HasPrefix(idp, s.OP.Issuer()) {
+		t.Fatalf("303 to %q, want the IdP", idp)
+	}
+	req, _ := http.NewRequest(http.MethodGet, s.URL+"/sso/start?email=nina@acme.test", nil)
+	req.Header.Set("Sec-Fetch-Mode", "navigate")
+	hres, err := c.HTTP.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(hres.Body)
+	hres.Body.Close()
+	page := string(body)
+	if hres.StatusCode != http.StatusOK || !strings.Contains(page, `http-equiv="refresh"`) || !strings.Contains(page, `href="`+html.EscapeString(s.OP.Issuer())) {
+		t.Fatalf("navigating browser got %d:\n%s", hres.StatusCode, page)
+	}
+	if csp := hres.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "form-action 'self'") {
+		t.Fatalf("policy %q", csp)
 	}
 }
