@@ -22,7 +22,7 @@ type Usage struct {
 const agentRows = 25
 
 var limitLabels = map[string]string{
-	model.LimitTeamMembers:     "Team members",
+	model.LimitTeamMembers:     "Seats (members and open invitations)", // one definition with /members
 	model.LimitAPIKeys:         "API keys (yours)",
 	model.LimitAgents:          "Agents",
 	model.LimitMonthlyRequests: "API requests this month",

@@ -2,6 +2,7 @@ package views
 
 import (
 	"strconv"
+	"strings"
 	"time"
 
 	"guildhall/views/components"
@@ -291,3 +292,6 @@ func policyDeleteConsequences(r PolicyRow) []string {
 	}
 	return out
 }
+
+// kindLabel words a ledger kind as the filter does ("top_up" → "top up").
+func kindLabel(kind string) string { return strings.ReplaceAll(kind, "_", " ") }
