@@ -92,12 +92,13 @@ func navFor(w model.Workspace) []views.NavItem {
 		items = append(items, views.NavItem{Key: "audit", Label: "Audit log", Href: "/audit", Icon: "☰"})
 	}
 	if !w.Personal() && model.Can(w.Role, model.ActViewSSO) {
-		items = append(items, views.NavItem{Key: "sso", Label: "SSO", Href: "/sso", Icon: "⚿"})
+		items = append(items, views.NavItem{Key: "sso", Label: "SSO", Href: "/sso", Icon: "◐"})
 	}
 	if model.Can(w.Role, model.ActViewUsage) {
 		items = append(items, views.NavItem{Key: "usage", Label: "Usage", Href: "/usage", Icon: "▤"})
 	}
-	items = append(items, views.NavItem{Key: "tokens", Label: "API tokens", Href: "/tokens", Icon: "⌘"})
+	// API tokens belong to the account, not the workspace: they live in the
+	// account menu (issue 8).
 	items = append(items, views.NavItem{Key: "settings", Label: "Settings", Href: "/settings", Icon: "⚙"})
 	return items
 }

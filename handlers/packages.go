@@ -257,7 +257,7 @@ func (h *Packages) EditPage(c echo.Context) error {
 		return err
 	}
 	return h.formPage(c, http.StatusOK, views.PackageForm{ID: p.ID, Slug: p.Slug, Name: p.Name, Type: p.Type, Description: p.Description,
-		Price: dollars(p.PriceCents), Visibility: p.Visibility, Manifest: p.Manifest})
+		Price: dollars(p.PriceCents), Visibility: p.Visibility, Saved: p.Visibility, Manifest: p.Manifest})
 }
 
 // Edit is POST /packages/{id}/edit.
@@ -266,7 +266,7 @@ func (h *Packages) Edit(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	f := views.PackageForm{ID: p.ID, Slug: p.Slug}
+	f := views.PackageForm{ID: p.ID, Slug: p.Slug, Saved: p.Visibility}
 	in, err := readPackageForm(c, &f)
 	if err == nil {
 		p, err = h.Store.UpdatePackage(c.Request().Context(), request.Actor(c), request.Workspace(c).ID, p.ID, in)

@@ -256,7 +256,7 @@ func (h *SSO) AddDomain(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return Redirect(c, "/sso", "success", "Add the TXT record "+d.TXTRecord()+" to "+d.Domain+", then verify.")
+	return Redirect(c, "/sso", "success", "Added "+d.Domain+". Add the TXT record shown under Verified domains to its DNS, then verify.")
 }
 
 func msgOfErr(err error) string {

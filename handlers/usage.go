@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -21,7 +22,7 @@ type Usage struct {
 const agentRows = 25
 
 var limitLabels = map[string]string{
-	model.LimitTeamMembers:     "Seats (members and open invitations)",
+	model.LimitTeamMembers:     "Seats (members and open invitations)", // one definition with /members
 	model.LimitAPIKeys:         "API keys (yours)",
 	model.LimitAgents:          "Agents",
 	model.LimitMonthlyRequests: "API requests this month",
@@ -57,7 +58,8 @@ func (b *Base) PlanCard(c echo.Context, ws model.Workspace) (views.PlanView, err
 		l := model.PlanLimits(p)
 		v.Options = append(v.Options, views.PlanOption{Value: string(p), Label: p.Label(),
 			Summary: views.Count(int64(l.TeamMembers)) + " members, " + views.Count(int64(l.APIKeys)) + " API keys each, " +
-				views.Count(int64(l.Agents)) + " agents, " + views.Count(int64(l.MonthlyRequests)) + " requests a month"})
+				views.Count(int64(l.Agents)) + " agents, " + views.Count(int64(l.MonthlyRequests)) + " requests a month",
+			Consequence: planChangeText(ws.Org, p, use)})
 	}
 	return v, nil
 }
@@ -146,4 +148,35 @@ func rangeLabel(r model.UsageRange) string {
 		return r.From.Format("Jan 2, 2006") + " – " + r.To.Format("Jan 2, 2006")
 	}
 	return r.From.Format("Jan 2") + " – " + r.To.Format("Jan 2, 2006")
+}
+
+// planChangeText says what moving org to plan p changes, limit by limit, for
+// the confirmation before a plan change; "" for the current plan.
+func planChangeText(org model.Org, p model.Plan, use db.LimitUse) string {
+	if org.Plan == p {
+		return ""
+	}
+	cur, next := org.Limits(), model.PlanLimits(p)
+	var changes, over []string
+	for _, n := range model.LimitNames {
+		if n == model.LimitTeamMembers && org.Personal() {
+			continue
+		}
+		a, _ := cur.Of(n)
+		b, _ := next.Of(n)
+		if a != b {
+			changes = append(changes, limitLabels[n]+": "+views.Count(int64(a))+" → "+views.Count(int64(b)))
+		}
+		if used := use.Of(n); used > int64(b) {
+			over = append(over, limitLabels[n]+" ("+views.Count(used)+" in use)")
+		}
+	}
+	text := "Move to " + p.Label() + ". No payment is taken."
+	if len(changes) > 0 {
+		text += " Limits change: " + strings.Join(changes, "; ") + "."
+	}
+	if len(over) > 0 {
+		text += " Already over the new limits: " + strings.Join(over, "; ") + "; nothing more of these can be added until it is under them."
+	}
+	return text
 }

@@ -22,6 +22,8 @@ type PlanOption struct {
 	Value   string
 	Label   string
 	Summary string
+	// Consequence is what moving to this plan changes, asked before saving.
+	Consequence string
 }
 
 // PlanView is the plan card on /settings.
@@ -196,7 +198,6 @@ func Pct(p float64) string {
 func barValue(p float64) string {
 	return strconv.FormatFloat(min(max(p, 0), 100), 'f', 1, 64)
 }
-
 
 func usageTab(cur, want string) string {
 	if cur == want {

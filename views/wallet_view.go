@@ -2,6 +2,7 @@ package views
 
 import (
 	"strconv"
+	"strings"
 	"time"
 
 	"guildhall/views/components"
@@ -234,6 +235,7 @@ type PackageForm struct {
 	Description  string
 	Price        string
 	Visibility   string
+	Saved        string // the stored visibility when editing: widening it asks first
 	Manifest     string
 	Types        []components.Option
 	Visibilities []components.Option
@@ -249,3 +251,47 @@ type EntitlementRow struct {
 	Vendor string
 	Since  string
 }
+
+// transferTargets adds to each workspace a transfer can go to the sentence
+// the confirmation dialog shows ({amount} is filled in by app.js).
+func transferTargets(ts []components.Option) []components.Option {
+	out := make([]components.Option, len(ts))
+	for i, o := range ts {
+		o.Consequence = "Moves ${amount} from this workspace's wallet to " + o.Label + ". Only an owner of " + o.Label + " can move it back."
+		out[i] = o
+	}
+	return out
+}
+
+// visibilityRank orders visibilities from the fewest viewers to the most.
+var visibilityRank = map[string]int{"private": 0, "org_only": 1, "public": 2}
+
+// visibilityChoices marks the visibilities more public than the stored one,
+// so saving one of them asks first (who newly sees the package).
+func visibilityChoices(f PackageForm) []components.Option {
+	out := make([]components.Option, len(f.Visibilities))
+	for i, o := range f.Visibilities {
+		if f.ID != 0 && f.Saved != "" && visibilityRank[o.Value] > visibilityRank[f.Saved] {
+			switch o.Value {
+			case "public":
+				o.Consequence = "Anyone, signed in or not, will see " + f.Name + " in the catalogue, and any workspace can buy it."
+			case "org_only":
+				o.Consequence = "Every member of this workspace will see " + f.Name + " and can buy it."
+			}
+		}
+		out[i] = o
+	}
+	return out
+}
+
+// policyDeleteConsequences says what deleting a policy changes.
+func policyDeleteConsequences(r PolicyRow) []string {
+	out := []string{"API tokens bound to it fall back to the default policy."}
+	if r.IsDefault {
+		out = append(out, "It is the default: browser purchases are then limited only by the balance until another policy is made the default.")
+	}
+	return out
+}
+
+// kindLabel words a ledger kind as the filter does ("top_up" → "top up").
+func kindLabel(kind string) string { return strings.ReplaceAll(kind, "_", " ") }

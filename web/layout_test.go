@@ -235,8 +235,7 @@ func TestSeatsOneDefinition(t *testing.T) {
 	if strings.Contains(full.Body, `id="invite-form"`) {
 		t.Fatal("the invite form stays open at the seat limit")
 	}
-	// The settings page's plan card (issue 11) counts the same seats.
-	wantStatus(t, c.Get("/settings"), 200, "Seats (members and open invitations)", `<span class="muted limit-used">5 / 5</span>`)
+	wantStatus(t, c.Get("/settings"), 200, "Seats (members and open invitations)", `id="limit-team_members"`, `5 / 5</span>`)
 
 	res := c.HTMX(http.MethodPost, "/members/"+strconv.FormatInt(linus, 10)+"/remove", nil)
 	wantStatus(t, res, 200, `id="members-count" hx-swap-oob="true">3 members`, `id="invitations" hx-swap-oob="true"`,

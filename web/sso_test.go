@@ -1,6 +1,8 @@
 package web_test
 
 import (
+	"html"
+	"io"
 	"net/http"
 	"net/url"
 	"regexp"

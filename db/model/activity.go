@@ -85,6 +85,92 @@ func ActivitySentence(action, actor, target string) (sentence string, memberSafe
 		return actor + " changed the email (" + t + ")", false
 	case "wallet.credits_transferred":
 		return actor + " moved credits", false
+	case "account.sign_in":
+		return actor + " signed in", false
+	case "account.tokens_revoked":
+		return actor + " revoked their API tokens", false
+	case "org.access":
+		return actor + " opened the organization", false
+	case "org.deleted":
+		return actor + " deleted the organization", false
+	case "org.plan_changed":
+		return actor + " changed the plan (" + t + ")", false
+	// Packages are on the catalogue every member sees.
+	case "package.published":
+		return actor + " published the package " + t, true
+	case "package.updated":
+		return actor + " updated the package " + t, true
+	case "package.visibility_changed":
+		return actor + " changed who can see the package " + t, false
+	// Money: owners, admins and billing see it on /wallet and /approvals.
+	case "wallet.top_up":
+		return actor + " added funds to the wallet (" + t + ")", false
+	case "wallet.auto_top_up":
+		return "Auto top-up added funds to the wallet (" + t + ")", false
+	case "wallet.auto_top_up_changed":
+		return actor + " changed the auto top-up (" + t + ")", false
+	case "purchase.completed":
+		return actor + " bought " + t, false
+	case "purchase.denied":
+		return actor + " was refused a purchase (" + t + ")", false
+	case "approval.requested":
+		return actor + " asked for approval to buy " + t, false
+	case "approval.approved":
+		return actor + " approved a purchase (" + t + ")", false
+	case "approval.rejected":
+		return actor + " rejected a purchase (" + t + ")", false
+	case "approval.expired":
+		return "A purchase request expired (" + t + ")", false
+	case "policy.created":
+		return actor + " created the spend policy " + t, false
+	case "policy.updated":
+		return actor + " updated the spend policy " + t, false
+	case "policy.deleted":
+		return actor + " deleted the spend policy " + t, false
+	case "session.revoked":
+		return actor + " signed out a session", false
+	case "two_factor.enabled":
+		return actor + " turned on two-factor authentication", false
+	case "two_factor.disabled":
+		return actor + " turned off two-factor authentication", false
+	case "two_factor.passkey_added":
+		return actor + " added a passkey", false
+	case "two_factor.passkey_removed":
+		return actor + " removed a passkey", false
+	case "two_factor.recovery_codes_regenerated":
+		return actor + " made new recovery codes", false
+	case "two_factor.recovery_used":
+		return actor + " signed in with a recovery code", false
+	case "two_factor.challenge_failed":
+		return actor + " gave a wrong two-factor code", false
+	case "sso.connected":
+		return actor + " connected an identity provider", false
+	case "sso.updated":
+		return actor + " changed the single sign-on settings", false
+	case "sso.tested":
+		return actor + " tested single sign-on", false
+	case "sso.enabled":
+		return actor + " enabled single sign-on", false
+	case "sso.disabled":
+		return actor + " disabled single sign-on", false
+	case "sso.enforced":
+		return actor + " made single sign-on required", false
+	case "sso.unenforced":
+		return actor + " stopped requiring single sign-on", false
+	case "sso.setup_link_created":
+		return actor + " created an SSO setup link", false
+	case "sso.setup_link_opened":
+		return "An IT admin opened an SSO setup link", false
+	case "sso.setup_link_revoked":
+		return actor + " revoked an SSO setup link", false
+	case "sso.bypassed":
+		return actor + " signed in with a password past SSO", false
+	case "sso.member_joined", "sso.provisioned":
+		return actor + " joined through single sign-on", true
+	case "sso.sign_in", "sso.signed_in":
+		return actor + " signed in through single sign-on", false
+	case "sso.password_refused":
+		return actor + " was asked to sign in through single sign-on", false
 	}
 	if target != "" {
 		return actor + ": " + action + " (" + target + ")", false

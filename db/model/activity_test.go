@@ -20,6 +20,12 @@ func TestActivitySentence(t *testing.T) {
 		{"grant.set", "Ada Lovelace", "agent Bot to team Platform: read", "Ada Lovelace granted agent Bot to team Platform: read", false},
 		{"org.updated", "Ada Lovelace", "acme", "Ada Lovelace changed the organization's settings", false},
 		{"account.created", "Nora", "nora@example.com", "Nora created the account", false},
+		// The money, package, policy, SSO and two-factor areas read as sentences too.
+		{"package.published", "Grace Hopper", "deploy-kit", "Grace Hopper published the package deploy-kit", true},
+		{"wallet.auto_top_up_changed", "Margaret Hamilton", "on: $50.00 below $20.00", "Margaret Hamilton changed the auto top-up (on: $50.00 below $20.00)", false},
+		{"approval.approved", "Ada Lovelace", "Deploy kit", "Ada Lovelace approved a purchase (Deploy kit)", false},
+		{"sso.enforced", "Ada Lovelace", "", "Ada Lovelace made single sign-on required", false},
+		{"two_factor.disabled", "Ada Lovelace", "", "Ada Lovelace turned off two-factor authentication", false},
 		// Unknown actions are never member-safe.
 		{"wallet.spent", "Ada Lovelace", "x", "Ada Lovelace: wallet.spent (x)", false},
 		{"org.created", "", "", "Guildhall created the organization", true},

@@ -116,14 +116,37 @@
     root.querySelectorAll("[data-confirm-text]").forEach(typeCheck);
   }
 
+  // The sentence for what a form's current choice takes away: a selected
+  // option or checked radio with data-consequence, or a checkbox that changes
+  // state (data-consequence-on / -off). "{amount}" is filled from the form's
+  // amount field; an empty amount is left for the server to refuse.
+  function choiceConsequence(form) {
+    var text = null;
+    form.querySelectorAll("select").forEach(function (sel) {
+      var opt = sel.options[sel.selectedIndex];
+      if (!text && opt && opt.getAttribute("data-consequence")) text = opt.getAttribute("data-consequence");
+    });
+    form.querySelectorAll("input[type=radio]:checked[data-consequence]").forEach(function (r) {
+      if (!text) text = r.getAttribute("data-consequence");
+    });
+    form.querySelectorAll("input[type=checkbox]").forEach(function (c) {
+      if (text || c.checked === c.defaultChecked) return;
+      text = c.getAttribute(c.checked ? "data-consequence-on" : "data-consequence-off");
+    });
+    if (text && text.indexOf("{amount}") >= 0) {
+      var amt = form.querySelector("[name=amount]");
+      if (!amt || amt.value.trim() === "") return null;
+      text = text.split("{amount}").join(amt.value.trim());
+    }
+    return text;
+  }
+
   // A form whose choice has consequences ([data-confirm-choice] on the form,
   // data-consequence on an option): Save asks first, naming what it takes away.
   document.addEventListener("submit", function (e) {
     var form = e.target;
     if (!form.matches("[data-confirm-choice]") || form._confirmed) { form._confirmed = false; return; }
-    var sel = form.querySelector("select");
-    var opt = sel && sel.options[sel.selectedIndex];
-    var text = opt && opt.getAttribute("data-consequence");
+    var text = choiceConsequence(form);
     var dlg = document.getElementById(form.getAttribute("data-confirm-choice"));
     if (!text || !dlg) return;
     e.preventDefault();

@@ -57,8 +57,11 @@ func TestTokensPageCreateUseRevoke(t *testing.T) {
 	b.SignIn(env.URL, email, webtest.Password)
 	b.Navigate(env.URL + "/tokens")
 	b.WaitVisible("#tokens-table")
-	if got := b.Text(`.nav-item.is-active`); !strings.Contains(got, "API tokens") {
-		t.Fatalf("active nav item %q", got)
+	// Tokens belong to the account: reached from the account menu, not the
+	// workspace's sidebar.
+	where, _ := chromedp.Run(b.Ctx(), chromedp.Evaluate[string](`(document.querySelector('#sidebar a[href="/tokens"]') ? "sidebar " : "") + (document.querySelector('#usermenu a[href="/tokens"]') ? "menu" : "")`))
+	if where != "menu" {
+		t.Fatalf("API tokens link in %q, want the account menu only", where)
 	}
 	b.Screenshot("list")
 

@@ -1,8 +1,11 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"image/color"
+	"image/png"
 	"net/http"
 	"strconv"
 	"strings"
@@ -87,7 +90,7 @@ func TestUsagePages(t *testing.T) {
 			t.Fatalf("%s: total %q, want %s", p.role, got, views(rep.Total))
 		}
 		checkUsagePage(t, b, now, agents)
-		b.Screenshot(p.role + "-desktop")
+		b.CheckPage(t, p.role)
 		b.Run(chromedp.EmulateViewport(390, 844))
 		b.Navigate(env.URL + "/usage")
 		b.WaitVisible("#usage-chart")
@@ -96,7 +99,6 @@ func TestUsagePages(t *testing.T) {
 		if wide := evalStr(t, b, `[...document.querySelectorAll("main *")].filter(e => e.getBoundingClientRect().right > 391).map(e => e.tagName + "#" + e.id).join(" ")`); wide != "" {
 			t.Fatalf("%s: wider than the phone: %s", p.role, wide)
 		}
-		b.Screenshot(p.role + "-phone")
 		b.Run(chromedp.EmulateViewport(1280, 900))
 		if i == 0 {
 			// Week tab and a date range.
@@ -107,7 +109,7 @@ func TestUsagePages(t *testing.T) {
 			evalStr(t, b, `document.getElementById("f-end_date").value = "`+now.Format(time.DateOnly)+`"`)
 			b.RunResponse(browsertest.SubmitForm("#range-form button"))
 			b.waitText(model.MonthStart(now).Format("Jan 2") + " – ")
-			b.Screenshot("owner-range")
+			b.CheckPage(t, "owner-range")
 		}
 		b.signOut()
 	}
@@ -116,17 +118,23 @@ func TestUsagePages(t *testing.T) {
 	b.switchTo("acme")
 	b.Navigate(env.URL + "/settings")
 	b.WaitVisible("#plan-form")
-	b.Screenshot("owner-settings-plan")
+	b.CheckPage(t, "owner-settings-plan")
 	b.Click(`#plan-form input[value="pro"]`)
-	b.RunResponse(browsertest.SubmitForm("#plan-form button"))
+	// Saving asks first, naming the limits that change.
+	b.Submit("#plan-form button")
+	b.WaitVisible("#plan-dialog [data-confirm-choice-ok]")
+	if txt := b.Text("#plan-dialog"); !strings.Contains(txt, "Move to Pro") || !strings.Contains(txt, "Limits change") {
+		t.Fatalf("plan dialog %q", txt)
+	}
+	b.CheckPage(t, "owner-plan-confirm")
+	b.RunResponse(chromedp.Click("#plan-dialog [data-confirm-choice-ok]"))
 	b.waitText("No payment was taken")
 	if got := b.Text("#plan-name"); got != "Pro" {
 		t.Fatalf("plan after change: %q", got)
 	}
-	b.Run(chromedp.EmulateViewport(390, 844))
 	b.Navigate(env.URL + "/settings")
 	b.WaitVisible("#plan-form")
-	b.Screenshot("owner-settings-plan-phone")
+	b.CheckPage(t, "owner-settings-plan-after")
 }
 
 func mustRange(t *testing.T, now time.Time) model.UsageRange {
@@ -181,10 +189,28 @@ func checkUsagePage(t *testing.T, b memberBrowser, now time.Time, agents []int64
 			t.Fatalf("limit %s level %q, want %q", key, got, level)
 		}
 	}
-	if c := evalStr(t, b, `getComputedStyle(document.querySelector("#limit-agents progress.bar")).color`); c != "rgb(217, 45, 32)" {
-		t.Fatalf("the full bar is %s, not red", c)
+	// The colour as drawn: getComputedStyle cannot read a <progress>'s
+	// ::-webkit-progress-value, so look at the pixels of its filled part.
+	if c := barPixel(t, b, "#limit-agents progress.bar"); c != (color.RGBA{217, 45, 32, 255}) {
+		t.Fatalf("the full bar is %v, not red", c)
 	}
-	if c := evalStr(t, b, `getComputedStyle(document.querySelector("#limit-team_members progress.bar")).color`); c != "rgb(247, 144, 9)" {
-		t.Fatalf("the 80%% bar is %s, not amber", c)
+	if c := barPixel(t, b, "#limit-team_members progress.bar"); c != (color.RGBA{247, 144, 9, 255}) {
+		t.Fatalf("the 80%% bar is %v, not amber", c)
 	}
+}
+
+// barPixel is the colour at a quarter of the bar's width, mid-height (the
+// filled part of any bar past 25%).
+func barPixel(t *testing.T, b memberBrowser, sel string) color.RGBA {
+	t.Helper()
+	shot, err := chromedp.Run(b.Ctx(), chromedp.Screenshot(sel))
+	if err != nil {
+		t.Fatalf("screenshot %s: %v", sel, err)
+	}
+	img, err := png.Decode(bytes.NewReader(shot))
+	if err != nil {
+		t.Fatalf("decode %s: %v", sel, err)
+	}
+	r := img.Bounds()
+	return color.RGBAModel.Convert(img.At(r.Min.X+r.Dx()/4, r.Min.Y+r.Dy()/2)).(color.RGBA)
 }

@@ -18,13 +18,19 @@ type walletBrowser struct {
 	memberBrowser
 }
 
-// shoot saves the page at desktop width and at 390 px (a phone).
+// shoot checks the page at 1280 and 390 px (CheckPage: screenshot, no
+// sideways overflow, axe-core WCAG 2.1 AA, no CSP violation).
 func (b walletBrowser) shoot(name string) {
 	b.t.Helper()
-	b.Screenshot(name + "-desktop")
-	b.Run(chromedp.EmulateViewport(390, 844))
-	b.Screenshot(name + "-390")
-	b.Run(chromedp.EmulateViewport(1280, 900))
+	b.CheckPage(b.t, name)
+}
+
+// openDialog opens the confirmation dialog id with its trigger and checks it.
+func (b walletBrowser) openDialog(id, name string) {
+	b.t.Helper()
+	b.Click("#" + id + "-open")
+	b.WaitVisible("#" + id + " button[type=submit]")
+	b.shoot(name)
 }
 
 func (b walletBrowser) as(email string) {
@@ -137,7 +143,15 @@ func TestWalletPagesBrowser(t *testing.T) {
 	var approval int64
 	_ = env.Store.DB().Get(&approval, `SELECT id FROM approvals WHERE status = 'pending'`)
 	row := "#approval-" + strconv.FormatInt(approval, 10)
-	b.Click(row + ` form[action$="/approve"] button`)
+	// Rejecting asks for the reason the buyer will see; Cancel keeps it pending.
+	b.openDialog("reject-"+strconv.FormatInt(approval, 10), "approvals-reject-confirm")
+	b.Click("#reject-" + strconv.FormatInt(approval, 10) + " [data-dialog-close]")
+	// Approving spends money: the dialog says how much before it pays.
+	b.openDialog("approve-"+strconv.FormatInt(approval, 10), "approvals-approve-confirm")
+	if txt := b.Text("#approve-" + strconv.FormatInt(approval, 10)); !strings.Contains(txt, "$35.00") {
+		t.Fatalf("approve dialog %q", txt)
+	}
+	b.Submit("#approve-" + strconv.FormatInt(approval, 10) + " button[type=submit]")
 	pollJS(t, b.Browser, `document.querySelector(`+strconv.Quote(row)+`)?.dataset.status === "approved"`)
 	if !strings.HasSuffix(b.Location(), "/approvals") {
 		t.Fatalf("htmx approve navigated to %s", b.Location())
@@ -153,9 +167,23 @@ func TestWalletPagesBrowser(t *testing.T) {
 	}
 	b.shoot("wallet-owner")
 	b.noOverflow("the wallet page")
+	// A transfer to another workspace asks first, naming the amount and where.
+	b.Fill("#transfer #f-amount", "5")
+	b.Submit("#transfer form")
+	b.WaitVisible("#transfer-dialog [data-confirm-choice-ok]")
+	if txt := b.Text("#transfer-dialog"); !strings.Contains(txt, "Moves $5 from this workspace's wallet to Personal") {
+		t.Fatalf("transfer dialog %q", txt)
+	}
+	b.shoot("wallet-transfer-confirm")
+	b.RunResponse(chromedp.Click("#transfer-dialog [data-confirm-choice-ok]"))
+	b.waitText("Moved $5.00 to the other workspace")
 	b.visit("/policies")
 	b.waitText("Engineering team")
 	b.shoot("policies-owner")
+	var policy int64
+	_ = env.Store.DB().Get(&policy, `SELECT id FROM spend_policies WHERE name = 'Engineering team'`)
+	b.openDialog("policy-delete-"+strconv.FormatInt(policy, 10), "policies-delete-confirm")
+	b.Click("#policy-delete-" + strconv.FormatInt(policy, 10) + " [data-dialog-close]")
 	b.Fill("#policy-create #f-name", "Agents")
 	b.Fill("#policy-create #f-daily_limit", "abc")
 	b.RunResponse(browsertest.SubmitForm("#policy-submit-new"))
@@ -167,6 +195,25 @@ func TestWalletPagesBrowser(t *testing.T) {
 	b.visit("/packages")
 	b.waitText("Internal prompts")
 	b.shoot("packages-owner")
+	b.visit("/packages/new")
+	b.WaitVisible("#package-form")
+	b.shoot("package-publish")
+	// Making a package more public asks first, saying who newly sees it.
+	b.visit(fmt.Sprintf("/packages/%d/edit", pkgs["internal-prompts"]))
+	b.WaitVisible("#package-form")
+	b.shoot("package-edit")
+	b.Choose("#f-visibility", "public")
+	b.Submit("#package-form")
+	b.WaitVisible("#visibility-dialog [data-confirm-choice-ok]")
+	if txt := b.Text("#visibility-dialog"); !strings.Contains(txt, "Anyone, signed in or not") {
+		t.Fatalf("visibility dialog %q", txt)
+	}
+	b.shoot("package-visibility-confirm")
+	b.RunResponse(chromedp.Click("#visibility-dialog [data-confirm-choice-ok]"))
+	b.waitText("Saved Internal prompts")
+	b.visit("/entitlements")
+	b.waitText("Owned packages")
+	b.shoot("entitlements-owner")
 
 	// Billing: history and funding, no buying.
 	b.as("bill@example.com")
