@@ -1,8 +1,6 @@
 package web_test
 
 import (
-	"html"
-	"io"
 	"net/http"
 	"net/url"
 	"regexp"
