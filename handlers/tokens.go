@@ -88,6 +88,15 @@ func (h *Tokens) pageView(c echo.Context, f views.TokenForm) (views.TokensView, 
 		v.Rows = append(v.Rows, h.tokenRow(t, names))
 	}
 	f.Orgs = opts
+	ws := request.Workspace(c)
+	ps, err := h.Store.Policies(c.Request().Context(), request.Actor(c), ws.ID)
+	if err != nil {
+		return views.TokensView{}, err
+	}
+	f.Policies = []components.Option{{Value: "", Label: "The workspace's default policy"}}
+	for _, p := range ps {
+		f.Policies = append(f.Policies, components.Option{Value: strconv.FormatInt(p.ID, 10), Label: p.Name})
+	}
 	f.MinDate = h.Store.Now().Format("2006-01-02")
 	v.Form = f
 	return v, nil
@@ -163,6 +172,14 @@ func (h *Tokens) Create(c echo.Context) error {
 			fields.Add("org", "Choose one of your workspaces.")
 		} else {
 			in.OrgID = &id
+		}
+	}
+	if f.Policy = strings.TrimSpace(c.FormValue("policy_id")); f.Policy != "" {
+		// The store checks the policy belongs to the token's workspace.
+		if id, err := strconv.ParseInt(f.Policy, 10, 64); err != nil || id <= 0 {
+			fields.Add("policy_id", "Choose one of the workspace's spend policies.")
+		} else {
+			in.PolicyID = &id
 		}
 	}
 	if f.Expires != "" {

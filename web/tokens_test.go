@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"guildhall/db"
+	"guildhall/db/model"
 	"guildhall/web/webtest"
 )
 
@@ -369,5 +370,45 @@ func TestOrgBoundTokenCannotJoinOtherOrgs(t *testing.T) {
 	// The unbound token may.
 	if r := bob.Do(http.MethodPost, "/api/me/org-invitations/"+id+"/accept", nil); r.Status != http.StatusOK {
 		t.Fatalf("unbound accept: %d %s", r.Status, r.Raw)
+	}
+}
+
+// TestTokensPageSpendPolicy: the page binds a token to one of the active
+// workspace's spend policies, as POST /api/me/tokens does with policy_id; a
+// policy of another workspace is a field error and makes no token.
+func TestTokensPageSpendPolicy(t *testing.T) {
+	env := webtest.New(t)
+	c := env.SignUp("ada@example.com", "Ada")
+	if r := c.Post("/orgs", url.Values{"display_name": {"Acme"}, "slug": {"acme"}}); r.Status != http.StatusSeeOther {
+		t.Fatalf("create org: %d %s", r.Status, r.Body)
+	}
+	acme := orgIDBySlug(t, env, "acme")
+	ada, err := env.Store.AccountByEmail(t.Context(), "ada@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := "Small buys"
+	p, err := env.Store.CreatePolicy(t.Context(), model.Actor{AccountID: ada.ID, Email: ada.Email}, acme, db.PolicyInput{Name: &name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantStatus(t, c.Get("/tokens"), 200, `name="policy_id"`, ">Small buys</option>")
+	res := c.Post("/tokens", url.Values{"name": {"Buyer"}, "scopes": {"read", "purchase"}, "org": {fmt.Sprint(acme)}, "policy_id": {fmt.Sprint(p.ID)}})
+	wantStatus(t, res, 200, "Copy your new token")
+	var got *int64
+	if err := env.Store.DB().Get(&got, `SELECT policy_id FROM api_tokens WHERE name = 'Buyer'`); err != nil || got == nil || *got != p.ID {
+		t.Fatalf("token policy %v (%v), want %d", got, err, p.ID)
+	}
+	// A policy of the personal workspace does not fit a token bound to Acme.
+	other, err := env.Store.CreatePolicy(t.Context(), model.Actor{AccountID: ada.ID, Email: ada.Email}, ada.PersonalOrgID, db.PolicyInput{Name: &name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res = c.Post("/tokens", url.Values{"name": {"Wrong"}, "scopes": {"read"}, "org": {fmt.Sprint(acme)}, "policy_id": {fmt.Sprint(other.ID)}})
+	wantStatus(t, res, 422, "spend polic")
+	var n int
+	_ = env.Store.DB().Get(&n, `SELECT count(*) FROM api_tokens WHERE name = 'Wrong'`)
+	if n != 0 {
+		t.Fatal("a token was made with another workspace's policy")
 	}
 }
