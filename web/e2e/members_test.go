@@ -48,7 +48,10 @@ func (b memberBrowser) waitText(s string) {
 		if err == nil {
 			return
 		}
-		if time.Now().Before(deadline) && strings.Contains(err.Error(), "context") && !strings.Contains(err.Error(), "deadline") {
+		// A navigation in flight (a form post answered by a new page) ends
+		// the poll's execution context: poll again on the new page.
+		retry := strings.Contains(err.Error(), "context") || strings.Contains(err.Error(), "navigated or closed")
+		if time.Now().Before(deadline) && retry && !strings.Contains(err.Error(), "deadline") {
 			time.Sleep(50 * time.Millisecond)
 			continue
 		}
