@@ -178,6 +178,25 @@ func (b *Browser) Click(selector string) {
 	b.Run(chromedp.Click(chromedp.CSS(selector)))
 }
 
+// OpenDialog clicks trigger until the <dialog> with id dialogID is open. A
+// click computed while the page still reflows (just after a viewport change
+// or a swap) can land beside the button on a busy machine, so it tries again,
+// three times at most.
+func (b *Browser) OpenDialog(trigger, dialogID string) {
+	b.t.Helper()
+	open := `(() => { const d = document.getElementById(` + strconv.Quote(dialogID) + `); return !!d && d.open; })()`
+	for try := 0; try < 3; try++ {
+		b.Click(trigger)
+		ctx, cancel := context.WithTimeout(b.Ctx(), 3*time.Second)
+		_, err := chromedp.Run(ctx, chromedp.Poll[bool](open))
+		cancel()
+		if err == nil {
+			return
+		}
+	}
+	b.t.Fatalf("browsertest: dialog %s did not open from %s", dialogID, trigger)
+}
+
 // Fill replaces the value of the input or textarea matching the CSS selector
 // by typing value into it (so input events fire).
 func (b *Browser) Fill(selector, value string) {

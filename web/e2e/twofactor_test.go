@@ -57,7 +57,7 @@ func TestTwoFactorPages(t *testing.T) {
 	b.CheckPage(t, "profile-on")
 	// Turning it off and new recovery codes ask first; Cancel changes nothing.
 	for _, id := range []string{"two-factor-off", "recovery-confirm"} {
-		b.Click("#" + id + "-open")
+		b.OpenDialog("#"+id+"-open", id)
 		b.WaitVisible("#" + id + " button[type=submit]")
 		b.CheckPage(t, "profile-"+id+"-dialog")
 		b.Click("#" + id + " [data-dialog-close]")
