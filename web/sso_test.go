@@ -542,6 +542,16 @@ func TestSSOEnforcementCoversEveryTokenRoute(t *testing.T) {
 	if r := ext.Do(http.MethodGet, "/api/packages/acme-tool/download", nil); r.Status != http.StatusOK {
 		t.Fatalf("download for a partner outside the domain: %d %s", r.Status, r.Raw)
 	}
+	// Acme's org-only listing is gone from the catalogue too, as for an outsider.
+	if r := mia.Do(http.MethodGet, "/api/packages/acme-tool", nil); r.Status != http.StatusNotFound {
+		t.Fatalf("an enforced org's org-only package for its member's token: %d %s", r.Status, r.Raw)
+	}
+	if got := names(mia, "/api/packages", ""); has(got, "acme-tool") {
+		t.Fatalf("mia's catalogue %v lists Acme's org-only package", got)
+	}
+	if got := names(ext, "/api/packages", ""); !has(got, "acme-tool") {
+		t.Fatalf("a partner outside the domain lost Acme's package: %v", got)
+	}
 	if got := names(mia, "/api/agents", ""); has(got, "Acme bot") || !has(got, "My bot") {
 		t.Fatalf("mia's agent list %v: Acme's agents must be gone, her own stay", got)
 	}

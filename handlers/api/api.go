@@ -178,16 +178,10 @@ func (b *Base) SSOExcluded(c echo.Context) ([]int64, error) {
 // WithoutSSOBlocked drops from ws the orgs SSOBlocked holds.
 func (b *Base) WithoutSSOBlocked(c echo.Context, ws []model.Workspace) ([]model.Workspace, error) {
 	blocked, err := b.SSOBlocked(c)
-	if err != nil || len(blocked) == 0 {
+	if err != nil {
 		return ws, err
 	}
-	out := make([]model.Workspace, 0, len(ws))
-	for _, w := range ws {
-		if !blocked[w.ID] {
-			out = append(out, w)
-		}
-	}
-	return out, nil
+	return db.WithoutOrgs(ws, blocked), nil
 }
 
 // ParseID reads a numeric path parameter; anything else is not found.

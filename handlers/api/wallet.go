@@ -426,6 +426,10 @@ func (h *Wallet) viewer(c echo.Context) (int64, error) {
 	if !tok.HasScope(model.ScopeRead) && !tok.HasScope(model.ScopeAdmin) {
 		return 0, model.Forbidden("This token lacks the read scope.")
 	}
+	// This route takes no bearer middleware (it answers signed out too), so
+	// it records the caller itself for the rules that read it (SSO).
+	request.SetAccount(c, acc, "")
+	request.SetToken(c, tok)
 	return acc.ID, nil
 }
 
@@ -438,6 +442,9 @@ func (h *Wallet) Packages(c echo.Context) error {
 	}
 	ps, err := h.Store.Packages(c.Request().Context(), viewer, db.PackageFilter{Query: c.QueryParam("q"), Type: strings.TrimSpace(c.QueryParam("type"))})
 	if err != nil {
+		return err
+	}
+	if ps, err = h.withoutSSOBlockedPackages(c, viewer, ps); err != nil {
 		return err
 	}
 	if ps == nil {
@@ -456,7 +463,32 @@ func (h *Wallet) Package(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	if ps, err := h.withoutSSOBlockedPackages(c, viewer, []model.Package{p}); err != nil {
+		return err
+	} else if len(ps) == 0 {
+		return model.NotFound("package")
+	}
 	return OK(c, http.StatusOK, p)
+}
+
+// withoutSSOBlockedPackages drops the packages a token sees only through its
+// membership of an org whose SSO enforcement shuts the token out: an
+// org_only or private listing of that org, as if the token were an outsider.
+func (h *Wallet) withoutSSOBlockedPackages(c echo.Context, viewer int64, ps []model.Package) ([]model.Package, error) {
+	if viewer == 0 {
+		return ps, nil
+	}
+	blocked, err := h.SSOBlocked(c)
+	if err != nil || len(blocked) == 0 {
+		return ps, err
+	}
+	out := ps[:0]
+	for _, p := range ps {
+		if p.Visibility == "public" || !blocked[p.OrgID] {
+			out = append(out, p)
+		}
+	}
+	return out, nil
 }
 
 type packageBody struct {
