@@ -110,6 +110,18 @@ func (b *Base) Org(c echo.Context) (model.Workspace, error) {
 	return b.OrgRef(c, c.Param("org"))
 }
 
+// OrgAndID resolves {org} as Org does, then the numeric path parameter
+// param naming a what in it (not found when it is not a number). The org
+// comes first, so another org's reference is 404 before any id is read.
+func (b *Base) OrgAndID(c echo.Context, param, what string) (model.Workspace, int64, error) {
+	ws, err := b.Org(c)
+	if err != nil {
+		return ws, 0, err
+	}
+	id, err := ParseID(c, param, what)
+	return ws, id, err
+}
+
 // OrgRef resolves an org reference as Org does.
 func (b *Base) OrgRef(c echo.Context, ref string) (model.Workspace, error) {
 	ws, err := b.Store.Workspace(c.Request().Context(), Account(c).ID, ref)

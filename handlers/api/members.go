@@ -140,11 +140,7 @@ type roleBody struct {
 
 // ChangeRole is PATCH /api/orgs/{org}/members/{user_id}.
 func (h *Members) ChangeRole(c echo.Context) error {
-	ws, err := h.Org(c)
-	if err != nil {
-		return err
-	}
-	uid, err := ParseID(c, "user_id", "Member")
+	ws, uid, err := h.OrgAndID(c, "user_id", "Member")
 	if err != nil {
 		return err
 	}
@@ -164,11 +160,7 @@ func (h *Members) ChangeRole(c echo.Context) error {
 
 // Remove is DELETE /api/orgs/{org}/members/{user_id}; yourself = leave.
 func (h *Members) Remove(c echo.Context) error {
-	ws, err := h.Org(c)
-	if err != nil {
-		return err
-	}
-	uid, err := ParseID(c, "user_id", "Member")
+	ws, uid, err := h.OrgAndID(c, "user_id", "Member")
 	if err != nil {
 		return err
 	}
@@ -263,11 +255,7 @@ func (h *Members) Pending(c echo.Context) error {
 // Resend is POST /api/orgs/{org}/invitations/{id}/resend: a new link and
 // expiry, emailed.
 func (h *Members) Resend(c echo.Context) error {
-	ws, err := h.Org(c)
-	if err != nil {
-		return err
-	}
-	id, err := ParseID(c, "id", "invitation")
+	ws, id, err := h.OrgAndID(c, "id", "invitation")
 	if err != nil {
 		return err
 	}
@@ -284,11 +272,7 @@ func (h *Members) Resend(c echo.Context) error {
 
 // Cancel is DELETE /api/orgs/{org}/invitations/{id}.
 func (h *Members) Cancel(c echo.Context) error {
-	ws, err := h.Org(c)
-	if err != nil {
-		return err
-	}
-	id, err := ParseID(c, "id", "invitation")
+	ws, id, err := h.OrgAndID(c, "id", "invitation")
 	if err != nil {
 		return err
 	}

@@ -140,11 +140,7 @@ func (h *SSO) CreateSetupLink(c echo.Context) error {
 
 // RevokeSetupLink is DELETE /api/orgs/{org}/sso/setup-links/{id}.
 func (h *SSO) RevokeSetupLink(c echo.Context) error {
-	ws, err := h.Org(c)
-	if err != nil {
-		return err
-	}
-	id, err := ParseID(c, "id", "setup link")
+	ws, id, err := h.OrgAndID(c, "id", "setup link")
 	if err != nil {
 		return err
 	}
@@ -205,11 +201,7 @@ func (h *SSO) AddDomain(c echo.Context) error {
 // VerifyDomain is POST /api/orgs/{org}/domains/{id}/verify: verified, or 409
 // with what DNS answered.
 func (h *SSO) VerifyDomain(c echo.Context) error {
-	ws, err := h.Org(c)
-	if err != nil {
-		return err
-	}
-	id, err := ParseID(c, "id", "domain")
+	ws, id, err := h.OrgAndID(c, "id", "domain")
 	if err != nil {
 		return err
 	}
@@ -226,11 +218,7 @@ type autoJoinBody struct {
 
 // PatchDomain is PATCH /api/orgs/{org}/domains/{id}.
 func (h *SSO) PatchDomain(c echo.Context) error {
-	ws, err := h.Org(c)
-	if err != nil {
-		return err
-	}
-	id, err := ParseID(c, "id", "domain")
+	ws, id, err := h.OrgAndID(c, "id", "domain")
 	if err != nil {
 		return err
 	}
@@ -250,11 +238,7 @@ func (h *SSO) PatchDomain(c echo.Context) error {
 
 // DeleteDomain is DELETE /api/orgs/{org}/domains/{id}.
 func (h *SSO) DeleteDomain(c echo.Context) error {
-	ws, err := h.Org(c)
-	if err != nil {
-		return err
-	}
-	id, err := ParseID(c, "id", "domain")
+	ws, id, err := h.OrgAndID(c, "id", "domain")
 	if err != nil {
 		return err
 	}

@@ -282,11 +282,7 @@ func (h *Wallet) Policies(c echo.Context) error {
 
 // Policy is GET /api/orgs/{org}/policies/{id}.
 func (h *Wallet) Policy(c echo.Context) error {
-	ws, err := h.Org(c)
-	if err != nil {
-		return err
-	}
-	id, err := ParseID(c, "id", "policy")
+	ws, id, err := h.OrgAndID(c, "id", "policy")
 	if err != nil {
 		return err
 	}
@@ -299,11 +295,7 @@ func (h *Wallet) Policy(c echo.Context) error {
 
 // UpdatePolicy is PATCH /api/orgs/{org}/policies/{id}.
 func (h *Wallet) UpdatePolicy(c echo.Context) error {
-	ws, err := h.Org(c)
-	if err != nil {
-		return err
-	}
-	id, err := ParseID(c, "id", "policy")
+	ws, id, err := h.OrgAndID(c, "id", "policy")
 	if err != nil {
 		return err
 	}
@@ -320,11 +312,7 @@ func (h *Wallet) UpdatePolicy(c echo.Context) error {
 
 // DeletePolicy is DELETE /api/orgs/{org}/policies/{id}.
 func (h *Wallet) DeletePolicy(c echo.Context) error {
-	ws, err := h.Org(c)
-	if err != nil {
-		return err
-	}
-	id, err := ParseID(c, "id", "policy")
+	ws, id, err := h.OrgAndID(c, "id", "policy")
 	if err != nil {
 		return err
 	}
@@ -354,11 +342,7 @@ func (h *Wallet) Approvals(c echo.Context) error {
 
 // Approve is POST /api/orgs/{org}/approvals/{id}/approve.
 func (h *Wallet) Approve(c echo.Context) error {
-	ws, err := h.Org(c)
-	if err != nil {
-		return err
-	}
-	id, err := ParseID(c, "id", "approval")
+	ws, id, err := h.OrgAndID(c, "id", "approval")
 	if err != nil {
 		return err
 	}
@@ -381,11 +365,7 @@ func (h *Wallet) Approve(c echo.Context) error {
 
 // Reject is POST /api/orgs/{org}/approvals/{id}/reject.
 func (h *Wallet) Reject(c echo.Context) error {
-	ws, err := h.Org(c)
-	if err != nil {
-		return err
-	}
-	id, err := ParseID(c, "id", "approval")
+	ws, id, err := h.OrgAndID(c, "id", "approval")
 	if err != nil {
 		return err
 	}
@@ -525,11 +505,7 @@ func (h *Wallet) Publish(c echo.Context) error {
 
 // UpdatePackage is PATCH /api/orgs/{org}/packages/{id}.
 func (h *Wallet) UpdatePackage(c echo.Context) error {
-	ws, err := h.Org(c)
-	if err != nil {
-		return err
-	}
-	id, err := ParseID(c, "id", "package")
+	ws, id, err := h.OrgAndID(c, "id", "package")
 	if err != nil {
 		return err
 	}
