@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
 
 	"guildhall/db/model"
@@ -91,25 +90,6 @@ LEFT JOIN accounts c ON c.id = a.created_by
 LEFT JOIN memberships m ON m.org_id = a.org_id AND m.account_id = $1 AND ` + twoFactorAllows1 + `
 WHERE a.id = $2`
 
-// prepared returns the store's prepared statement for query, preparing it
-// once. Planning the single-agent permission query costs several times its
-// execution (about 0.8 ms against 0.2 ms on the benchmark org), and it runs
-// on every agent page and API call.
-func (s *Store) prepared(ctx context.Context, query string) (*sqlx.Stmt, error) {
-	if v, ok := s.stmts.Load(query); ok {
-		return v.(*sqlx.Stmt), nil
-	}
-	st, err := s.db.PreparexContext(ctx, query)
-	if err != nil {
-		return nil, fmt.Errorf("prepare: %w", err)
-	}
-	if v, loaded := s.stmts.LoadOrStore(query, st); loaded {
-		st.Close()
-		return v.(*sqlx.Stmt), nil
-	}
-	return st, nil
-}
-
 type queryer interface {
 	GetContext(ctx context.Context, dest any, query string, args ...any) error
 	SelectContext(ctx context.Context, dest any, query string, args ...any) error
@@ -131,17 +111,11 @@ func agentFor(ctx context.Context, q queryer, accountID, agentID int64, lock boo
 	return row.resolve()
 }
 
-// agent is agentFor outside a transaction, through the prepared statement.
+// agent is agentFor outside a transaction (through the statement cache:
+// planning this query costs several times its execution, and it runs on
+// every agent page and API call).
 func (s *Store) agent(ctx context.Context, accountID, agentID int64) (model.Agent, error) {
-	st, err := s.prepared(ctx, agentAccessQuery)
-	if err != nil {
-		return model.Agent{}, err
-	}
-	var row agentFactsRow
-	if err := st.GetContext(ctx, &row, accountID, agentID); err != nil {
-		return model.Agent{}, notFound(err, "agent")
-	}
-	return row.resolve()
+	return agentFor(ctx, s.db, accountID, agentID, false)
 }
 
 // AgentAccess is accountID's effective permission on agent agentID and where
@@ -359,7 +333,7 @@ func (s *Store) ListAgents(ctx context.Context, accountID int64, f AgentFilter) 
 	if f.ExcludeOrgs == nil {
 		f.ExcludeOrgs = []int64{}
 	}
-	if err := s.db.SelectContext(ctx, &rows, q, accountID, f.OrgID, f.PerPage, (f.Page-1)*f.PerPage, pq.Array(f.ExcludeOrgs)); err != nil {
+	if err := s.db.PerCall().SelectContext(ctx, &rows, q, accountID, f.OrgID, f.PerPage, (f.Page-1)*f.PerPage, pq.Array(f.ExcludeOrgs)); err != nil {
 		return AgentPage{}, fmt.Errorf("list agents: %w", err)
 	}
 	page := AgentPage{Agents: make([]model.Agent, 0, len(rows)), Page: f.Page, PerPage: f.PerPage}

@@ -12,7 +12,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -24,10 +23,9 @@ import (
 // Store holds the database handle and the clock. Tests inject the clock to
 // move time forward (invitation expiry, rate windows).
 type Store struct {
-	db       *sqlx.DB
+	db       *handle // the pool, with its prepared-statement cache
 	now      func() time.Time
 	fastHash bool
-	stmts    *sync.Map       // query -> *sqlx.Stmt, see prepared
 	provider PaymentProvider // funds wallets; nil is the manual provider
 	writers  *writers        // group-commit writer per hot wallet; nil: off
 	wstats   *walletStats    // batch sizes and purchase outcomes for /metrics
@@ -41,7 +39,7 @@ func WithClock(now func() time.Time) Option { return func(s *Store) { s.now = no
 
 // New wraps an open database.
 func New(db *sqlx.DB, opts ...Option) *Store {
-	s := &Store{db: db, now: time.Now, stmts: &sync.Map{}, writers: &writers{m: map[int64]*walletWriter{}},
+	s := &Store{db: newHandle(db), now: time.Now, writers: &writers{m: map[int64]*walletWriter{}},
 		wstats: newWalletStats()}
 	for _, o := range opts {
 		o(s)
@@ -76,7 +74,7 @@ func ConfigurePool(d *sqlx.DB) {
 func (s *Store) Now() time.Time { return s.now().UTC() }
 
 // DB exposes the handle for health checks and tests.
-func (s *Store) DB() *sqlx.DB { return s.db }
+func (s *Store) DB() *sqlx.DB { return s.db.DB }
 
 // Ping checks the database answers.
 func (s *Store) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }

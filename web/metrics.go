@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"net/http/pprof"
 
 	"guildhall/db"
 	"guildhall/web/observability"
@@ -24,9 +25,16 @@ func NewMetrics(store *db.Store, log *slog.Logger) *observability.Metrics {
 // Metrics().Registry).
 func (s *Server) Metrics() *observability.Metrics { return s.metrics }
 
-// MetricsHandler serves /metrics for a separate listen address (no token).
+// MetricsHandler serves /metrics for a separate listen address (no token),
+// and Go's profiler under /debug/pprof/: that address is meant for the
+// operator's network only, never the public listener.
 func (s *Server) MetricsHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", s.metrics.Handler(""))
+	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+	mux.HandleFunc("GET /debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
 	return mux
 }

@@ -1,0 +1,110 @@
+package db
+
+import (
+	"context"
+	"database/sql"
+	"sync"
+	"sync/atomic"
+
+	"github.com/jmoiron/sqlx"
+)
+
+// maxPrepared bounds the statement cache. The store's query texts are
+// written in code (filters are assembled from fixed pieces), so the real
+// number is a few hundred; the bound only guards against a query built from
+// data, which then runs unprepared.
+const maxPrepared = 2000
+
+// handle is the store's connection pool. Queries with arguments outside a
+// transaction run as prepared statements, cached by their text: PostgreSQL
+// parses and plans a statement once per connection instead of on every call,
+// and a prepared statement runs in one round trip (lib/pq sends an unnamed
+// statement's Parse and its Bind in two). On the large data set the
+// per-request statements (session, workspaces, banners, role) spent several
+// times their execution in parse and plan.
+//
+// A query whose best plan depends on its arguments (a member's 20 agents
+// against an admin's 100,000) goes through PerCall, which plans each call.
+type handle struct {
+	*sqlx.DB
+	stmts sync.Map // query text -> *sqlx.Stmt
+	n     atomic.Int64
+}
+
+func newHandle(d *sqlx.DB) *handle { return &handle{DB: d} }
+
+// PerCall is the pool without the statement cache: each call is planned with
+// its own arguments.
+func (h *handle) PerCall() *sqlx.DB { return h.DB }
+
+// prepared returns the cached statement for query, preparing it on first use
+// (database/sql then prepares it on each connection as it is used there).
+// nil means run it unprepared: the cache is full, or the query did not
+// prepare (the direct call reports the same error with its context).
+func (h *handle) prepared(ctx context.Context, query string) *sqlx.Stmt {
+	if v, ok := h.stmts.Load(query); ok {
+		return v.(*sqlx.Stmt)
+	}
+	if h.n.Load() >= maxPrepared {
+		return nil
+	}
+	st, err := h.DB.PreparexContext(ctx, query)
+	if err != nil {
+		return nil
+	}
+	if v, loaded := h.stmts.LoadOrStore(query, st); loaded {
+		st.Close()
+		return v.(*sqlx.Stmt)
+	}
+	h.n.Add(1)
+	return st
+}
+
+// GetContext is sqlx's GetContext through the statement cache.
+func (h *handle) GetContext(ctx context.Context, dest any, query string, args ...any) error {
+	if len(args) > 0 {
+		if st := h.prepared(ctx, query); st != nil {
+			return st.GetContext(ctx, dest, args...)
+		}
+	}
+	return h.DB.GetContext(ctx, dest, query, args...)
+}
+
+// SelectContext is sqlx's SelectContext through the statement cache.
+func (h *handle) SelectContext(ctx context.Context, dest any, query string, args ...any) error {
+	if len(args) > 0 {
+		if st := h.prepared(ctx, query); st != nil {
+			return st.SelectContext(ctx, dest, args...)
+		}
+	}
+	return h.DB.SelectContext(ctx, dest, query, args...)
+}
+
+// ExecContext is database/sql's ExecContext through the statement cache.
+func (h *handle) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if len(args) > 0 {
+		if st := h.prepared(ctx, query); st != nil {
+			return st.ExecContext(ctx, args...)
+		}
+	}
+	return h.DB.ExecContext(ctx, query, args...)
+}
+
+// QueryContext is database/sql's QueryContext through the statement cache.
+func (h *handle) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if len(args) > 0 {
+		if st := h.prepared(ctx, query); st != nil {
+			return st.QueryContext(ctx, args...)
+		}
+	}
+	return h.DB.QueryContext(ctx, query, args...)
+}
+
+// Close closes the cached statements and the pool.
+func (h *handle) Close() error {
+	h.stmts.Range(func(_, v any) bool {
+		v.(*sqlx.Stmt).Close()
+		return true
+	})
+	return h.DB.Close()
+}
