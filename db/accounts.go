@@ -420,31 +420,64 @@ func (s *Store) CreateSession(ctx context.Context, accountID int64, ip, userAgen
 // SessionAccount resolves a session id to its account and marks both seen
 // (at most once a minute, to keep page loads free of writes).
 func (s *Store) SessionAccount(ctx context.Context, sessionID string) (model.Account, error) {
+	acc, _, err := s.Session(ctx, sessionID)
+	return acc, err
+}
+
+// SessionFacts are what a browser request needs besides the account, read in
+// the same statement so a page does not pay a round trip for each: how the
+// session signed in (SSO enforcement), and whether each banner source has
+// anything to show (most requests have nothing, and then skip its query).
+type SessionFacts struct {
+	Method      string `db:"auth_method"`
+	SSOOrgID    *int64 `db:"sso_org_id"`
+	Invitations bool   `db:"has_invitations"`
+	Transfers   bool   `db:"has_transfers"`
+	AutoJoin    bool   `db:"has_auto_join"`
+}
+
+// sessionQuery is the session's account with its SessionFacts. The three
+// flags are the existence tests of MyInvitations, MyAgentTransfers and
+// AutoJoinOffers ($2 is now); each is an index probe.
+const sessionQuery = `SELECT ` + accountCols + `, s.last_seen_at AS last_seen_at_s, s.auth_method, s.sso_org_id,
+	(a.email_verified_at IS NOT NULL AND EXISTS (SELECT 1 FROM invitations i
+		WHERE i.email = a.email AND i.status = 'pending' AND i.expires_at > $2
+		  AND NOT EXISTS (SELECT 1 FROM memberships m WHERE m.org_id = i.org_id AND m.account_id = a.id))) AS has_invitations,
+	(a.email_verified_at IS NOT NULL AND EXISTS (SELECT 1 FROM agent_transfers tr
+		WHERE tr.to_email = a.email AND tr.status = 'pending' AND tr.expires_at > $2)) AS has_transfers,
+	(a.email_verified_at IS NOT NULL AND EXISTS (SELECT 1 FROM sso_domains d
+		WHERE d.domain = lower(substring(a.email from '@([^@]*)$')) AND d.verified_at IS NOT NULL AND d.auto_join
+		  AND NOT EXISTS (SELECT 1 FROM memberships m WHERE m.org_id = d.org_id AND m.account_id = a.id))) AS has_auto_join
+FROM sessions s JOIN accounts a ON a.id = s.account_id WHERE s.id_hash = $1`
+
+// Session loads the account signed in by a browser session, with its
+// SessionFacts, and marks the session seen (at most once a minute).
+func (s *Store) Session(ctx context.Context, sessionID string) (model.Account, SessionFacts, error) {
 	if sessionID == "" {
-		return model.Account{}, model.ErrUnauthorized
+		return model.Account{}, SessionFacts{}, model.ErrUnauthorized
 	}
 	var row struct {
 		model.Account
+		SessionFacts
 		LastSeen time.Time `db:"last_seen_at_s"`
 	}
-	err := s.db.GetContext(ctx, &row, `SELECT `+accountCols+`, s.last_seen_at AS last_seen_at_s
-		FROM sessions s JOIN accounts a ON a.id = s.account_id WHERE s.id_hash = $1`, HashSecret(sessionID))
+	now := s.Now()
+	err := s.db.GetContext(ctx, &row, sessionQuery, HashSecret(sessionID), now)
 	if errors.Is(err, sql.ErrNoRows) {
-		return model.Account{}, model.ErrUnauthorized
+		return model.Account{}, SessionFacts{}, model.ErrUnauthorized
 	}
 	if err != nil {
-		return model.Account{}, fmt.Errorf("load session: %w", err)
+		return model.Account{}, SessionFacts{}, fmt.Errorf("load session: %w", err)
 	}
-	now := s.Now()
 	if now.Sub(row.LastSeen) > time.Minute {
 		if _, err := s.db.ExecContext(ctx, `UPDATE sessions SET last_seen_at = $1 WHERE id_hash = $2`, now, HashSecret(sessionID)); err != nil {
-			return model.Account{}, fmt.Errorf("touch session: %w", err)
+			return model.Account{}, SessionFacts{}, fmt.Errorf("touch session: %w", err)
 		}
 		if _, err := s.db.ExecContext(ctx, `UPDATE accounts SET last_active_at = $1 WHERE id = $2`, now, row.ID); err != nil {
-			return model.Account{}, fmt.Errorf("touch account: %w", err)
+			return model.Account{}, SessionFacts{}, fmt.Errorf("touch account: %w", err)
 		}
 	}
-	return row.Account, nil
+	return row.Account, row.SessionFacts, nil
 }
 
 // DeleteSession ends one session (sign-out).

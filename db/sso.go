@@ -570,6 +570,47 @@ func (s *Store) SSOBlockedOrgs(ctx context.Context, acc model.Account, sessionID
 	return blocked, nil
 }
 
+// SessionWorkspaces is Workspaces and SSOBlockedOrgs for a browser session
+// in one statement: every workspace of acc, with the orgs the session may not
+// use (left in; the caller filters with WithoutOrgs). f is the session's
+// SessionFacts.
+func (s *Store) SessionWorkspaces(ctx context.Context, acc model.Account, f SessionFacts) ([]model.Workspace, map[int64]bool, error) {
+	var rows []struct {
+		model.Workspace
+		Enforced bool `db:"sso_enforced"`
+		AtDomain bool `db:"sso_at_domain"`
+	}
+	err := s.db.SelectContext(ctx, &rows, `SELECT `+orgCols+`, m.role,
+			COALESCE(c.enforced AND c.enabled, false) AS sso_enforced,
+			(COALESCE(c.enforced AND c.enabled, false) AND EXISTS (SELECT 1 FROM sso_domains d
+				WHERE d.org_id = o.id AND d.domain = $2 AND d.verified_at IS NOT NULL)) AS sso_at_domain
+		FROM orgs o
+		JOIN memberships m ON m.org_id = o.id AND m.account_id = $1
+		LEFT JOIN sso_connections c ON c.org_id = o.id
+		ORDER BY o.kind = 'personal' DESC, lower(o.display_name), o.id`, acc.ID, model.EmailDomain(acc.Email))
+	if err != nil {
+		return nil, nil, fmt.Errorf("list workspaces: %w", err)
+	}
+	method, ssoOrg := f.Method, int64(0)
+	if method == "" {
+		method = model.AuthPassword
+	}
+	if f.SSOOrgID != nil {
+		ssoOrg = *f.SSOOrgID
+	}
+	ws := make([]model.Workspace, 0, len(rows))
+	blocked := map[int64]bool{}
+	for _, r := range rows {
+		ws = append(ws, r.Workspace)
+		gate := model.SSOFacts{Enforced: r.Enforced, AtDomain: r.AtDomain, Role: r.Role, OrgID: r.ID,
+			SessionMethod: method, SessionOrgID: ssoOrg}
+		if model.SSOGate(gate) == model.GateRefuse {
+			blocked[r.ID] = true
+		}
+	}
+	return ws, blocked, nil
+}
+
 // PasswordGate decides a password sign-in of acc. refused names an org whose
 // enforced SSO the account must use (the sign-in is refused, audited
 // sso.password_refused); otherwise each org where an owner used the

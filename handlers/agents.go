@@ -50,8 +50,8 @@ func (b *Base) SendAgentTransfer(ctx context.Context, t model.AgentTransfer, tok
 
 // TransferBanner lists incoming agent transfers for the banner.
 func (b *Base) TransferBanner(c echo.Context, acc model.Account) ([]views.BannerItem, error) {
-	if !acc.Verified() {
-		return nil, nil
+	if p, ok := request.PendingFor(c); !acc.Verified() || ok && !p.Transfers {
+		return nil, nil // read with the session: nothing pending
 	}
 	ts, err := b.Store.MyAgentTransfers(c.Request().Context(), acc.ID)
 	if err != nil {

@@ -57,6 +57,9 @@ func (b *Base) InvitationBanner(c echo.Context, acc model.Account) ([]views.Bann
 	if !acc.Verified() || strings.HasPrefix(c.Request().URL.Path, "/invitations/") {
 		return nil, nil // the link page shows the invitation itself
 	}
+	if p, ok := request.PendingFor(c); ok && !p.Invitations {
+		return nil, nil // read with the session: nothing pending
+	}
 	invs, err := b.Store.MyInvitations(c.Request().Context(), acc.ID)
 	if err != nil {
 		return nil, err

@@ -775,6 +775,9 @@ func (h *SSO) SetupTest(c echo.Context) error {
 // AutoJoinBanner offers membership of orgs whose auto-join domain matches
 // the account's verified email (a BannerSource).
 func (h *SSO) AutoJoinBanner(c echo.Context, acc model.Account) ([]views.BannerItem, error) {
+	if p, ok := request.PendingFor(c); ok && !p.AutoJoin {
+		return nil, nil // read with the session: no offer
+	}
 	offers, err := h.Store.AutoJoinOffers(c.Request().Context(), acc)
 	if err != nil {
 		return nil, err

@@ -88,6 +88,10 @@ func newToken() string {
 
 // sessionMiddleware loads the cookie session, the signed-in account, the
 // CSRF token and the flashes for every browser request.
+// keySessionFacts carries the session's db.SessionFacts from the session
+// middleware to the workspace middleware.
+const keySessionFacts = "guildhall.session_facts"
+
 func (s *Server) sessionMiddleware(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		sess, _ := s.cookies.Get(c.Request(), cookieName) // a bad cookie yields a fresh session
@@ -112,10 +116,12 @@ func (s *Server) sessionMiddleware(next echo.HandlerFunc) echo.HandlerFunc {
 			request.SetFlashes(c, fl)
 		}
 		if sid, _ := sess.Values[keySID].(string); sid != "" {
-			acc, err := s.store.SessionAccount(c.Request().Context(), sid)
+			acc, facts, err := s.store.Session(c.Request().Context(), sid)
 			switch {
 			case err == nil:
 				request.SetAccount(c, acc, sid)
+				request.SetPending(c, request.Pending{Invitations: facts.Invitations, Transfers: facts.Transfers, AutoJoin: facts.AutoJoin})
+				c.Set(keySessionFacts, facts)
 			case model.CodeOf(err) == model.CodeUnauthorized:
 				delete(sess.Values, keySID) // signed out elsewhere or password changed
 				dirty = true
@@ -183,18 +189,12 @@ func (s *Server) workspaceMiddleware(next echo.HandlerFunc) echo.HandlerFunc {
 		if !ok {
 			return next(c)
 		}
-		all, err := s.store.Workspaces(c.Request().Context(), acc.ID)
-		if err != nil {
-			return err
-		}
 		// SSO enforcement: a session not signed in by an enforcing org's IdP
 		// does not see that org (the store decides who it binds).
-		blocked, err := s.store.SSOBlockedOrgs(c.Request().Context(), acc, request.SessionID(c))
+		facts, _ := c.Get(keySessionFacts).(db.SessionFacts)
+		all, blocked, err := s.store.SessionWorkspaces(c.Request().Context(), acc, facts)
 		if err != nil {
 			return err
-		}
-		if blocked == nil {
-			blocked = map[int64]bool{}
 		}
 		request.SetSSOBlocked(c, blocked)
 		all = db.WithoutOrgs(all, blocked)

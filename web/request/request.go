@@ -137,3 +137,19 @@ func SSOBlocked(c echo.Context) (blocked map[int64]bool, ok bool) {
 	blocked, ok = c.Get(keySSOBlocked).(map[int64]bool)
 	return blocked, ok
 }
+
+const keyPending = "guildhall.pending"
+
+// Pending says which banner sources have something for the signed-in
+// account, as read with its session.
+type Pending struct{ Invitations, Transfers, AutoJoin bool }
+
+// SetPending keeps what the session middleware read.
+func SetPending(c echo.Context, p Pending) { c.Set(keyPending, p) }
+
+// PendingFor is what SetPending kept; ok is false when nothing read it in
+// this request (a source then looks for itself).
+func PendingFor(c echo.Context) (p Pending, ok bool) {
+	p, ok = c.Get(keyPending).(Pending)
+	return p, ok
+}
