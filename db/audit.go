@@ -168,15 +168,11 @@ func (s *Store) RecentActivity(ctx context.Context, orgID int64, n int) ([]Activ
 // settings page can list it before anyone tries (DeleteOrg checks again
 // under its lock).
 func (s *Store) DeleteBlockers(ctx context.Context, orgID int64) ([]Blocker, error) {
-	var all []Blocker
-	for _, q := range deleteGuards {
-		var bs []Blocker
-		if err := s.db.SelectContext(ctx, &bs, q, orgID); err != nil {
-			return nil, fmt.Errorf("check what the org owns: %w", err)
-		}
-		all = append(all, bs...)
+	var bs []Blocker
+	if err := s.db.SelectContext(ctx, &bs, deleteGuards, orgID, BlockerSample); err != nil {
+		return nil, fmt.Errorf("check what the org owns: %w", err)
 	}
-	return all, nil
+	return bs, nil
 }
 
 // requireAction checks the actor's role in org allows action. Not a member is

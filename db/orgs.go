@@ -306,29 +306,58 @@ type Blocker struct {
 	ID          int64  `json:"id" db:"id"`
 	Label       string `json:"label" db:"label"`
 	AmountCents int64  `json:"amount_cents,omitempty" db:"amount_cents"`
+	// OfKind is how many of this kind the org owns; only the first
+	// BlockerSample of each are listed (an org may own 100,000 agents).
+	OfKind int64 `json:"of_kind" db:"of_kind"`
 }
 
-// deleteGuards each list what an org still owns of one kind. A new kind of
-// owned thing (packages, ...) adds its query here, and deletion refuses while
-// any of them returns rows.
-var deleteGuards = []string{
-	`SELECT 'agent' AS kind, id, name AS label, 0::bigint AS amount_cents FROM agents WHERE org_id = $1 ORDER BY id`,
-	`SELECT 'balance' AS kind, org_id AS id, balance_cents::text || ' cents' AS label, balance_cents AS amount_cents
-		FROM wallets WHERE org_id = $1 AND balance_cents > 0`,
-	`SELECT 'package' AS kind, id, slug AS label, 0::bigint AS amount_cents FROM packages WHERE org_id = $1 ORDER BY id`,
-}
+// BlockerSample is how many blockers of each kind are named.
+const BlockerSample = 10
+
+// deleteGuards lists what an org still owns, BlockerSample of each kind with
+// the kind's total: agents (counted by the org's trigger-kept counter), a
+// positive balance, published packages. A new kind of owned thing adds its
+// branch here, and deletion refuses while any returns rows.
+const deleteGuards = `(SELECT 'agent' AS kind, id, name AS label, 0::bigint AS amount_cents,
+		(SELECT agent_count FROM orgs WHERE id = $1)::bigint AS of_kind
+	FROM agents WHERE org_id = $1 ORDER BY id LIMIT $2)
+UNION ALL
+(SELECT 'balance', org_id, balance_cents::text || ' cents', balance_cents, 1
+	FROM wallets WHERE org_id = $1 AND balance_cents > 0)
+UNION ALL
+(SELECT 'package', id, slug, 0, (SELECT count(*) FROM packages WHERE org_id = $1)
+	FROM packages WHERE org_id = $1 ORDER BY id LIMIT $2)`
 
 // DeleteBlockers lists what stops org from being deleted.
 func (tx *Tx) deleteBlockers(orgID int64) ([]Blocker, error) {
-	var all []Blocker
-	for _, q := range deleteGuards {
-		var bs []Blocker
-		if err := tx.SelectContext(tx.ctx, &bs, q, orgID); err != nil {
-			return nil, fmt.Errorf("check what the org owns: %w", err)
-		}
-		all = append(all, bs...)
+	var bs []Blocker
+	if err := tx.SelectContext(tx.ctx, &bs, deleteGuards, orgID, BlockerSample); err != nil {
+		return nil, fmt.Errorf("check what the org owns: %w", err)
 	}
-	return all, nil
+	return bs, nil
+}
+
+// blockerSummary names the blockers for a refusal: each listed one, and how
+// many more of its kind there are.
+func blockerSummary(bs []Blocker) string {
+	var labels []string
+	listed := map[string]int64{}
+	total := map[string]int64{}
+	var kinds []string
+	for _, b := range bs {
+		labels = append(labels, b.Kind+" "+b.Label)
+		if _, seen := total[b.Kind]; !seen {
+			kinds = append(kinds, b.Kind)
+		}
+		listed[b.Kind]++
+		total[b.Kind] = b.OfKind
+	}
+	for _, k := range kinds {
+		if more := total[k] - listed[k]; more > 0 {
+			labels = append(labels, fmt.Sprintf("%d more %ss", more, k))
+		}
+	}
+	return strings.Join(labels, ", ")
 }
 
 // DeleteOrg deletes a team org (owner only), confirmed by its slug, unless it
@@ -357,16 +386,14 @@ func (s *Store) DeleteOrg(ctx context.Context, actor model.Actor, orgID int64, c
 			return err
 		}
 		if len(blockers) > 0 {
-			labels := make([]string, 0, len(blockers))
 			howTo := ""
 			for _, b := range blockers {
-				labels = append(labels, b.Kind+" "+b.Label)
 				if b.Kind == "balance" {
 					howTo = " To clear the balance, spend it, or transfer it to another workspace you own (Wallet, Transfer credits)."
 				}
 			}
 			return &model.Error{Code: model.CodeConflict,
-				Message: "This organization still owns " + strings.Join(labels, ", ") + ". Move, transfer or delete them first." + howTo,
+				Message: "This organization still owns " + blockerSummary(blockers) + ". Move, transfer or delete them first." + howTo,
 				Details: map[string]any{"blockers": blockers}}
 		}
 		if err := tx.Record(orgID, "org.deleted", orgTarget(org)); err != nil {

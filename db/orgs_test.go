@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 
@@ -158,8 +159,20 @@ func TestDeleteOrgRules(t *testing.T) {
 		t.Fatalf("delete with an agent: %v", err)
 	}
 	bs := e.Details.(map[string]any)["blockers"].([]db.Blocker)
-	if len(bs) != 1 || bs[0].Kind != "agent" || bs[0].Label != "Scout" {
+	if len(bs) != 1 || bs[0].Kind != "agent" || bs[0].Label != "Scout" || bs[0].OfKind != 1 {
 		t.Fatalf("blockers %+v", bs)
+	}
+	// Many agents: the first BlockerSample are named, the rest counted (an
+	// org with 100,000 agents must not list them all).
+	s.DB().MustExec(`INSERT INTO agents (org_id, created_by, name) SELECT $1, $2, 'Bot ' || g FROM generate_series(1, 14) g`, ws.ID, acc.ID)
+	err = s.DeleteOrg(ctx, owner, ws.ID, "acme")
+	e, _ = model.AsError(err)
+	bs = e.Details.(map[string]any)["blockers"].([]db.Blocker)
+	if len(bs) != db.BlockerSample || bs[0].OfKind != 15 || !strings.Contains(e.Message, "agent Scout") || !strings.Contains(e.Message, "5 more agents") {
+		t.Fatalf("15 agents: %d blockers (of %d), message %q", len(bs), bs[0].OfKind, e.Message)
+	}
+	if page, err := s.DeleteBlockers(ctx, ws.ID); err != nil || len(page) != db.BlockerSample {
+		t.Fatalf("settings page blockers: %d %v", len(page), err)
 	}
 	s.DB().MustExec(`DELETE FROM agents`)
 	if err := s.DeleteOrg(ctx, owner, ws.ID, "acme"); err != nil {

@@ -171,8 +171,13 @@ func (h *Workspaces) settingsView(c echo.Context, ws model.Workspace) (views.Set
 		if err != nil {
 			return views.SettingsView{}, err
 		}
-		for _, b := range bs {
+		listed := map[string]int64{}
+		for i, b := range bs {
 			blocked = append(blocked, blockerLabel(b))
+			listed[b.Kind]++
+			if more := b.OfKind - listed[b.Kind]; more > 0 && (i == len(bs)-1 || bs[i+1].Kind != b.Kind) {
+				blocked = append(blocked, moreBlockers(b.Kind, more))
+			}
 		}
 	}
 	return views.SettingsView{
@@ -252,6 +257,14 @@ func (h *Workspaces) DeleteOrg(c echo.Context) error {
 		return err
 	}
 	return Redirect(c, "/", "success", "Deleted "+ws.DisplayName+". Its audit log is kept.")
+}
+
+// moreBlockers says how many of a kind were not listed.
+func moreBlockers(kind string, n int64) string {
+	if kind == "agent" {
+		return "…and " + views.Count(n) + " more agents (Agents lists them all)"
+	}
+	return "…and " + views.Count(n) + " more " + kind + "s"
 }
 
 func blockerLabel(b db.Blocker) string {
