@@ -166,32 +166,53 @@ func (tx *Tx) countActiveTokens(accountID, orgID int64, personal bool) (int, err
 // TokenAccount resolves a bearer secret to its token and account. Revoked,
 // expired and unknown tokens are all unauthorized.
 func (s *Store) TokenAccount(ctx context.Context, secret string) (model.APIToken, model.Account, error) {
-	var row tokenRow
-	err := s.db.GetContext(ctx, &row, `SELECT `+tokenCols+` FROM api_tokens WHERE token_hash = $1`, HashSecret(secret))
+	t, acc, _, err := s.TokenSession(ctx, secret)
+	return t, acc, err
+}
+
+// tokenSessionQuery is a token with its account in one statement, and
+// whether the account belongs to any org enforcing SSO (most do not, and
+// then the SSO gate needs no query of its own).
+const tokenSessionQuery = `SELECT t.id AS "t.id", t.account_id AS "t.account_id", t.name AS "t.name", t.prefix AS "t.prefix",
+	t.scopes AS "t.scopes", t.org_id AS "t.org_id", t.policy_id AS "t.policy_id", t.expires_at AS "t.expires_at",
+	t.last_used_at AS "t.last_used_at", t.revoked_at AS "t.revoked_at", t.created_at AS "t.created_at",
+	` + accountCols + `,
+	EXISTS (SELECT 1 FROM memberships m JOIN sso_connections c ON c.org_id = m.org_id AND c.enforced AND c.enabled
+		WHERE m.account_id = a.id) AS sso_enforced_somewhere
+FROM api_tokens t JOIN accounts a ON a.id = t.account_id WHERE t.token_hash = $1`
+
+// TokenSession authenticates an API token: the token, its account, and
+// whether any org the account belongs to enforces SSO (ssoAnywhere false:
+// SSOBlockedOrgs would find nothing). It marks the token used, at most once
+// a minute.
+func (s *Store) TokenSession(ctx context.Context, secret string) (model.APIToken, model.Account, bool, error) {
+	var row struct {
+		Token tokenRow `db:"t"`
+		model.Account
+		SSO bool `db:"sso_enforced_somewhere"`
+	}
+	invalid := &model.Error{Code: model.CodeUnauthorized, Message: "Invalid or expired token."}
+	err := s.db.GetContext(ctx, &row, tokenSessionQuery, HashSecret(secret))
 	if errors.Is(err, sql.ErrNoRows) {
-		return model.APIToken{}, model.Account{}, &model.Error{Code: model.CodeUnauthorized, Message: "Invalid or expired token."}
+		return model.APIToken{}, model.Account{}, false, invalid
 	}
 	if err != nil {
-		return model.APIToken{}, model.Account{}, fmt.Errorf("load token: %w", err)
+		return model.APIToken{}, model.Account{}, false, fmt.Errorf("load token: %w", err)
 	}
-	t := row.token()
-	if t.RevokedAt != nil || (t.ExpiresAt != nil && !t.ExpiresAt.After(s.Now())) {
-		return model.APIToken{}, model.Account{}, &model.Error{Code: model.CodeUnauthorized, Message: "Invalid or expired token."}
-	}
-	acc, err := s.AccountByID(ctx, t.AccountID)
-	if err != nil {
-		return model.APIToken{}, model.Account{}, err
-	}
+	t, acc := row.Token.token(), row.Account
 	now := s.Now()
+	if t.RevokedAt != nil || (t.ExpiresAt != nil && !t.ExpiresAt.After(now)) {
+		return model.APIToken{}, model.Account{}, false, invalid
+	}
 	if t.LastUsedAt == nil || now.Sub(*t.LastUsedAt) > time.Minute {
 		if _, err := s.db.ExecContext(ctx, `UPDATE api_tokens SET last_used_at = $1 WHERE id = $2`, now, t.ID); err != nil {
-			return model.APIToken{}, model.Account{}, fmt.Errorf("touch token: %w", err)
+			return model.APIToken{}, model.Account{}, false, fmt.Errorf("touch token: %w", err)
 		}
 		if _, err := s.db.ExecContext(ctx, `UPDATE accounts SET last_active_at = $1 WHERE id = $2`, now, acc.ID); err != nil {
-			return model.APIToken{}, model.Account{}, fmt.Errorf("touch account: %w", err)
+			return model.APIToken{}, model.Account{}, false, fmt.Errorf("touch account: %w", err)
 		}
 	}
-	return t, acc, nil
+	return t, acc, row.SSO, nil
 }
 
 // Tokens lists the account's tokens, newest first.

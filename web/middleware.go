@@ -235,9 +235,12 @@ func (s *Server) bearerMiddleware(next echo.HandlerFunc) echo.HandlerFunc {
 		if !ok || strings.TrimSpace(secret) == "" {
 			return &model.Error{Code: model.CodeUnauthorized, Message: "Send a bearer token: Authorization: Bearer <token>."}
 		}
-		tok, acc, err := s.store.TokenAccount(c.Request().Context(), strings.TrimSpace(secret))
+		tok, acc, ssoAnywhere, err := s.store.TokenSession(c.Request().Context(), strings.TrimSpace(secret))
 		if err != nil {
 			return err
+		}
+		if !ssoAnywhere {
+			request.SetSSOBlocked(c, map[int64]bool{}) // no org of the account enforces SSO
 		}
 		// A purchase-only or download-only token (SPEC 11, the seed's agent
 		// token "with purchase + download scopes") may buy or download; the

@@ -151,6 +151,9 @@ func (b *Base) SSOBlocked(c echo.Context) (map[int64]bool, error) {
 	if m, ok := c.Get(ssoBlockedKey).(map[int64]bool); ok {
 		return m, nil
 	}
+	if m, ok := request.SSOBlocked(c); ok {
+		return m, nil // decided with the token: no org of the account enforces SSO
+	}
 	m, err := b.Store.SSOBlockedOrgs(c.Request().Context(), Account(c), "")
 	if err != nil {
 		return nil, err
