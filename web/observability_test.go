@@ -2,8 +2,10 @@ package web_test
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -240,5 +242,49 @@ func TestPagesCompressed(t *testing.T) {
 	}
 	if r := get("/healthz"); r.Header.Get("Content-Encoding") != "" {
 		t.Fatalf("/healthz compressed")
+	}
+	// The compressed body is the page: the same bytes as without gzip.
+	body := func(path, enc, method string) (*http.Response, string) {
+		req, _ := http.NewRequest(method, env.URL+path, nil)
+		if enc != "" {
+			req.Header.Set("Accept-Encoding", enc)
+		}
+		r, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Body.Close()
+		var rd io.Reader = r.Body
+		if r.Header.Get("Content-Encoding") == "gzip" && method != http.MethodHead {
+			zr, err := gzip.NewReader(r.Body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rd = zr
+		}
+		b, err := io.ReadAll(rd)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r, string(b)
+	}
+	zr, zb := body("/login", "gzip, deflate, br", http.MethodGet)
+	pr, pb := body("/login", "identity", http.MethodGet)
+	if zr.Header.Get("Content-Encoding") != "gzip" || pr.Header.Get("Content-Encoding") != "" || len(pb) < 1024 ||
+		!strings.Contains(zb, "</html>") || len(zb) != len(pb) {
+		t.Fatalf("gzip %q (%d bytes) against identity %q (%d bytes)", zr.Header.Get("Content-Encoding"), len(zb), pr.Header.Get("Content-Encoding"), len(pb))
+	}
+	if !strings.Contains(strings.Join(pr.Header.Values("Vary"), ","), "Accept-Encoding") {
+		t.Fatalf("an uncompressed page lacks Vary: Accept-Encoding (a cache would serve it to anyone)")
+	}
+	// q=0 refuses gzip; a page not found is still a page; HEAD has no body.
+	if r, _ := body("/login", "gzip;q=0", http.MethodGet); r.Header.Get("Content-Encoding") != "" {
+		t.Fatalf("gzip;q=0 got gzip")
+	}
+	if r, b := body("/no-such-page", "gzip", http.MethodGet); r.StatusCode != http.StatusNotFound || b == "" {
+		t.Fatalf("404 under gzip: %d %q", r.StatusCode, b)
+	}
+	if r, b := body("/login", "gzip", http.MethodHead); r.StatusCode != http.StatusOK || b != "" {
+		t.Fatalf("HEAD /login under gzip: %d, %d bytes", r.StatusCode, len(b))
 	}
 }
