@@ -369,8 +369,9 @@ func (s *Store) SpendingByDay(ctx context.Context, actor model.Actor, orgID int6
 	}
 	start := model.DayWindow(s.Now()).AddDate(0, 0, -(days - 1))
 	var rows []DaySpend
-	err := s.db.SelectContext(ctx, &rows, `SELECT (p.created_at AT TIME ZONE 'UTC')::date::timestamp AT TIME ZONE 'UTC' AS day, -sum(p.amount_cents) AS cents
-		FROM postings p WHERE p.org_id = $1 AND p.kind = 'purchase' AND p.created_at >= $2 GROUP BY 1`, orgID, start)
+	// wallet_day_spend is kept by a trigger on postings (00013).
+	err := s.db.SelectContext(ctx, &rows, `SELECT day::timestamp AT TIME ZONE 'UTC' AS day, cents
+		FROM wallet_day_spend WHERE org_id = $1 AND day >= $2::date`, orgID, start.Format(time.DateOnly))
 	if err != nil {
 		return nil, fmt.Errorf("spending by day: %w", err)
 	}
@@ -807,6 +808,20 @@ func (s *Store) CheckLedger(ctx context.Context) error {
 	}
 	for _, id := range lastAfter {
 		bad = append(bad, fmt.Sprintf("wallet %d: the last entry's balance after differs from the balance", id))
+	}
+	var daySpend []string
+	if err := s.db.SelectContext(ctx, &daySpend, `SELECT coalesce(d.org_id, p.org_id)::text || ' on ' || coalesce(d.day, p.day)::text
+		FROM wallet_day_spend d FULL JOIN (
+			SELECT org_id, (created_at AT TIME ZONE 'UTC')::date AS day, -sum(amount_cents) AS cents
+			FROM postings WHERE kind = 'purchase' AND org_id IS NOT NULL GROUP BY 1, 2) p
+		ON p.org_id = d.org_id AND p.day = d.day
+		WHERE d.cents IS DISTINCT FROM p.cents AND (d.org_id IS NULL OR EXISTS (SELECT 1 FROM orgs WHERE id = d.org_id))
+			AND (p.org_id IS NULL OR EXISTS (SELECT 1 FROM orgs WHERE id = p.org_id))
+		LIMIT 10`); err != nil {
+		return err
+	}
+	for _, k := range daySpend {
+		bad = append(bad, "the day's spending of org "+k+" differs from its purchases")
 	}
 	if len(bad) > 0 {
 		return errors.New(strings.Join(bad, "; "))

@@ -605,6 +605,16 @@ func TestEntriesPagesAndFilters(t *testing.T) {
 	if err != nil || len(days) != 30 || days[29].Cents != 300 || days[0].Cents != 0 {
 		t.Fatalf("spending by day: %+v %v", days, err)
 	}
+	// The day totals are kept by a trigger; CheckLedger compares them with
+	// the purchases, so a drift is caught by every ledger test.
+	if err := f.s.CheckLedger(f.ctx); err != nil {
+		t.Fatal(err)
+	}
+	f.s.DB().MustExec(`UPDATE wallet_day_spend SET cents = cents + 1 WHERE org_id = $1`, f.org.ID)
+	if err := f.s.CheckLedger(f.ctx); err == nil || !strings.Contains(err.Error(), "day's spending") {
+		t.Fatalf("a drifted day total passed CheckLedger: %v", err)
+	}
+	f.s.DB().MustExec(`UPDATE wallet_day_spend SET cents = cents - 1 WHERE org_id = $1`, f.org.ID)
 	_, err = f.s.Wallet(f.ctx, f.outsider, f.org.ID)
 	wantCode(t, err, model.CodeNotFound)
 }

@@ -314,7 +314,7 @@ func signIn(base, email, password, org string, withToken bool) (session, error) 
 
 // ids are the things the routes open, found through the API.
 type ids struct {
-	BigTeam, ReaderTeam, Agent, Member, Actor int64
+	BigTeam, ReaderTeam, Agent, Member, Actor, Package int64
 }
 
 func discover(base string, owner session, org string) (ids, error) {
@@ -380,6 +380,18 @@ func discover(base string, owner session, org string) (ids, error) {
 	}
 	out.Member = members.Data[len(members.Data)-1].ID
 	out.Actor = out.Member
+	var packages struct {
+		Data []struct {
+			ID int64 `json:"id"`
+		} `json:"data"`
+	}
+	if err := get("/api/packages", &packages); err != nil {
+		return out, err
+	}
+	if len(packages.Data) == 0 {
+		return out, errors.New("no packages (guildhall demo --size large publishes some)")
+	}
+	out.Package = packages.Data[0].ID
 	return out, nil
 }
 
@@ -428,7 +440,23 @@ func routesFor(org string, id ids, owner, reader session) []route {
 	as(owner, "GET /profile", "/profile")
 	as(owner, "GET /orgs/new", "/orgs/new")
 	as(owner, "GET /members/:id/transfer", fmt.Sprintf("/members/%d/transfer", id.Member))
+	as(owner, "GET /profile/two-factor", "/profile/two-factor")
+	as(owner, "GET /wallet (100,000 entries)", "/wallet")
+	as(owner, "GET /policies", "/policies")
+	as(owner, "GET /approvals", "/approvals")
+	as(owner, "GET /packages", "/packages")
+	as(owner, "GET /packages/:id", fmt.Sprintf("/packages/%d", id.Package))
+	as(owner, "GET /packages/new", "/packages/new")
+	as(owner, "GET /entitlements", "/entitlements")
+	as(owner, "GET /sso", "/sso")
+	as(owner, "GET /usage", "/usage")
+	// A plain member's view of the org-wide pages.
+	as(reader, "GET / (reader)", "/")
+	as(reader, "GET /members (reader)", "/members")
+	as(reader, "GET /teams (reader)", "/teams")
+	as(reader, "GET /members/leave (reader)", "/members/leave")
 	as(session{}, "GET /login", "/login")
+	as(session{}, "GET /signup", "/signup")
 	// Main API reads.
 	api("GET /api/me", "/api/me")
 	api("GET /api/orgs", "/api/orgs")
@@ -439,6 +467,10 @@ func routesFor(org string, id ids, owner, reader session) []route {
 	api("GET /api/agents", "/api/agents?org="+org)
 	api("GET /api/agents/:id", fmt.Sprintf("/api/agents/%d", id.Agent))
 	api("GET /api/orgs/:org/audit", "/api/orgs/"+org+"/audit")
+	api("GET /api/orgs/:org/wallet", "/api/orgs/"+org+"/wallet")
+	api("GET /api/orgs/:org/wallet/transactions", "/api/orgs/"+org+"/wallet/transactions")
+	api("GET /api/orgs/:org/usage", "/api/orgs/"+org+"/usage")
+	api("GET /api/packages", "/api/packages")
 	return rs
 }
 
