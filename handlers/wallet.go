@@ -162,12 +162,17 @@ func (h *Wallet) view(c echo.Context, st walletForms) (views.WalletView, error) 
 		v.Kinds = append(v.Kinds, components.Option{Value: k, Label: strings.ReplaceAll(k, "_", " ")})
 	}
 	v.Members = []components.Option{{Value: "", Label: "Everyone"}}
-	members, _, err := h.Store.Members(ctx, actor, ws.ID, "", 1, 100)
+	people, err := h.Store.WalletActors(ctx, ws.ID)
 	if err != nil {
 		return v, err
 	}
-	for _, m := range members {
+	chosen := f.UserID == 0
+	for _, m := range people {
 		v.Members = append(v.Members, components.Option{Value: strconv.FormatInt(m.AccountID, 10), Label: m.Name + " (" + m.Email + ")"})
+		chosen = chosen || m.AccountID == f.UserID
+	}
+	if !chosen { // filtered by someone outside the recent entries: keep the choice visible
+		v.Members = append(v.Members, components.Option{Value: v.Member, Label: "User " + v.Member})
 	}
 	days, err := h.Store.SpendingByDay(ctx, actor, ws.ID, 30)
 	if err != nil {

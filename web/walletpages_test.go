@@ -125,6 +125,16 @@ func TestWalletCSVNeutralisesFormulas(t *testing.T) {
 	if p := f.owner.Get("/wallet"); !strings.Contains(p.Body, `<rect x=`) || !strings.Contains(p.Body, "$1.00") {
 		t.Fatal("chart missing")
 	}
+	// The "who" filter offers the people behind recent entries: the member
+	// who bought, not the billing member who never moved money; a filter on
+	// anyone else stays selectable.
+	who := f.billing.Get("/wallet").Body
+	if !strings.Contains(who, "Mia Member (member@example.com)") || strings.Contains(who, "Bill Billing (billing@example.com)") {
+		t.Fatal("the who filter should list the buyer and not the billing member")
+	}
+	if p := f.billing.Get(fmt.Sprintf("/wallet?user_id=%d", f.ids["billing"])); !strings.Contains(p.Body, fmt.Sprintf(`value="%d" selected`, f.ids["billing"])) {
+		t.Fatal("a chosen user outside the recent entries is not kept in the filter")
+	}
 }
 
 func TestPackagesPagesBuyAndApprovals(t *testing.T) {
