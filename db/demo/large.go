@@ -112,9 +112,10 @@ func Generate(ctx context.Context, s *db.Store, slug, ownerEmail, readerEmail st
 		step(what, t)
 		return nil
 	}
-	// Plan limits that fit the data, as a paying customer of this size has.
+	// Plan limits that fit the data, as a paying customer of this size has
+	// (and requests enough for load runs: a run sends about 100,000).
 	if err := run("org limits", `UPDATE orgs SET plan = 'team', limit_team_members = 1000000, limit_agents = 1000000,
-		limit_api_keys = 1000 WHERE id = $1`, org); err != nil {
+		limit_api_keys = 1000, limit_monthly_requests = 2000000000 WHERE id = $1`, org); err != nil {
 		return g, err
 	}
 	if err := run("reader membership", `INSERT INTO memberships (org_id, account_id, role) VALUES ($1, $2, 'member')`, org, g.Reader.ID); err != nil {
