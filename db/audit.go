@@ -203,6 +203,9 @@ func auditActionFor(a model.Action) string {
 
 // RoleIn returns accountID's role in org; not a member is not found.
 func (s *Store) RoleIn(ctx context.Context, orgID, accountID int64) (model.Role, error) {
+	if r, ok := knownRole(ctx, orgID, accountID); ok {
+		return r, nil
+	}
 	var r model.Role
 	err := s.db.GetContext(ctx, &r, `SELECT role FROM memberships WHERE org_id = $1 AND account_id = $2`, orgID, accountID)
 	return r, notFound(err, "organization")

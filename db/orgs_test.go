@@ -271,3 +271,31 @@ func TestMembersWithoutTwoFactor(t *testing.T) {
 		t.Fatalf("members without two-factor = %d (a direct count says %d), want 3", n, want)
 	}
 }
+
+// RoleIn answers from roles the request has just read (db.WithKnownRoles),
+// for that account only; another org or account still asks the database.
+func TestRoleInUsesKnownRoles(t *testing.T) {
+	s := newStore(t)
+	ctx := context.Background()
+	acc, owner := signup(t, s, "ada@example.com")
+	bob, _ := signup(t, s, "bob@example.com")
+	ws, err := s.CreateOrg(ctx, owner, db.CreateOrgInput{DisplayName: "Acme", Slug: "acme"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.DB().MustExec(`INSERT INTO memberships (org_id, account_id, role) VALUES ($1, $2, 'member')`, ws.ID, bob.ID)
+	// A deliberately different role in the context shows which answer is used.
+	known := db.WithKnownRoles(ctx, bob.ID, []model.Workspace{{Org: model.Org{ID: ws.ID}, Role: model.RoleAdmin}})
+	if r, err := s.RoleIn(known, ws.ID, bob.ID); err != nil || r != model.RoleAdmin {
+		t.Fatalf("known role: %s %v", r, err)
+	}
+	if r, err := s.RoleIn(known, ws.ID, acc.ID); err != nil || r != model.RoleOwner {
+		t.Fatalf("another account's role came from the context: %s %v", r, err)
+	}
+	if r, err := s.RoleIn(known, acc.PersonalOrgID, bob.ID); !errors.Is(err, model.ErrNotFound) {
+		t.Fatalf("an org outside the known list: %s %v", r, err)
+	}
+	if r, err := s.RoleIn(ctx, ws.ID, bob.ID); err != nil || r != model.RoleMember {
+		t.Fatalf("without known roles: %s %v", r, err)
+	}
+}

@@ -196,6 +196,10 @@ func (s *Server) workspaceMiddleware(next echo.HandlerFunc) echo.HandlerFunc {
 		if err != nil {
 			return err
 		}
+		if m := c.Request().Method; m == http.MethodGet || m == http.MethodHead {
+			// Reads may take the roles from this list (db.WithKnownRoles).
+			c.SetRequest(c.Request().WithContext(db.WithKnownRoles(c.Request().Context(), acc.ID, all)))
+		}
 		request.SetSSOBlocked(c, blocked)
 		all = db.WithoutOrgs(all, blocked)
 		w := request.Session(c).(*sessionWriter)

@@ -137,6 +137,10 @@ func (b *Base) OrgRef(c echo.Context, ref string) (model.Workspace, error) {
 	if err := b.SSOGate(c, ws.ID, ws.DisplayName); err != nil {
 		return model.Workspace{}, err
 	}
+	if m := c.Request().Method; m == http.MethodGet || m == http.MethodHead {
+		// The store's role checks in this read may use the role just read.
+		c.SetRequest(c.Request().WithContext(db.WithKnownRoles(c.Request().Context(), Account(c).ID, []model.Workspace{ws})))
+	}
 	return ws, nil
 }
 
