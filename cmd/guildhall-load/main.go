@@ -117,7 +117,7 @@ func run(ctx context.Context, o options) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		res := result{Name: r.Name, Path: r.Path}
+		res := result{Name: r.Name, Path: r.Path, P99Goal: r.P99Goal}
 		m := attack(o.url, r, vegeta.Rate{Freq: o.rate, Per: time.Second}, o.duration, 0)
 		res.Requests = m.Requests
 		res.P50 = ms(m.Latencies.P50)
@@ -140,6 +140,7 @@ func run(ctx context.Context, o options) error {
 		if healthRPS > 0 && rep.Results[i].ClosedRPS > 0 {
 			rep.Results[i].Ratio = healthRPS / rep.Results[i].ClosedRPS
 		}
+		rep.Results[i].judge(o.closed > 0)
 	}
 	rep.HealthRPS = healthRPS
 	fmt.Print(rep.markdown())
@@ -401,7 +402,15 @@ type route struct {
 	Method string
 	Path   string
 	Header http.Header
+	// P99Goal is the route's open-loop p99 goal in ms: 20 for every page
+	// and API read, 10 for the named cases of the issue (members page 1 and
+	// 500 with a role filter, the audit filters, the agents lists, the
+	// 2,000-grant team).
+	P99Goal float64
 }
+
+// shareGoal is the closed-loop goal: at least 1/6 of /healthz.
+const shareGoal = 6
 
 func routesFor(org string, id ids, owner, reader session) []route {
 	var rs []route
@@ -410,13 +419,15 @@ func routesFor(org string, id ids, owner, reader session) []route {
 		if s.Cookie != "" {
 			h.Set("Cookie", s.Cookie)
 		}
-		rs = append(rs, route{Name: name, Method: http.MethodGet, Path: path, Header: h})
+		rs = append(rs, route{Name: name, Method: http.MethodGet, Path: path, Header: h, P99Goal: 20})
 	}
 	api := func(name, path string) {
 		h := http.Header{}
 		h.Set("Authorization", "Bearer "+owner.Token)
-		rs = append(rs, route{Name: name, Method: http.MethodGet, Path: path, Header: h})
+		rs = append(rs, route{Name: name, Method: http.MethodGet, Path: path, Header: h, P99Goal: 20})
 	}
+	// named marks the last route as one of the issue's named cases.
+	named := func() { rs[len(rs)-1].P99Goal = 10 }
 	since := time.Now().UTC().AddDate(0, -2, 0).Format("2006-01-02")
 	until := time.Now().UTC().AddDate(0, -1, 0).Format("2006-01-02")
 	as(session{}, "GET /healthz", "/healthz")
@@ -424,17 +435,26 @@ func routesFor(org string, id ids, owner, reader session) []route {
 	as(owner, "GET / (overview)", "/")
 	as(owner, "GET /members", "/members")
 	as(owner, "GET /members?role=member (page 1)", "/members?role=member")
+	named()
 	as(owner, "GET /members?role=member&page=500", "/members?role=member&page=500")
+	named()
 	as(owner, "GET /teams", "/teams")
 	as(owner, "GET /teams/:id (2,000 grants)", fmt.Sprintf("/teams/%d", id.BigTeam))
+	named()
 	as(owner, "GET /agents (admin)", "/agents")
+	named()
 	as(reader, "GET /agents (reader: 20 of 100,000)", "/agents")
+	named()
 	as(owner, "GET /agents/:id", fmt.Sprintf("/agents/%d", id.Agent))
 	as(owner, "GET /audit", "/audit")
 	as(owner, "GET /audit?actor=<email>", fmt.Sprintf("/audit?actor=m%06d@%s.example.com", 100, org))
+	named()
 	as(owner, "GET /audit?actor=<id>", fmt.Sprintf("/audit?actor=%d", id.Actor))
+	named()
 	as(owner, "GET /audit?action=member.", "/audit?action=member.")
+	named()
 	as(owner, "GET /audit?since=&until=", "/audit?since="+since+"&until="+until)
+	named()
 	as(owner, "GET /settings", "/settings")
 	as(owner, "GET /tokens", "/tokens")
 	as(owner, "GET /profile", "/profile")
@@ -485,7 +505,25 @@ type result struct {
 	Codes     map[string]int `json:"status_codes"`
 	ClosedRPS float64        `json:"closed_rps"`
 	// Ratio is /healthz throughput over this route's: 6 means 1/6.
-	Ratio float64 `json:"healthz_ratio"`
+	Ratio   float64 `json:"healthz_ratio"`
+	P99Goal float64 `json:"p99_goal_ms"`
+	// Misses names the goals the route missed (none: it meets them all).
+	Misses []string `json:"misses"`
+}
+
+// judge fills Misses: errors, the p99 goal, and (with a closed-loop run)
+// the share of /healthz.
+func (r *result) judge(closed bool) {
+	r.Misses = []string{}
+	if r.Errors > 0 {
+		r.Misses = append(r.Misses, "errors")
+	}
+	if r.P99Goal > 0 && r.P99 > r.P99Goal {
+		r.Misses = append(r.Misses, fmt.Sprintf("p99 > %.0f ms", r.P99Goal))
+	}
+	if closed && r.Ratio > shareGoal {
+		r.Misses = append(r.Misses, fmt.Sprintf("under 1/%d of /healthz", shareGoal))
+	}
 }
 
 type report struct {
@@ -503,14 +541,22 @@ func (r report) markdown() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "\nOpen loop at %d requests/s for %s per route; closed loop %s with %d clients (/healthz: %.0f requests/s).\n\n",
 		r.Rate, r.Duration, r.Closed, r.Workers, r.HealthRPS)
-	b.WriteString("| route | p50 ms | p99 ms | max ms | errors | closed-loop req/s | share of /healthz |\n|---|---:|---:|---:|---:|---:|---:|\n")
+	b.WriteString("| route | p50 ms | p99 ms | p99 goal | max ms | errors | closed-loop req/s | share of /healthz | goals |\n|---|---:|---:|---:|---:|---:|---:|---:|---|\n")
+	met := 0
 	for _, x := range r.Results {
 		share := "-"
 		if x.Ratio > 0 {
 			share = fmt.Sprintf("1/%.1f", x.Ratio)
 		}
-		fmt.Fprintf(&b, "| %s | %.2f | %.2f | %.2f | %d | %.0f | %s |\n", x.Name, x.P50, x.P99, x.Max, x.Errors, x.ClosedRPS, share)
+		verdict := "met"
+		if len(x.Misses) > 0 {
+			verdict = strings.Join(x.Misses, ", ")
+		} else {
+			met++
+		}
+		fmt.Fprintf(&b, "| %s | %.2f | %.2f | %.0f | %.2f | %d | %.0f | %s | %s |\n", x.Name, x.P50, x.P99, x.P99Goal, x.Max, x.Errors, x.ClosedRPS, share, verdict)
 	}
+	fmt.Fprintf(&b, "\n%d of %d routes meet every goal.\n", met, len(r.Results))
 	return b.String()
 }
 
