@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/gorilla/securecookie"
 	"github.com/gorilla/sessions"
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
@@ -55,6 +56,11 @@ func New(o Options) *Server {
 	hashKey := sha256.Sum256([]byte("guildhall-session-hash:" + o.Secret))
 	blockKey := sha256.Sum256([]byte("guildhall-session-block:" + o.Secret))
 	cookies := sessions.NewCookieStore(hashKey[:], blockKey[:])
+	for _, c := range cookies.Codecs {
+		if sc, ok := c.(*securecookie.SecureCookie); ok {
+			sc.SetSerializer(sessionSerializer{})
+		}
+	}
 	cookies.Options = &sessions.Options{
 		Path: "/", MaxAge: 30 * 24 * 3600, HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: o.Config.Secure(),
 	}
