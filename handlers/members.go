@@ -99,25 +99,21 @@ func (h *Members) view(c echo.Context, q membersQuery) (views.MembersView, error
 	ws := request.Workspace(c)
 	acc, _ := request.Account(c)
 	actor := request.Actor(c)
-	rows, total, err := h.Store.Members(ctx, actor, ws.ID, q.Role, q.Page, q.PerPage)
+	// Only owners and admins get role menus, whose consequences name the
+	// member's teams.
+	withTeams := model.CanIn(ws.Kind, ws.Role, model.ActManageMembers)
+	l, err := h.Store.MemberList(ctx, actor, ws.ID, q.Role, q.Page, q.PerPage, withTeams)
 	if err != nil {
 		return views.MembersView{}, err
 	}
-	owners, err := h.Store.OwnerCount(ctx, ws.ID)
-	if err != nil {
-		return views.MembersView{}, err
-	}
+	total, owners := l.Total, l.Owners
 	v := views.MembersView{
 		OrgName: ws.DisplayName, Personal: ws.Personal(), ViewerRole: ws.Role.Label(), Filter: q.Role, Total: total,
 		CanInvite: model.CanIn(ws.Kind, ws.Role, model.ActInvite),
 		CanLeave:  model.CanLeave(ws.Kind, ws.Role, owners) == nil,
 	}
-	teams, err := h.Store.MemberTeams(ctx, ws.ID)
-	if err != nil {
-		return views.MembersView{}, err
-	}
-	for _, m := range rows {
-		v.Rows = append(v.Rows, h.rowView(ws, acc.ID, m, owners, teams[m.AccountID]))
+	for _, m := range l.Rows {
+		v.Rows = append(v.Rows, h.rowView(ws, acc.ID, m, owners, l.Teams[m.AccountID]))
 	}
 	v.Pager = components.Pager{Page: q.Page, TotalPages: model.TotalPages(total, q.PerPage), Total: total, Href: q.href, Target: "#members-list"}
 	if v.CanInvite {
@@ -218,11 +214,11 @@ func (h *Members) ChangeRole(c echo.Context) error {
 	if oerr != nil {
 		return oerr
 	}
-	teams, terr := h.Store.MemberTeams(ctx, ws.ID)
+	teams, terr := h.Store.MemberTeams(ctx, ws.ID, m.AccountID)
 	if terr != nil {
 		return terr
 	}
-	row := h.rowView(ws, acc.ID, m, owners, teams[m.AccountID])
+	row := h.rowView(ws, acc.ID, m, owners, teams)
 	status := http.StatusOK
 	if e != nil {
 		row.Error, status = e.Message, StatusOf(e.Code)
