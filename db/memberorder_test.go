@@ -6,6 +6,7 @@ import (
 	"sync"
 	"testing"
 
+	"guildhall/db"
 	"guildhall/db/model"
 )
 
@@ -44,7 +45,7 @@ func wantMembersOrder(t *testing.T, e *tgEnv, viewer model.Actor, org int64, whe
 		for _, per := range []int{1, 3, 7, 100} {
 			var got []int64
 			for page := 1; page <= len(want)/per+2; page++ {
-				l, err := e.s.MemberList(e.ctx, viewer, org, role, page, per, true)
+				l, err := e.s.MemberList(e.ctx, viewer, org, db.MemberQuery{Role: role, Page: page, PerPage: per, Teams: true})
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -90,7 +91,7 @@ func TestMemberOrderAndRoleCountsStayExact(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantMembersOrder(t, e, owner, org, "after joining")
-	l, err := e.s.MemberList(e.ctx, owner, org, "member", 1, 100, true)
+	l, err := e.s.MemberList(e.ctx, owner, org, db.MemberQuery{Role: "member", PerPage: 100, Teams: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -67,28 +67,51 @@ func (tx *Tx) countOwners(orgID int64) (int, error) {
 	return n, nil
 }
 
+// MemberQuery asks for one page of an org's members and, for the Members
+// page, what it shows around them.
+type MemberQuery struct {
+	Role          string // only members with this role ("" for all)
+	Page, PerPage int
+	// Teams asks for each listed member's teams (the page's role menus say
+	// which teams a move to billing leaves).
+	Teams bool
+	// Invitations asks for the org's pending invitations and the seats in
+	// use, given only to actors who may see invitations.
+	Invitations bool
+}
+
 // MemberList is one page of an org's members with the figures the Members
 // page shows around it.
 type MemberList struct {
-	Rows []model.MemberRow
-	// Teams names, per listed member, the teams they are in (only when
-	// asked for: the page's role menus say which teams a move to billing
-	// leaves).
-	Teams map[int64][]string
+	Rows  []model.MemberRow
+	Teams map[int64][]string // per listed member (MemberQuery.Teams)
 	// Total counts the members the filter matches; Owners the org's owners.
 	Total, Owners int
+	// Role is the actor's role in the org.
+	Role model.Role
+	// Invitations and Seats (members plus pending, unexpired invitations)
+	// when asked for and the actor may see them.
+	Invitations []model.Invitation
+	Seats       int
 }
 
-// memberHead checks that the actor is a member and reads the totals from the
-// org's counters (member_count, member_role_counts), in one statement.
-func memberHead(filtered bool) string {
-	total := `o.member_count`
+// memberHead checks that the actor ($2) is a member of org $1 and reads the
+// totals from the org's counters (member_count, member_role_counts), in one
+// statement; role is $3 when filtered, now the next one with seats.
+func memberHead(filtered, seats bool) string {
+	total, next := `o.member_count`, 3
 	if filtered {
-		total = `COALESCE((SELECT c.members FROM member_role_counts c WHERE c.org_id = o.id AND c.role = $3), 0)`
+		total, next = `COALESCE((SELECT c.members FROM member_role_counts c WHERE c.org_id = o.id AND c.role = $3), 0)`, 4
 	}
-	return `SELECT m.role, ` + total + ` AS total,
-		COALESCE((SELECT c.members FROM member_role_counts c WHERE c.org_id = o.id AND c.role = 'owner'), 0) AS owners
-		FROM orgs o JOIN memberships m ON m.org_id = o.id AND m.account_id = $2 WHERE o.id = $1`
+	q := `SELECT m.role, ` + total + ` AS total,
+		COALESCE((SELECT c.members FROM member_role_counts c WHERE c.org_id = o.id AND c.role = 'owner'), 0) AS owners`
+	if seats {
+		q += fmt.Sprintf(`, o.member_count + (SELECT count(*) FROM invitations i
+			WHERE i.org_id = o.id AND i.status = 'pending' AND i.expires_at > $%d) AS seats`, next)
+	} else {
+		q += `, 0 AS seats`
+	}
+	return q + ` FROM orgs o JOIN memberships m ON m.org_id = o.id AND m.account_id = $2 WHERE o.id = $1`
 }
 
 // memberPage cuts one page from the (org_id, sort_rank, sort_name,
@@ -122,16 +145,16 @@ func memberPage(filtered, teams, backward bool) string {
 // role, one page at a time (per_page default 20, at most 100). Any member may
 // list; anyone else gets not found.
 func (s *Store) Members(ctx context.Context, actor model.Actor, orgID int64, role string, page, perPage int) ([]model.MemberRow, int, error) {
-	l, err := s.MemberList(ctx, actor, orgID, role, page, perPage, false)
+	l, err := s.MemberList(ctx, actor, orgID, MemberQuery{Role: role, Page: page, PerPage: perPage})
 	return l.Rows, l.Total, err
 }
 
-// MemberList is Members with the org's owner count and, with teams, each
-// listed member's teams: the Members page's data in two statements.
-func (s *Store) MemberList(ctx context.Context, actor model.Actor, orgID int64, role string, page, perPage int, teams bool) (MemberList, error) {
+// MemberList is Members with what the Members page shows around the list
+// (MemberQuery): two statements, a third for the invitations.
+func (s *Store) MemberList(ctx context.Context, actor model.Actor, orgID int64, q MemberQuery) (MemberList, error) {
 	var filter model.Role
-	if strings.TrimSpace(role) != "" {
-		r, err := model.ParseRole(role)
+	if strings.TrimSpace(q.Role) != "" {
+		r, err := model.ParseRole(q.Role)
 		if err != nil {
 			// a stranger to the org learns nothing, not even that the role is bad
 			if _, rerr := s.RoleIn(ctx, orgID, actor.AccountID); rerr != nil {
@@ -141,31 +164,44 @@ func (s *Store) MemberList(ctx context.Context, actor model.Actor, orgID int64, 
 		}
 		filter = r
 	}
-	page, perPage = model.MemberPaging(page, perPage)
+	page, perPage := model.MemberPaging(q.Page, q.PerPage)
 	filtered := filter != ""
 	var head struct {
 		Role   model.Role `db:"role"`
 		Total  int        `db:"total"`
 		Owners int        `db:"owners"`
+		Seats  int        `db:"seats"`
 	}
 	args := []any{orgID, actor.AccountID}
 	if filtered {
 		args = append(args, string(filter))
 	}
-	if err := s.db.GetContext(ctx, &head, memberHead(filtered), args...); err != nil {
+	if q.Invitations {
+		args = append(args, s.Now())
+	}
+	if err := s.db.GetContext(ctx, &head, memberHead(filtered, q.Invitations), args...); err != nil {
 		return MemberList{}, notFound(err, "organization")
 	}
-	out := MemberList{Rows: []model.MemberRow{}, Total: head.Total, Owners: head.Owners}
-	if teams {
+	out := MemberList{Rows: []model.MemberRow{}, Total: head.Total, Owners: head.Owners, Role: head.Role}
+	if q.Teams {
 		out.Teams = map[int64][]string{}
 	}
-	offset, limit := (page-1)*perPage, perPage
-	if offset >= head.Total {
-		return out, nil // past the end: nothing to read
+	if q.Invitations && model.CanSeeInvitations(head.Role) {
+		// The head statement checked the actor's role: no second look.
+		out.Seats, out.Invitations = head.Seats, []model.Invitation{}
+		if err := s.db.SelectContext(ctx, &out.Invitations, `SELECT `+invitationCols+invitationFrom+
+			`WHERE i.org_id = $1 AND i.status = 'pending' ORDER BY i.created_at DESC, i.id DESC`, orgID); err != nil {
+			return MemberList{}, fmt.Errorf("list invitations: %w", err)
+		}
 	}
+	offset, limit := (page-1)*perPage, perPage
 	back := head.Total - offset - limit // the same rows counted from the end
 	backward := back < offset
-	if backward {
+	if offset >= head.Total {
+		// Past the end: LIMIT 0 reads nothing. The statement still runs, so
+		// a page costs the same statements whatever the org's size.
+		offset, limit, backward = 0, 0, false
+	} else if backward {
 		if back < 0 {
 			limit, back = limit+back, 0
 		}
@@ -179,12 +215,12 @@ func (s *Store) MemberList(ctx context.Context, actor model.Actor, orgID int64, 
 		model.MemberRow
 		Teams pq.StringArray `db:"teams"`
 	}
-	if err := s.db.SelectContext(ctx, &rows, memberPage(filtered, teams, backward), args...); err != nil {
+	if err := s.db.SelectContext(ctx, &rows, memberPage(filtered, q.Teams, backward), args...); err != nil {
 		return MemberList{}, fmt.Errorf("list members: %w", err)
 	}
 	for _, r := range rows {
 		out.Rows = append(out.Rows, r.MemberRow)
-		if teams {
+		if q.Teams {
 			out.Teams[r.AccountID] = r.Teams
 		}
 	}

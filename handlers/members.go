@@ -9,6 +9,7 @@ import (
 	"github.com/a-h/templ"
 	"github.com/labstack/echo/v4"
 
+	"guildhall/db"
 	"guildhall/db/model"
 	"guildhall/views"
 	"guildhall/views/components"
@@ -99,17 +100,21 @@ func (h *Members) view(c echo.Context, q membersQuery) (views.MembersView, error
 	ws := request.Workspace(c)
 	acc, _ := request.Account(c)
 	actor := request.Actor(c)
-	// Only owners and admins get role menus, whose consequences name the
-	// member's teams.
-	withTeams := model.CanIn(ws.Kind, ws.Role, model.ActManageMembers)
-	l, err := h.Store.MemberList(ctx, actor, ws.ID, q.Role, q.Page, q.PerPage, withTeams)
+	canInvite := model.CanIn(ws.Kind, ws.Role, model.ActInvite)
+	l, err := h.Store.MemberList(ctx, actor, ws.ID, db.MemberQuery{
+		Role: q.Role, Page: q.Page, PerPage: q.PerPage,
+		// Only owners and admins get role menus, whose consequences name
+		// the member's teams.
+		Teams:       model.CanIn(ws.Kind, ws.Role, model.ActManageMembers),
+		Invitations: canInvite,
+	})
 	if err != nil {
 		return views.MembersView{}, err
 	}
 	total, owners := l.Total, l.Owners
 	v := views.MembersView{
 		OrgName: ws.DisplayName, Personal: ws.Personal(), ViewerRole: ws.Role.Label(), Filter: q.Role, Total: total,
-		CanInvite: model.CanIn(ws.Kind, ws.Role, model.ActInvite),
+		CanInvite: canInvite,
 		CanLeave:  model.CanLeave(ws.Kind, ws.Role, owners) == nil,
 	}
 	for _, m := range l.Rows {
@@ -119,29 +124,22 @@ func (h *Members) view(c echo.Context, q membersQuery) (views.MembersView, error
 	if v.CanInvite {
 		v.InviteRoles = inviteRoles(ws.Role)
 		v.Invite.Role = string(model.RoleMember)
-		if err := h.pending(c, ws, &v); err != nil {
-			return v, err
+		if l.Invitations == nil {
+			// the role the workspace was read with is gone by now
+			return v, model.Forbidden("Only owners and admins can see pending invitations.")
 		}
+		h.pending(ws, &v, l)
 	}
 	return v, nil
 }
 
 // pending fills the pending invitations and the seat count.
-func (h *Members) pending(c echo.Context, ws model.Workspace, v *views.MembersView) error {
-	ctx := c.Request().Context()
-	invs, err := h.Store.PendingInvitations(ctx, request.Actor(c), ws.ID)
-	if err != nil {
-		return err
-	}
-	ov, err := h.Store.Overview(ctx, ws.ID)
-	if err != nil {
-		return err
-	}
+func (h *Members) pending(ws model.Workspace, v *views.MembersView, l db.MemberList) {
 	now := h.Store.Now()
 	v.ShowPending = true
 	v.Pending = nil
-	v.SeatsUsed, v.SeatsMax = ov.Seats(), ws.LimitTeamMembers
-	for _, inv := range invs {
+	v.SeatsUsed, v.SeatsMax = l.Seats, ws.LimitTeamMembers
+	for _, inv := range l.Invitations {
 		expired := inv.StateAt(now) == model.LinkExpired
 		by := inv.InviterName
 		if by == "" {
@@ -154,7 +152,6 @@ func (h *Members) pending(c echo.Context, ws model.Workspace, v *views.MembersVi
 			CanCancel: model.CanCancelInvitation(ws.Role) == nil,
 		})
 	}
-	return nil
 }
 
 func (h *Members) page(c echo.Context, status int, v views.MembersView) error {
