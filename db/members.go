@@ -114,30 +114,37 @@ func memberHead(filtered, seats bool) string {
 	return q + ` FROM orgs o JOIN memberships m ON m.org_id = o.id AND m.account_id = $2 WHERE o.id = $1`
 }
 
-// memberPage cuts one page from the (org_id, sort_rank, sort_name,
-// account_id) index, an index-only scan with no sort, and reads the
-// members' details for its rows only. A page past the middle is counted from
-// the end (backward), so no page skips more than half the list. With teams,
-// each row carries its team names.
-func memberPage(filtered, teams, backward bool) string {
+// memberPage cuts one page of limit rows from the (org_id, sort_rank,
+// sort_name, account_id) index, an index-only scan with no sort, and reads
+// the members' details for its rows only. A page past the middle is counted
+// from the end (backward), so no page skips more than half the list. With
+// teams, each row carries its team names.
+//
+// The statement is prepared once and run with a generic plan, so its shape
+// must not depend on estimates: the limit is written into the text (a
+// $-parameter is guessed at a tenth of the org, and the planner then hashes
+// all the org's accounts instead of looking up 20), and each row's details
+// are a LATERAL lookup (LIMIT 1 keeps it one, not a join to re-plan).
+func memberPage(filtered, teams, backward bool, limit int) string {
 	dir := ``
 	if backward {
 		dir = ` DESC`
 	}
 	where := `org_id = $1`
 	if filtered {
-		where += ` AND sort_rank = $4`
+		where += ` AND sort_rank = $3`
 	}
 	cols := memberCols
 	if teams {
 		cols += `, ARRAY(SELECT t.name FROM team_members tm JOIN teams t ON t.id = tm.team_id
 			WHERE tm.org_id = m.org_id AND tm.account_id = m.account_id ORDER BY t.name) AS teams`
 	}
-	return `SELECT ` + cols + ` FROM (
+	return `SELECT x.* FROM (
 			SELECT account_id, sort_rank, sort_name FROM memberships WHERE ` + where + `
-			ORDER BY sort_rank` + dir + `, sort_name` + dir + `, account_id` + dir + ` LIMIT $2 OFFSET $3) p
-		JOIN memberships m ON m.org_id = $1 AND m.account_id = p.account_id
-		JOIN accounts a ON a.id = m.account_id
+			ORDER BY sort_rank` + dir + `, sort_name` + dir + `, account_id` + dir + `
+			LIMIT ` + strconv.Itoa(limit) + ` OFFSET $2) p
+		CROSS JOIN LATERAL (SELECT ` + cols + ` FROM memberships m JOIN accounts a ON a.id = m.account_id
+			WHERE m.org_id = $1 AND m.account_id = p.account_id LIMIT 1) x
 		ORDER BY p.sort_rank, p.sort_name, p.account_id`
 }
 
@@ -195,19 +202,20 @@ func (s *Store) MemberList(ctx context.Context, actor model.Actor, orgID int64, 
 		}
 	}
 	offset, limit := (page-1)*perPage, perPage
-	back := head.Total - offset - limit // the same rows counted from the end
-	backward := back < offset
+	want := min(limit, head.Total-offset) // rows on this page
+	// Fewer rows after the page's start than before it: count from the end.
+	backward := head.Total-offset < offset
 	if offset >= head.Total {
 		// Past the end: LIMIT 0 reads nothing. The statement still runs, so
 		// a page costs the same statements whatever the org's size.
 		offset, limit, backward = 0, 0, false
 	} else if backward {
-		if back < 0 {
-			limit, back = limit+back, 0
-		}
-		offset = back
+		// The last, short page reads the last perPage rows and drops the
+		// ones before it (below), so the limit, part of the statement's
+		// text, stays perPage.
+		offset = max(0, head.Total-offset-limit)
 	}
-	args = []any{orgID, limit, offset}
+	args = []any{orgID, offset}
 	if filtered {
 		args = append(args, memberRank(filter))
 	}
@@ -215,10 +223,14 @@ func (s *Store) MemberList(ctx context.Context, actor model.Actor, orgID int64, 
 		model.MemberRow
 		Teams pq.StringArray `db:"teams"`
 	}
-	if err := s.db.SelectContext(ctx, &rows, memberPage(filtered, q.Teams, backward), args...); err != nil {
+	if err := s.db.SelectContext(ctx, &rows, memberPage(filtered, q.Teams, backward, limit), args...); err != nil {
 		return MemberList{}, fmt.Errorf("list members: %w", err)
 	}
-	for _, r := range rows {
+	skip := 0
+	if backward {
+		skip = max(0, len(rows)-want) // the list may have shrunk since it was counted
+	}
+	for _, r := range rows[skip:] {
 		out.Rows = append(out.Rows, r.MemberRow)
 		if q.Teams {
 			out.Teams[r.AccountID] = r.Teams
