@@ -150,6 +150,42 @@ func TestMemberOrderAndRoleCountsStayExact(t *testing.T) {
 	wantMembersOrder(t, e, members[1], org, "after leaving, removals and a deleted account")
 	wantMembersOrder(t, e, owner, other, "the other org after a deleted account")
 
+	// Members leave and others join, all at once.
+	var joiners []model.Actor
+	for i := 0; i < 8; i++ {
+		m, _ := e.user(fmt.Sprintf("Late %02d", i))
+		joiners = append(joiners, m)
+	}
+	l, err = e.s.MemberList(e.ctx, members[1], org, db.MemberQuery{Role: "member", PerPage: 100})
+	if err != nil || len(l.Rows) == 0 {
+		t.Fatalf("no plain members to remove: %v", err)
+	}
+	errs = make(chan error, 20)
+	for i, m := range joiners {
+		wg.Add(1)
+		go func(i int, m model.Actor) {
+			defer wg.Done()
+			_, err := e.s.DB().ExecContext(e.ctx, `INSERT INTO memberships (org_id, account_id, role) VALUES ($1, $2, $3)`,
+				org, m.AccountID, []string{"member", "admin", "billing"}[i%3])
+			errs <- err
+		}(i, m)
+	}
+	for _, m := range l.Rows {
+		wg.Add(1)
+		go func(id int64) {
+			defer wg.Done()
+			errs <- e.s.RemoveMember(e.ctx, members[1], org, id)
+		}(m.AccountID)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	wantMembersOrder(t, e, members[1], org, "after concurrent joins and removals")
+
 	// Deleting an org takes its counts with it.
 	e.exec(`DELETE FROM orgs WHERE id = $1`, other)
 	checkMemberOrder(t, e, "after deleting an org")
