@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/lib/pq"
+
 	"guildhall/db/model"
 )
 
@@ -15,16 +17,26 @@ import (
 // change that can add, remove or demote an owner takes the org lock, so the
 // owner count read under it is exact (SPEC 2: an org always keeps an owner).
 
-// memberCols reads a member; last active is the latest of the account's
-// recorded activity, its sessions and its tokens' use.
-const memberCols = `m.org_id, m.account_id, a.name, a.email, m.role, m.created_at,
-	GREATEST(a.last_active_at,
-		(SELECT max(s.last_seen_at) FROM sessions s WHERE s.account_id = a.id),
-		(SELECT max(t.last_used_at) FROM api_tokens t WHERE t.account_id = a.id)) AS last_active_at,
+// memberCols reads a member. Last active is accounts.last_active_at alone:
+// every write of a session's last_seen_at or a token's last_used_at writes it
+// too, so the max() over both that this once read per row adds nothing
+// (migration 00011 brought older rows up to date).
+const memberCols = `m.org_id, m.account_id, a.name, a.email, m.role, m.created_at, a.last_active_at,
 	` + hasTwoFactorA + ` AS two_factor`
 
-// memberOrder lists owners first, then admins, members, billing; by name within.
-const memberOrder = `CASE m.role WHEN 'owner' THEN 1 WHEN 'admin' THEN 2 WHEN 'member' THEN 3 ELSE 4 END, lower(a.name), a.id`
+// memberRank is the members list's role order, owners first, then admins,
+// members and billing: memberships.sort_rank (migration 00011) in Go.
+func memberRank(r model.Role) int {
+	switch r {
+	case model.RoleOwner:
+		return 1
+	case model.RoleAdmin:
+		return 2
+	case model.RoleMember:
+		return 3
+	}
+	return 4
+}
 
 func memberTarget(m model.MemberRow) model.Target {
 	return model.Target{Kind: "member", ID: strconv.FormatInt(m.AccountID, 10), Label: m.Email}
@@ -55,42 +67,176 @@ func (tx *Tx) countOwners(orgID int64) (int, error) {
 	return n, nil
 }
 
+// MemberQuery asks for one page of an org's members and, for the Members
+// page, what it shows around them.
+type MemberQuery struct {
+	Role          string // only members with this role ("" for all)
+	Page, PerPage int
+	// Teams asks for each listed member's teams (the page's role menus say
+	// which teams a move to billing leaves).
+	Teams bool
+	// Invitations asks for the org's pending invitations and the seats in
+	// use, given only to actors who may see invitations.
+	Invitations bool
+}
+
+// MemberList is one page of an org's members with the figures the Members
+// page shows around it.
+type MemberList struct {
+	Rows  []model.MemberRow
+	Teams map[int64][]string // per listed member (MemberQuery.Teams)
+	// Total counts the members the filter matches; Owners the org's owners.
+	Total, Owners int
+	// Role is the actor's role in the org.
+	Role model.Role
+	// Invitations and Seats (members plus pending, unexpired invitations)
+	// when asked for and the actor may see them.
+	Invitations []model.Invitation
+	Seats       int
+}
+
+// memberHead checks that the actor ($2) is a member of org $1 and reads the
+// totals from the org's counters (member_count, member_role_counts), in one
+// statement; role is $3 when filtered, now the next one with seats.
+func memberHead(filtered, seats bool) string {
+	total, next := `o.member_count`, 3
+	if filtered {
+		total, next = `COALESCE((SELECT c.members FROM member_role_counts c WHERE c.org_id = o.id AND c.role = $3), 0)`, 4
+	}
+	q := `SELECT m.role, ` + total + ` AS total,
+		COALESCE((SELECT c.members FROM member_role_counts c WHERE c.org_id = o.id AND c.role = 'owner'), 0) AS owners`
+	if seats {
+		q += fmt.Sprintf(`, o.member_count + (SELECT count(*) FROM invitations i
+			WHERE i.org_id = o.id AND i.status = 'pending' AND i.expires_at > $%d) AS seats`, next)
+	} else {
+		q += `, 0 AS seats`
+	}
+	return q + ` FROM orgs o JOIN memberships m ON m.org_id = o.id AND m.account_id = $2 WHERE o.id = $1`
+}
+
+// memberPage cuts one page of limit rows from the (org_id, sort_rank,
+// sort_name, account_id) index, an index-only scan with no sort, and reads
+// the members' details for its rows only. A page past the middle is counted
+// from the end (backward), so no page skips more than half the list. With
+// teams, each row carries its team names.
+//
+// The statement is prepared once and run with a generic plan, so its shape
+// must not depend on estimates: the limit is written into the text (a
+// $-parameter is guessed at a tenth of the org, and the planner then hashes
+// all the org's accounts instead of looking up 20), and each row's details
+// are a LATERAL lookup (LIMIT 1 keeps it one, not a join to re-plan).
+func memberPage(filtered, teams, backward bool, limit int) string {
+	dir := ``
+	if backward {
+		dir = ` DESC`
+	}
+	where := `org_id = $1`
+	if filtered {
+		where += ` AND sort_rank = $3`
+	}
+	cols := memberCols
+	if teams {
+		cols += `, ARRAY(SELECT t.name FROM team_members tm JOIN teams t ON t.id = tm.team_id
+			WHERE tm.org_id = m.org_id AND tm.account_id = m.account_id ORDER BY t.name) AS teams`
+	}
+	return `SELECT x.* FROM (
+			SELECT account_id, sort_rank, sort_name FROM memberships WHERE ` + where + `
+			ORDER BY sort_rank` + dir + `, sort_name` + dir + `, account_id` + dir + `
+			LIMIT ` + strconv.Itoa(limit) + ` OFFSET $2) p
+		CROSS JOIN LATERAL (SELECT ` + cols + ` FROM memberships m JOIN accounts a ON a.id = m.account_id
+			WHERE m.org_id = $1 AND m.account_id = p.account_id LIMIT 1) x
+		ORDER BY p.sort_rank, p.sort_name, p.account_id`
+}
+
 // Members lists an org's members, owners first, optionally only those with
 // role, one page at a time (per_page default 20, at most 100). Any member may
 // list; anyone else gets not found.
 func (s *Store) Members(ctx context.Context, actor model.Actor, orgID int64, role string, page, perPage int) ([]model.MemberRow, int, error) {
-	if _, err := s.RoleIn(ctx, orgID, actor.AccountID); err != nil {
-		return nil, 0, err
-	}
+	l, err := s.MemberList(ctx, actor, orgID, MemberQuery{Role: role, Page: page, PerPage: perPage})
+	return l.Rows, l.Total, err
+}
+
+// MemberList is Members with what the Members page shows around the list
+// (MemberQuery): two statements, a third for the invitations.
+func (s *Store) MemberList(ctx context.Context, actor model.Actor, orgID int64, q MemberQuery) (MemberList, error) {
 	var filter model.Role
-	if strings.TrimSpace(role) != "" {
-		r, err := model.ParseRole(role)
+	if strings.TrimSpace(q.Role) != "" {
+		r, err := model.ParseRole(q.Role)
 		if err != nil {
-			return nil, 0, err
+			// a stranger to the org learns nothing, not even that the role is bad
+			if _, rerr := s.RoleIn(ctx, orgID, actor.AccountID); rerr != nil {
+				return MemberList{}, rerr
+			}
+			return MemberList{}, err
 		}
 		filter = r
 	}
-	page, perPage = model.MemberPaging(page, perPage)
-	var total int
-	if err := s.db.GetContext(ctx, &total, `SELECT count(*) FROM memberships m
-		WHERE m.org_id = $1 AND ($2 = '' OR m.role = $2)`, orgID, string(filter)); err != nil {
-		return nil, 0, fmt.Errorf("count members: %w", err)
+	page, perPage := model.MemberPaging(q.Page, q.PerPage)
+	filtered := filter != ""
+	var head struct {
+		Role   model.Role `db:"role"`
+		Total  int        `db:"total"`
+		Owners int        `db:"owners"`
+		Seats  int        `db:"seats"`
 	}
-	rows := []model.MemberRow{}
-	// The page is cut first on the cheap sort columns; last active (two
-	// subqueries per row) is worked out for its rows only, not for every row
-	// the OFFSET skips (9,600 of them on page 500 of a large org).
-	err := s.db.SelectContext(ctx, &rows, `SELECT `+memberCols+` FROM (
-			SELECT m.account_id FROM memberships m JOIN accounts a ON a.id = m.account_id
-			WHERE m.org_id = $1 AND ($2 = '' OR m.role = $2)
-			ORDER BY `+memberOrder+` LIMIT $3 OFFSET $4) p
-		JOIN memberships m ON m.org_id = $1 AND m.account_id = p.account_id
-		JOIN accounts a ON a.id = m.account_id
-		ORDER BY `+memberOrder, orgID, string(filter), perPage, (page-1)*perPage)
-	if err != nil {
-		return nil, 0, fmt.Errorf("list members: %w", err)
+	args := []any{orgID, actor.AccountID}
+	if filtered {
+		args = append(args, string(filter))
 	}
-	return rows, total, nil
+	if q.Invitations {
+		args = append(args, s.Now())
+	}
+	if err := s.db.GetContext(ctx, &head, memberHead(filtered, q.Invitations), args...); err != nil {
+		return MemberList{}, notFound(err, "organization")
+	}
+	out := MemberList{Rows: []model.MemberRow{}, Total: head.Total, Owners: head.Owners, Role: head.Role}
+	if q.Teams {
+		out.Teams = map[int64][]string{}
+	}
+	if q.Invitations && model.CanSeeInvitations(head.Role) {
+		// The head statement checked the actor's role: no second look.
+		out.Seats, out.Invitations = head.Seats, []model.Invitation{}
+		if err := s.db.SelectContext(ctx, &out.Invitations, `SELECT `+invitationCols+invitationFrom+
+			`WHERE i.org_id = $1 AND i.status = 'pending' ORDER BY i.created_at DESC, i.id DESC`, orgID); err != nil {
+			return MemberList{}, fmt.Errorf("list invitations: %w", err)
+		}
+	}
+	offset, limit := (page-1)*perPage, perPage
+	want := min(limit, head.Total-offset) // rows on this page
+	// Fewer rows after the page's start than before it: count from the end.
+	backward := head.Total-offset < offset
+	if offset >= head.Total {
+		// Past the end: LIMIT 0 reads nothing. The statement still runs, so
+		// a page costs the same statements whatever the org's size.
+		offset, limit, backward = 0, 0, false
+	} else if backward {
+		// The last, short page reads the last perPage rows and drops the
+		// ones before it (below), so the limit, part of the statement's
+		// text, stays perPage.
+		offset = max(0, head.Total-offset-limit)
+	}
+	args = []any{orgID, offset}
+	if filtered {
+		args = append(args, memberRank(filter))
+	}
+	var rows []struct {
+		model.MemberRow
+		Teams pq.StringArray `db:"teams"`
+	}
+	if err := s.db.SelectContext(ctx, &rows, memberPage(filtered, q.Teams, backward, limit), args...); err != nil {
+		return MemberList{}, fmt.Errorf("list members: %w", err)
+	}
+	skip := 0
+	if backward {
+		skip = max(0, len(rows)-want) // the list may have shrunk since it was counted
+	}
+	for _, r := range rows[skip:] {
+		out.Rows = append(out.Rows, r.MemberRow)
+		if q.Teams {
+			out.Teams[r.AccountID] = r.Teams
+		}
+	}
+	return out, nil
 }
 
 // Member loads one member of org as seen by actor (any member may look).
@@ -306,22 +452,15 @@ func (s *Store) TransferOwnership(ctx context.Context, actor model.Actor, orgID,
 	return newOwner, formerOwner, err
 }
 
-// MemberTeams lists, per member of org, the names of the teams they are in:
-// the Members page says which teams a move to billing takes them out of.
-func (s *Store) MemberTeams(ctx context.Context, orgID int64) (map[int64][]string, error) {
-	var rows []struct {
-		AccountID int64  `db:"account_id"`
-		Name      string `db:"name"`
-	}
-	err := s.db.SelectContext(ctx, &rows, `SELECT tm.account_id, t.name FROM team_members tm
+// MemberTeams names the teams of org that member accountID is in, by name:
+// a role change's answer says which teams a move to billing leaves.
+func (s *Store) MemberTeams(ctx context.Context, orgID, accountID int64) ([]string, error) {
+	var names []string
+	err := s.db.SelectContext(ctx, &names, `SELECT t.name FROM team_members tm
 		JOIN teams t ON t.id = tm.team_id AND t.org_id = tm.org_id
-		WHERE tm.org_id = $1 ORDER BY t.name`, orgID)
+		WHERE tm.org_id = $1 AND tm.account_id = $2 ORDER BY t.name`, orgID, accountID)
 	if err != nil {
 		return nil, fmt.Errorf("member teams: %w", err)
 	}
-	out := map[int64][]string{}
-	for _, r := range rows {
-		out[r.AccountID] = append(out[r.AccountID], r.Name)
-	}
-	return out, nil
+	return names, nil
 }

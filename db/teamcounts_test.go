@@ -110,6 +110,7 @@ func checkCounters(t *testing.T, e *tgEnv, when string) {
 		OR o.agent_count <> (SELECT count(*) FROM agents x WHERE x.org_id = o.id)`); n != 0 {
 		t.Fatalf("%s: %d orgs with a wrong count", when, n)
 	}
+	checkMemberOrder(t, e, when)
 }
 
 // Orgs keep exact member, team and agent counts through concurrent creates,

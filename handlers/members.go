@@ -9,6 +9,7 @@ import (
 	"github.com/a-h/templ"
 	"github.com/labstack/echo/v4"
 
+	"guildhall/db"
 	"guildhall/db/model"
 	"guildhall/views"
 	"guildhall/views/components"
@@ -99,53 +100,46 @@ func (h *Members) view(c echo.Context, q membersQuery) (views.MembersView, error
 	ws := request.Workspace(c)
 	acc, _ := request.Account(c)
 	actor := request.Actor(c)
-	rows, total, err := h.Store.Members(ctx, actor, ws.ID, q.Role, q.Page, q.PerPage)
+	canInvite := model.CanIn(ws.Kind, ws.Role, model.ActInvite)
+	l, err := h.Store.MemberList(ctx, actor, ws.ID, db.MemberQuery{
+		Role: q.Role, Page: q.Page, PerPage: q.PerPage,
+		// Only owners and admins get role menus, whose consequences name
+		// the member's teams.
+		Teams:       model.CanIn(ws.Kind, ws.Role, model.ActManageMembers),
+		Invitations: canInvite,
+	})
 	if err != nil {
 		return views.MembersView{}, err
 	}
-	owners, err := h.Store.OwnerCount(ctx, ws.ID)
-	if err != nil {
-		return views.MembersView{}, err
-	}
+	total, owners := l.Total, l.Owners
 	v := views.MembersView{
 		OrgName: ws.DisplayName, Personal: ws.Personal(), ViewerRole: ws.Role.Label(), Filter: q.Role, Total: total,
-		CanInvite: model.CanIn(ws.Kind, ws.Role, model.ActInvite),
+		CanInvite: canInvite,
 		CanLeave:  model.CanLeave(ws.Kind, ws.Role, owners) == nil,
 	}
-	teams, err := h.Store.MemberTeams(ctx, ws.ID)
-	if err != nil {
-		return views.MembersView{}, err
-	}
-	for _, m := range rows {
-		v.Rows = append(v.Rows, h.rowView(ws, acc.ID, m, owners, teams[m.AccountID]))
+	for _, m := range l.Rows {
+		v.Rows = append(v.Rows, h.rowView(ws, acc.ID, m, owners, l.Teams[m.AccountID]))
 	}
 	v.Pager = components.Pager{Page: q.Page, TotalPages: model.TotalPages(total, q.PerPage), Total: total, Href: q.href, Target: "#members-list"}
 	if v.CanInvite {
 		v.InviteRoles = inviteRoles(ws.Role)
 		v.Invite.Role = string(model.RoleMember)
-		if err := h.pending(c, ws, &v); err != nil {
-			return v, err
+		if l.Invitations == nil {
+			// the role the workspace was read with is gone by now
+			return v, model.Forbidden("Only owners and admins can see pending invitations.")
 		}
+		h.pending(ws, &v, l)
 	}
 	return v, nil
 }
 
 // pending fills the pending invitations and the seat count.
-func (h *Members) pending(c echo.Context, ws model.Workspace, v *views.MembersView) error {
-	ctx := c.Request().Context()
-	invs, err := h.Store.PendingInvitations(ctx, request.Actor(c), ws.ID)
-	if err != nil {
-		return err
-	}
-	ov, err := h.Store.Overview(ctx, ws.ID)
-	if err != nil {
-		return err
-	}
+func (h *Members) pending(ws model.Workspace, v *views.MembersView, l db.MemberList) {
 	now := h.Store.Now()
 	v.ShowPending = true
 	v.Pending = nil
-	v.SeatsUsed, v.SeatsMax = ov.Seats(), ws.LimitTeamMembers
-	for _, inv := range invs {
+	v.SeatsUsed, v.SeatsMax = l.Seats, ws.LimitTeamMembers
+	for _, inv := range l.Invitations {
 		expired := inv.StateAt(now) == model.LinkExpired
 		by := inv.InviterName
 		if by == "" {
@@ -158,7 +152,6 @@ func (h *Members) pending(c echo.Context, ws model.Workspace, v *views.MembersVi
 			CanCancel: model.CanCancelInvitation(ws.Role) == nil,
 		})
 	}
-	return nil
 }
 
 func (h *Members) page(c echo.Context, status int, v views.MembersView) error {
@@ -218,11 +211,11 @@ func (h *Members) ChangeRole(c echo.Context) error {
 	if oerr != nil {
 		return oerr
 	}
-	teams, terr := h.Store.MemberTeams(ctx, ws.ID)
+	teams, terr := h.Store.MemberTeams(ctx, ws.ID, m.AccountID)
 	if terr != nil {
 		return terr
 	}
-	row := h.rowView(ws, acc.ID, m, owners, teams[m.AccountID])
+	row := h.rowView(ws, acc.ID, m, owners, teams)
 	status := http.StatusOK
 	if e != nil {
 		row.Error, status = e.Message, StatusOf(e.Code)

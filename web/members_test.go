@@ -627,3 +627,36 @@ func TestInvitationPlanLimitAPI(t *testing.T) {
 		t.Fatalf("over the limit: %d %s", r.Status, r.Raw)
 	}
 }
+
+// The role menus' billing choice names the teams the member would leave,
+// from the page's own list statement (only the listed members' teams) and in
+// the row an htmx role change answers with.
+func TestMembersRoleMenuNamesTeams(t *testing.T) {
+	env := webtest.New(t)
+	owner := memberOrg(t, env, "olive@example.com", "Olive", "Acme")
+	org := orgIDBySlug(t, env, "acme")
+	env.SignUpVerified("mia@example.com", "Mia")
+	miaID := accountID(t, env, "mia@example.com")
+	for _, q := range []string{
+		`INSERT INTO memberships (org_id, account_id, role) VALUES ($1, $2, 'member')`,
+		`INSERT INTO teams (org_id, name) SELECT $1, x FROM unnest(ARRAY['Beta', 'Alpha']) x WHERE $2 > 0`,
+		`INSERT INTO team_members (team_id, org_id, account_id, role) SELECT id, org_id, $2, 'member' FROM teams WHERE org_id = $1`,
+	} {
+		if _, err := env.Store.DB().Exec(q, org, miaID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const leave = "They will leave 2 teams: Alpha, Beta."
+	res := owner.Get("/members")
+	wantStatus(t, res, http.StatusOK, leave)
+	res = owner.Get("/members?role=member")
+	wantStatus(t, res, http.StatusOK, leave)
+	res = owner.HTMX(http.MethodPost, fmt.Sprintf("/members/%d/role", miaID), url.Values{"role": {"admin"}})
+	wantStatus(t, res, http.StatusOK, `data-role="admin"`, leave)
+	// Owners only are listed on this page: nobody's teams.
+	res = owner.Get("/members?role=owner")
+	wantStatus(t, res, http.StatusOK, "1 member")
+	if strings.Contains(res.Body, "They will leave") {
+		t.Fatal("a page without Mia names her teams")
+	}
+}
