@@ -166,6 +166,7 @@ func (h *Agents) detail(c echo.Context, id int64) (views.AgentDetailView, error)
 	if v.Members, err = h.explainCandidates(c, a.OrgID, v.MemberQuery); err != nil {
 		return v, err
 	}
+	v.MemberSearch = len(v.Members) >= PickerLimit || v.MemberQuery != ""
 	if v.CanAdmin {
 		if a.OrgKind == model.OrgPersonal && a.OrgID == acc.PersonalOrgID {
 			for _, w := range request.Workspaces(c) {

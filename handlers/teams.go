@@ -112,6 +112,10 @@ func (h *Teams) detail(c echo.Context, id int64) (views.TeamDetailView, error) {
 	if v.GrantCandidates, err = h.grantCandidates(c, d, v.AgentQuery); err != nil {
 		return v, err
 	}
+	// A search box only where the list is cut (or already searched): a
+	// small org's pickers stay plain selects.
+	v.MemberSearch = len(v.Candidates) >= PickerLimit || v.MemberQuery != ""
+	v.AgentSearch = len(v.GrantCandidates) >= PickerLimit || v.AgentQuery != ""
 	return v, nil
 }
 
