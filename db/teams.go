@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/lib/pq"
 
@@ -240,6 +241,48 @@ func (s *Store) TeamPage(ctx context.Context, accountID, orgID, teamID int64, gr
 	}
 	err = s.db.SelectContext(ctx, &d.Grants, teamGrantsQuery, teamID, d.Name, limitOrNil(perPage), (grantsPage-1)*max(perPage, 0))
 	if err != nil {
+		return d, fmt.Errorf("list grants: %w", err)
+	}
+	return d, nil
+}
+
+// teamGrantsAPIQuery is teamGrantsQuery for the JSON API, read without
+// reflection: times as whole seconds since the epoch (the API's RFC 3339
+// has no fractions), which scan as integers instead of text to parse. For a
+// team of 2,000 grants, scanning them into structs through sqlx with parsed
+// timestamps was half of the call's CPU. (Building the JSON in PostgreSQL
+// instead cost 12 ms there.)
+const teamGrantsAPIQuery = `SELECT g.id, g.org_id, g.team_id, g.resource_kind, g.resource_id, g.resource_name, g.permission,
+	floor(extract(epoch FROM g.created_at))::bigint, floor(extract(epoch FROM g.updated_at))::bigint
+	FROM grants g WHERE g.team_id = $1 ORDER BY lower(g.resource_name), g.id LIMIT $2 OFFSET $3`
+
+// TeamAPI is TeamPage for the JSON API: the team and its members, and one
+// page of its grants (perPage 0: all), their times cut to the second.
+func (s *Store) TeamAPI(ctx context.Context, accountID, orgID, teamID int64, grantsPage, perPage int) (model.TeamDetail, error) {
+	d, err := s.TeamHead(ctx, accountID, orgID, teamID)
+	if err != nil {
+		return d, err
+	}
+	if d.Members, err = s.teamMembers(ctx, teamID); err != nil {
+		return d, err
+	}
+	grantsPage = max(min(grantsPage, model.MaxPage), 1)
+	rows, err := s.db.QueryContext(ctx, teamGrantsAPIQuery, teamID, limitOrNil(perPage), (grantsPage-1)*max(perPage, 0))
+	if err != nil {
+		return d, fmt.Errorf("list grants: %w", err)
+	}
+	defer rows.Close()
+	d.Grants = make([]model.Grant, 0, min(d.GrantCount, 10_000))
+	for rows.Next() {
+		g := model.Grant{TeamName: d.Name}
+		var created, updated int64
+		if err := rows.Scan(&g.ID, &g.OrgID, &g.TeamID, &g.ResourceKind, &g.ResourceID, &g.ResourceName, &g.Permission, &created, &updated); err != nil {
+			return d, fmt.Errorf("list grants: %w", err)
+		}
+		g.CreatedAt, g.UpdatedAt = time.Unix(created, 0).UTC(), time.Unix(updated, 0).UTC()
+		d.Grants = append(d.Grants, g)
+	}
+	if err := rows.Err(); err != nil {
 		return d, fmt.Errorf("list grants: %w", err)
 	}
 	return d, nil
