@@ -453,6 +453,22 @@ func TestPickerFragments(t *testing.T) {
 		t.Error("the explained member is not the chosen option")
 	}
 
+	// The API's team: every grant by default, a page of them on request.
+	tok := env.NewAPI("").Do(http.MethodPost, "/api/auth/token", map[string]any{"email": "owner@pick.test", "password": demo.Password, "name": "t"})
+	tokText, _ := tok.Data()["token"].(string)
+	api := env.NewAPI(tokText)
+	apiTeam := idPath("/api/orgs/pick/teams/%d", g.BigTeamID)
+	if r := api.Do(http.MethodGet, apiTeam, nil); r.Status != 200 || strings.Count(r.Raw, `"resource_kind":"agent"`) != 3 || strings.Contains(r.Raw, `"pagination"`) {
+		t.Errorf("API team: %d %s", r.Status, r.Raw)
+	}
+	if r := api.Do(http.MethodGet, apiTeam+"?page=2&per_page=2", nil); r.Status != 200 || strings.Count(r.Raw, `"resource_kind":"agent"`) != 1 ||
+		!strings.Contains(r.Raw, `"pagination":{"page":2,"per_page":2,"total":3,"total_pages":2}`) || !strings.Contains(r.Raw, `"resource_name":"Agent 000003"`) {
+		t.Errorf("API team page 2: %d %s", r.Status, r.Raw)
+	}
+	if r := api.Do(http.MethodGet, apiTeam+"?per_page=x", nil); r.Status != 422 || !strings.Contains(r.Raw, "per_page") {
+		t.Errorf("API team, bad per_page: %d %s", r.Status, r.Raw)
+	}
+
 	// Another org's account: not found, with or without the search.
 	out := env.SignUpVerified("out@example.com", "Otto Outsider")
 	for _, p := range []string{team + "?pick=members&member_q=m", agent + "?pick=members&member_q=m"} {
