@@ -593,8 +593,18 @@ func (s *Store) grantCandidates(ctx context.Context, accountID, orgID int64, rol
 		if err != nil {
 			return nil, err
 		}
+		granted := map[int64]bool{}
+		if notTeam > 0 {
+			var ids []int64
+			if err := s.db.SelectContext(ctx, &ids, `SELECT resource_id FROM grants WHERE team_id = $1 AND resource_kind = $2`, notTeam, kind); err != nil {
+				return nil, fmt.Errorf("list resources: %w", err)
+			}
+			for _, id := range ids {
+				granted[id] = true
+			}
+		}
 		for _, a := range page.Agents {
-			if q != "" && !strings.Contains(strings.ToLower(a.Name), q) {
+			if granted[a.ID] || q != "" && !strings.Contains(strings.ToLower(a.Name), q) {
 				continue
 			}
 			if limit > 0 && len(rs) == limit {

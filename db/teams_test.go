@@ -408,4 +408,18 @@ func TestTeamGrantsByAgentName(t *testing.T) {
 	if got := pick(out, db.MemberPick{}); got != "" {
 		t.Errorf("an outsider lists %s", got)
 	}
+
+	// A maintainer who is a plain member picks among the agents they read,
+	// less those the team holds: only their own.
+	if _, err := e.s.SetTeamMember(e.ctx, owner, org, core.ID, amy.AccountID, "maintainer"); err != nil {
+		t.Fatal(err)
+	}
+	mine := e.agent(amy, org, "Amy bot")
+	ad, err := e.s.TeamHead(e.ctx, amy.AccountID, org, core.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rs, err := e.s.TeamGrantCandidates(e.ctx, amy.AccountID, ad, "", 20); err != nil || len(rs) != 1 || rs[0].ID != mine.ID {
+		t.Errorf("maintainer's grant candidates = %+v %v", rs, err)
+	}
 }
