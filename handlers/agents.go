@@ -223,7 +223,7 @@ func (h *Agents) Detail(c echo.Context) error {
 		if err != nil {
 			return err
 		}
-		return Render(c, http.StatusOK, components.PickerOptions("Choose a member…", opts, "", "No member matches"))
+		return Render(c, http.StatusOK, components.PickerResult("f-explain", "Choose a member…", opts, "No member matches", found(len(opts), "member")))
 	}
 	v, err := h.detail(c, id)
 	if err != nil {

@@ -161,17 +161,28 @@ func (h *Teams) picker(c echo.Context, id int64, pick string) error {
 		return model.Forbidden("Only owners, admins and the team's maintainers can manage this team.")
 	}
 	var opts []components.Option
-	none := "No member who can join matches"
+	target, none, what := "f-user_id", "No member who can join matches", "member"
 	if pick == "agents" {
 		opts, err = h.grantCandidates(c, d, c.QueryParam("agent_q"))
-		none = "No agent without a grant matches"
+		target, none, what = "f-resource_id", "No agent without a grant matches", "agent"
 	} else {
 		opts, err = h.memberCandidates(c, id, c.QueryParam("member_q"))
 	}
 	if err != nil {
 		return err
 	}
-	return Render(c, http.StatusOK, components.PickerOptions("", opts, "", none))
+	return Render(c, http.StatusOK, components.PickerResult(target, "", opts, none, found(len(opts), what)))
+}
+
+// found is a picker search's count for screen readers.
+func found(n int, what string) string {
+	switch {
+	case n == 1:
+		return "1 " + what + " found."
+	case n >= PickerLimit:
+		return fmt.Sprintf("The first %d %ss found; type more to narrow them.", n, what)
+	}
+	return fmt.Sprintf("%d %ss found.", n, what)
 }
 
 // Detail is GET /teams/{id}. A team of another org is not found.

@@ -177,6 +177,8 @@ func TestPickerSearch(t *testing.T) {
 	}
 	typeInto("#f-member-q", "member 58")
 	pollJS(t, p.Browser, `document.querySelectorAll("#f-user_id option").length === 1 && document.querySelector("#f-user_id option").textContent.includes("Member 58 ")`)
+	// Screen readers hear the count (a polite live region).
+	pollJS(t, p.Browser, `document.querySelector("#f-user_id-status[role=status]").textContent.trim() === "1 member found."`)
 	p.Run(chromedp.KeyEvent("\t"))
 	if id := p.evalString(`document.activeElement.id`); id != "f-user_id" {
 		t.Errorf("Tab from the search box goes to %q, want the select", id)
@@ -187,6 +189,7 @@ func TestPickerSearch(t *testing.T) {
 	// Nothing matches: the select says so and offers nothing to add.
 	typeInto("#f-agent-q", "no such agent")
 	pollJS(t, p.Browser, `document.querySelector("#f-resource_id option").disabled && document.querySelector("#f-resource_id").textContent.includes("No agent")`)
+	pollJS(t, p.Browser, `document.querySelector("#f-resource_id-status").textContent.includes("No agent without a grant matches.")`)
 	p.Fill("#f-agent-q", "agent 000057")
 	pollJS(t, p.Browser, `document.querySelectorAll("#f-resource_id option").length === 1 && document.querySelector("#f-resource_id option").textContent === "Agent 000057"`)
 	p.Click("#add-grant")
