@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 
 	"github.com/lib/pq"
 
@@ -270,37 +269,99 @@ LEFT JOIN best b ON b.resource_id = a.id
 LEFT JOIN teams t ON t.id = b.team_id
 ORDER BY page.sort_name, a.id`
 
-// listOrgAgentsQuery is listAgentsQuery for a viewer who reads every agent
-// of org $2 (owner, admin, billing, or a member when the base permission is
-// not none): the page comes straight from agents_org_name_idx (00009) and
-// the total from the org's agent counter, instead of numbering every agent of the org with a
-// window function and sorting them all (260 ms at 100,000 agents).
-var listOrgAgentsQuery = strings.Replace(listAgentsQuery, `	SELECT id, sort_name, count(*) OVER () AS total FROM cand
-	 ORDER BY sort_name, id
-	 LIMIT $3 OFFSET $4
-)`, `	SELECT id, lower(name) AS sort_name, (SELECT agent_count FROM orgs WHERE id = $2::bigint) AS total
-	  FROM agents WHERE org_id = $2::bigint
-	 ORDER BY lower(name), id
-	 LIMIT $3 OFFSET $4
-)`, 1)
+// orgAgentsQuery is listAgentsQuery for a viewer who reads every agent of
+// org $2 (owner, admin, billing, or a member when the base permission is
+// not none), written for a fixed, prepared plan: the page comes straight
+// from agents_org_name_idx (00009), the total from the org's agent counter,
+// and the viewer's best team grant on each of the page's agents from one
+// index probe per row. The generic plan of listOrgAgentsQuery read every
+// grant of the viewer's teams (2,000 for a member of the big team) for a
+// page of 50.
+const orgAgentsQuery = `WITH me AS (
+	SELECT m.org_id, m.role, o.member_base_permission AS base, o.agent_count AS total
+	  FROM memberships m JOIN orgs o ON o.id = m.org_id
+	 WHERE m.account_id = $1 AND m.org_id = $2 AND ` + twoFactorAllows1 + `
+	   AND m.org_id <> ALL($5::bigint[])
+)
+SELECT ` + agentCols + `,
+	me.role AS viewer_role,
+	me.base AS base_permission,
+	COALESCE(a.created_by = $1, false) AS is_creator,
+	COALESCE((SELECT json_build_array(json_build_object('team_id', g.team_id, 'team_name', t.name, 'permission', g.permission))
+	   FROM team_members tm
+	   JOIN grants g ON g.team_id = tm.team_id AND g.resource_kind = 'agent' AND g.resource_id = a.id
+	   JOIN teams t ON t.id = g.team_id
+	  WHERE tm.account_id = $1 AND tm.org_id = me.org_id
+	  ORDER BY CASE g.permission WHEN 'admin' THEN 3 WHEN 'write' THEN 2 WHEN 'read' THEN 1 ELSE 0 END DESC, g.team_id
+	  LIMIT 1), '[]'::json) AS grants,
+	me.total
+FROM me
+CROSS JOIN LATERAL (SELECT * FROM agents a WHERE a.org_id = me.org_id ORDER BY lower(a.name), a.id LIMIT $3 OFFSET $4) a
+JOIN orgs o ON o.id = a.org_id
+LEFT JOIN accounts c ON c.id = a.created_by
+ORDER BY lower(a.name), a.id`
 
-// readsWholeOrg reports whether accountID reads every agent of orgID by
-// role or base permission (the first branch of listAgentsQuery's cand).
-func (s *Store) readsWholeOrg(ctx context.Context, accountID, orgID int64) (bool, error) {
-	var all bool
-	err := s.db.GetContext(ctx, &all, `SELECT m.role <> 'member' OR o.member_base_permission <> 'none'
+// grantedAgentsQuery is listAgentsQuery for a member of org $2 who reads
+// only what its teams were granted (role member, base permission none) and
+// created none of the org's agents, written for a fixed, prepared plan: the
+// candidates are its teams' grants alone, sorted by the agent name each
+// grant carries (00012), so no agent is read but the page's.
+const grantedAgentsQuery = `WITH me AS (
+	SELECT m.org_id, m.role, o.member_base_permission AS base
+	  FROM memberships m JOIN orgs o ON o.id = m.org_id
+	 WHERE m.account_id = $1 AND m.org_id = $2 AND ` + twoFactorAllows1 + `
+	   AND m.org_id <> ALL($5::bigint[])
+), best AS (
+	SELECT DISTINCT ON (g.resource_id) g.resource_id, g.team_id, g.permission, lower(g.resource_name) AS sort_name
+	  FROM me
+	  JOIN team_members tm ON tm.org_id = me.org_id AND tm.account_id = $1
+	  JOIN grants g ON g.team_id = tm.team_id AND g.resource_kind = 'agent'
+	 ORDER BY g.resource_id,
+	       CASE g.permission WHEN 'admin' THEN 3 WHEN 'write' THEN 2 WHEN 'read' THEN 1 ELSE 0 END DESC,
+	       g.team_id
+), page AS (
+	SELECT resource_id AS id, sort_name, team_id, permission, count(*) OVER () AS total FROM best
+	 ORDER BY sort_name, resource_id
+	 LIMIT $3 OFFSET $4
+)
+SELECT ` + agentCols + `,
+	me.role AS viewer_role,
+	me.base AS base_permission,
+	COALESCE(a.created_by = $1, false) AS is_creator,
+	json_build_array(json_build_object('team_id', page.team_id,
+		'team_name', (SELECT t.name FROM teams t WHERE t.id = page.team_id), 'permission', page.permission)) AS grants,
+	page.total
+FROM page
+CROSS JOIN LATERAL (SELECT * FROM agents a WHERE a.id = page.id OFFSET 0) a
+CROSS JOIN me
+JOIN orgs o ON o.id = a.org_id
+LEFT JOIN accounts c ON c.id = a.created_by
+ORDER BY page.sort_name, a.id`
+
+// agentsReach is how accountID reads the agents of orgID: every one (by
+// role or base permission), or what its teams were granted and what it
+// created (own: whether it created any).
+func (s *Store) agentsReach(ctx context.Context, accountID, orgID int64) (member, all, own bool, err error) {
+	var r struct {
+		All bool `db:"all"`
+		Own bool `db:"own"`
+	}
+	// The EXISTS probes agents_creator_idx (org_id, created_by) for one row.
+	err = s.db.GetContext(ctx, &r, `SELECT m.role <> 'member' OR o.member_base_permission <> 'none' AS all,
+		EXISTS (SELECT 1 FROM agents a WHERE a.org_id = m.org_id AND a.created_by = m.account_id) AS own
 		FROM memberships m JOIN orgs o ON o.id = m.org_id WHERE m.org_id = $1 AND m.account_id = $2`, orgID, accountID)
 	if errors.Is(err, sql.ErrNoRows) {
-		return false, nil // not a member: the general query lists nothing
+		return false, false, false, nil // not a member: the general query lists nothing
 	}
 	if err != nil {
-		return false, fmt.Errorf("list agents: %w", err)
+		return false, false, false, fmt.Errorf("list agents: %w", err)
 	}
-	return all, nil
+	return true, r.All, r.Own, nil
 }
 
 // ListAgents lists the agents accountID can read, each with its level, in one
-// query. Not being a member of f.OrgID lists nothing.
+// query (after one that picks the query). Not being a member of f.OrgID
+// lists nothing.
 func (s *Store) ListAgents(ctx context.Context, accountID int64, f AgentFilter) (AgentPage, error) {
 	if f.PerPage <= 0 {
 		f.PerPage = 50
@@ -318,22 +379,31 @@ func (s *Store) ListAgents(ctx context.Context, accountID int64, f AgentFilter) 
 		agentFactsRow
 		Total int `db:"total"`
 	}
-	q := listAgentsQuery
-	if f.OrgID != 0 {
-		all, err := s.readsWholeOrg(ctx, accountID, f.OrgID)
-		if err != nil {
-			return AgentPage{}, err
-		}
-		if all {
-			q = listOrgAgentsQuery
-		}
-	}
-	// Not prepared: a generic plan cannot tell a member's few candidates from
-	// an admin's whole org, and is slower than planning each time.
 	if f.ExcludeOrgs == nil {
 		f.ExcludeOrgs = []int64{}
 	}
-	if err := s.db.PerCall().SelectContext(ctx, &rows, q, accountID, f.OrgID, f.PerPage, (f.Page-1)*f.PerPage, pq.Array(f.ExcludeOrgs)); err != nil {
+	args := []any{accountID, f.OrgID, f.PerPage, (f.Page - 1) * f.PerPage, pq.Array(f.ExcludeOrgs)}
+	// Planned per call unless a fixed text below fits: a generic plan of the
+	// general query cannot tell a member's few candidates from an admin's
+	// whole org, nor (where one account created every agent) a member's own
+	// agents from everyone's.
+	var q queryer = s.db.PerCall()
+	query := listAgentsQuery
+	if f.OrgID != 0 {
+		member, all, own, err := s.agentsReach(ctx, accountID, f.OrgID)
+		if err != nil {
+			return AgentPage{}, err
+		}
+		switch {
+		case !member:
+			return AgentPage{Agents: []model.Agent{}, Page: f.Page, PerPage: f.PerPage}, nil
+		case all:
+			q, query = s.db, orgAgentsQuery
+		case !own:
+			q, query = s.db, grantedAgentsQuery
+		}
+	}
+	if err := q.SelectContext(ctx, &rows, query, args...); err != nil {
 		return AgentPage{}, fmt.Errorf("list agents: %w", err)
 	}
 	page := AgentPage{Agents: make([]model.Agent, 0, len(rows)), Page: f.Page, PerPage: f.PerPage}

@@ -290,3 +290,136 @@ func TestDemotedToBillingLeavesTeams(t *testing.T) {
 		e.exec(`DELETE FROM team_members WHERE team_id = $1`, tm.ID)
 	}
 }
+
+// TestTeamGrantsByAgentName: a team's grants are listed by their agent's name
+// (any case, then grant id), a page at a time, and follow a renamed agent (the
+// name each grant carries, 00012); one grant loads alone; the pickers leave
+// out the team's members, billing members and granted agents, and match
+// what is typed in a name or an email, in any case.
+func TestTeamGrantsByAgentName(t *testing.T) {
+	e := newTG(t)
+	owner, _ := e.user("Owner")
+	zed, _ := e.user("Zed")
+	amy, _ := e.user("amy")
+	bill, _ := e.user("Bill")
+	out, _ := e.user("Outsider")
+	org := e.org(owner, "Names Inc")
+	e.join(org, zed, model.RoleMember)
+	e.join(org, amy, model.RoleMember)
+	e.join(org, bill, model.RoleBilling)
+	core := e.team(owner, org, "Core")
+	var ids []int64
+	for _, n := range []string{"charlie", "Alpha", "bravo", "Delta"} {
+		a := e.agent(owner, org, n)
+		ids = append(ids, a.ID)
+		if _, err := e.s.SetGrant(e.ctx, owner, org, core.ID, db.SetGrantInput{ResourceID: a.ID, Permission: "read"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	free := e.agent(owner, org, "Echo")
+	names := func(page, per int) string {
+		d, err := e.s.TeamPage(e.ctx, owner.AccountID, org, core.ID, page, per)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ns []string
+		for _, g := range d.Grants {
+			ns = append(ns, g.ResourceName)
+			if g.TeamName != "Core" {
+				t.Errorf("grant %d team name %q", g.ID, g.TeamName)
+			}
+		}
+		return strings.Join(ns, ",")
+	}
+	if got := names(1, 0); got != "Alpha,bravo,charlie,Delta" {
+		t.Errorf("grants = %s", got)
+	}
+	if got := names(2, 3); got != "Delta" {
+		t.Errorf("page 2 of 3 = %s", got)
+	}
+	// Renaming an agent moves its grant.
+	if _, err := e.s.UpdateAgent(e.ctx, owner, ids[0], db.UpdateAgentInput{Name: ptr("Aardvark")}); err != nil {
+		t.Fatal(err)
+	}
+	if got := names(1, 0); got != "Aardvark,Alpha,bravo,Delta" {
+		t.Errorf("after the rename: %s", got)
+	}
+	d, err := e.s.TeamPage(e.ctx, owner.AccountID, org, core.ID, 1, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, td, err := e.s.TeamGrant(e.ctx, owner.AccountID, org, core.ID, d.Grants[0].ID)
+	if err != nil || g.ResourceName != "Aardvark" || !td.CanManage() {
+		t.Errorf("one grant = %+v %v", g, err)
+	}
+	_, _, err = e.s.TeamGrant(e.ctx, owner.AccountID, org, core.ID+1000, d.Grants[0].ID)
+	wantCode(t, err, model.CodeNotFound)
+	_, _, err = e.s.TeamGrant(e.ctx, out.AccountID, org, core.ID, d.Grants[0].ID)
+	wantCode(t, err, model.CodeNotFound)
+
+	// The grant picker: only Echo is not granted.
+	rs, err := e.s.TeamGrantCandidates(e.ctx, owner.AccountID, td, "", 20)
+	if err != nil || len(rs) != 1 || rs[0].ID != free.ID {
+		t.Errorf("grant candidates = %+v %v", rs, err)
+	}
+	if rs, _ := e.s.TeamGrantCandidates(e.ctx, owner.AccountID, td, "CH", 20); len(rs) != 1 {
+		t.Errorf("grant candidates matching CH = %+v", rs)
+	}
+	if rs, _ := e.s.TeamGrantCandidates(e.ctx, owner.AccountID, td, "zzz", 20); len(rs) != 0 {
+		t.Errorf("grant candidates matching zzz = %+v", rs)
+	}
+	// A plain member gets none.
+	if zd, err := e.s.TeamHead(e.ctx, zed.AccountID, org, core.ID); err != nil {
+		t.Fatal(err)
+	} else if _, err := e.s.TeamGrantCandidates(e.ctx, zed.AccountID, zd, "", 20); err == nil {
+		t.Error("a plain member lists grant candidates")
+	}
+
+	// The member picker: Zed joins Core, so only the owner and amy may join.
+	if _, err := e.s.SetTeamMember(e.ctx, owner, org, core.ID, zed.AccountID, "member"); err != nil {
+		t.Fatal(err)
+	}
+	pick := func(who model.Actor, p db.MemberPick) string {
+		ms, err := e.s.PickMembers(e.ctx, who.AccountID, org, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ns []string
+		for _, m := range ms {
+			ns = append(ns, m.Name)
+		}
+		return strings.Join(ns, ",")
+	}
+	if got := pick(owner, db.MemberPick{NotTeam: core.ID}); got != "amy,Owner" {
+		t.Errorf("may join = %s", got)
+	}
+	if got := pick(owner, db.MemberPick{}); got != "amy,Bill,Owner,Zed" {
+		t.Errorf("members = %s", got)
+	}
+	if got := pick(owner, db.MemberPick{Query: " ZE "}); got != "Zed" {
+		t.Errorf("members matching ZE = %s", got)
+	}
+	if got := pick(owner, db.MemberPick{Query: strings.ToUpper(bill.Email)}); got != "Bill" {
+		t.Errorf("members matching Bill's email = %s", got)
+	}
+	if got := pick(owner, db.MemberPick{Limit: 2}); got != "amy,Bill" {
+		t.Errorf("first 2 = %s", got)
+	}
+	if got := pick(out, db.MemberPick{}); got != "" {
+		t.Errorf("an outsider lists %s", got)
+	}
+
+	// A maintainer who is a plain member picks among the agents they read,
+	// less those the team holds: only their own.
+	if _, err := e.s.SetTeamMember(e.ctx, owner, org, core.ID, amy.AccountID, "maintainer"); err != nil {
+		t.Fatal(err)
+	}
+	mine := e.agent(amy, org, "Amy bot")
+	ad, err := e.s.TeamHead(e.ctx, amy.AccountID, org, core.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rs, err := e.s.TeamGrantCandidates(e.ctx, amy.AccountID, ad, "", 20); err != nil || len(rs) != 1 || rs[0].ID != mine.ID {
+		t.Errorf("maintainer's grant candidates = %+v %v", rs, err)
+	}
+}

@@ -155,20 +155,18 @@ func (h *Agents) detail(c echo.Context, id int64) (views.AgentDetailView, error)
 	if a.OrgKind == model.OrgPersonal {
 		v.OrgName = "Personal workspace of " + a.OrgName
 	}
-	gs, err := h.Store.AgentGrants(ctx, acc.ID, id)
+	gs, err := h.Store.GrantsOnAgent(ctx, a)
 	if err != nil {
 		return v, err
 	}
 	for _, g := range gs {
 		v.Teams = append(v.Teams, views.GrantRowView{ID: g.ID, TeamID: g.TeamID, TeamName: g.TeamName, Permission: string(g.Permission)})
 	}
-	ms, err := h.Store.OrgMembersFirst(ctx, acc.ID, a.OrgID, PickerLimit)
-	if err != nil && !errors.Is(err, model.ErrNotFound) {
+	v.MemberQuery = c.QueryParam("member_q")
+	if v.Members, err = h.explainCandidates(c, a.OrgID, v.MemberQuery); err != nil {
 		return v, err
 	}
-	for _, m := range ms {
-		v.Members = append(v.Members, components.Option{Value: strconv.FormatInt(m.AccountID, 10), Label: m.Name + " (" + m.Role.Label() + ")"})
-	}
+	v.MemberSearch = len(v.Members) >= PickerLimit || v.MemberQuery != ""
 	if v.CanAdmin {
 		if a.OrgKind == model.OrgPersonal && a.OrgID == acc.PersonalOrgID {
 			for _, w := range request.Workspaces(c) {
@@ -188,6 +186,21 @@ func (h *Agents) detail(c echo.Context, id int64) (views.AgentDetailView, error)
 	return v, nil
 }
 
+// explainCandidates is the explainer's picker: the first members of the
+// agent's org by name matching q (none when the viewer is not a member).
+func (h *Agents) explainCandidates(c echo.Context, orgID int64, q string) ([]components.Option, error) {
+	acc, _ := request.Account(c)
+	ms, err := h.Store.PickMembers(c.Request().Context(), acc.ID, orgID, db.MemberPick{Query: q, Limit: PickerLimit})
+	if err != nil {
+		return nil, err
+	}
+	opts := make([]components.Option, 0, len(ms))
+	for _, m := range ms {
+		opts = append(opts, components.Option{Value: strconv.FormatInt(m.AccountID, 10), Label: m.Name + " (" + m.Role.Label() + ")"})
+	}
+	return opts, nil
+}
+
 func (h *Agents) render(c echo.Context, status int, v views.AgentDetailView) error {
 	return Render(c, status, views.AgentPage(h.Shell(c, v.Name, "agents"), v))
 }
@@ -199,6 +212,19 @@ func (h *Agents) Detail(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	if c.QueryParam("pick") == "members" && IsHTMX(c) {
+		// The explainer's search: its options only.
+		acc, _ := request.Account(c)
+		a, err := h.Store.GetAgent(c.Request().Context(), acc.ID, id)
+		if err != nil {
+			return err
+		}
+		opts, err := h.explainCandidates(c, a.OrgID, c.QueryParam("member_q"))
+		if err != nil {
+			return err
+		}
+		return Render(c, http.StatusOK, components.PickerResult("f-explain", "Choose a member…", opts, "No member matches", found(len(opts), "member")))
+	}
 	v, err := h.detail(c, id)
 	if err != nil {
 		return err
@@ -206,8 +232,21 @@ func (h *Agents) Detail(c echo.Context) error {
 	if uid := c.QueryParam("user_id"); uid != "" {
 		v.ExplainFor = uid
 		v.Explain = h.explain(c, id, uid)
+		if x := v.Explain; x != nil && x.Error == "" && !hasOption(v.Members, uid) {
+			// The member explained stays chosen though not among the first.
+			v.Members = append([]components.Option{{Value: uid, Label: x.Name + " (" + x.Role + ")"}}, v.Members...)
+		}
 	}
 	return h.render(c, http.StatusOK, v)
+}
+
+func hasOption(opts []components.Option, value string) bool {
+	for _, o := range opts {
+		if o.Value == value {
+			return true
+		}
+	}
+	return false
 }
 
 func (h *Agents) explain(c echo.Context, agentID int64, uidText string) *views.ExplainView {

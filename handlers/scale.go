@@ -1,11 +1,15 @@
 package handlers
 
 // PickerLimit caps the options a page's picker (add a member to a team, grant
-// an agent, explain someone's access) offers: the first ones by name. A large
-// org has 10,000 members and 100,000 agents; listing them all made the team
-// page 8 MB and several seconds. The JSON API still takes any id.
-const PickerLimit = 500
+// an agent, explain someone's access) offers: the first ones by name that
+// match its search box, which filters on the server as you type. A large org
+// has 10,000 members and 100,000 agents; listing them all made the team page
+// 8 MB and several seconds, and even 500 of each cost most of the page's
+// time. The JSON API still takes any id.
+const PickerLimit = 20
 
 // GrantsPerPage is how many grants the team page lists at a time (a team
-// with 2,000 grants rendered 2 MB of forms).
-const GrantsPerPage = 100
+// with 2,000 grants rendered 2 MB of forms). Each row carries its level form
+// and its removal dialog (2.3 KB): at 100 a page, rendering and compressing
+// them was most of the page's time; 50 is also the agents list's page.
+const GrantsPerPage = 50

@@ -26,7 +26,7 @@ func (h *Teams) listView(c echo.Context) (views.TeamsView, error) {
 	if ws.Personal() {
 		return v, nil
 	}
-	ts, err := h.Store.Teams(c.Request().Context(), acc.ID, ws.ID)
+	ts, err := h.Store.TeamRows(c.Request().Context(), acc.ID, ws.ID)
 	if err != nil {
 		return v, err
 	}
@@ -91,43 +91,98 @@ func (h *Teams) detail(c echo.Context, id int64) (views.TeamDetailView, error) {
 	v := views.TeamDetailView{ID: d.ID, Name: d.Name, Description: d.Description, OrgName: ws.DisplayName,
 		CanManage: manage, CanDelete: model.CanIn(ws.Kind, ws.Role, model.ActManageTeams),
 		Edit: views.TeamForm{Name: d.Name, Description: d.Description}}
-	in := map[int64]bool{}
 	for _, m := range d.Members {
-		in[m.AccountID] = true
 		v.Members = append(v.Members, views.TeamMemberRowView{UserID: m.AccountID, Name: m.Name, Email: m.Email,
 			Role: string(m.Role), RoleLabel: m.Role.Label(), OrgRole: m.OrgRole.Label(), IsYou: m.AccountID == acc.ID,
 			CanManage: manage, CanLeave: m.AccountID == acc.ID})
 	}
 	v.GrantPager = components.Pager{Page: gp, TotalPages: model.TotalPages(d.GrantCount, GrantsPerPage), Total: d.GrantCount,
 		Href: func(p int) string { return teamPath(id) + "?grants_page=" + strconv.Itoa(p) }}
-	granted := map[int64]bool{}
 	for _, g := range d.Grants {
-		granted[g.ResourceID] = true
 		v.Grants = append(v.Grants, views.GrantRowView{ID: g.ID, TeamID: d.ID, AgentID: g.ResourceID, AgentName: g.ResourceName,
 			Permission: string(g.Permission), CanManage: manage})
 	}
 	if !manage {
 		return v, nil
 	}
-	ms, err := h.Store.OrgMembersFirst(ctx, acc.ID, ws.ID, PickerLimit)
-	if err != nil {
+	v.MemberQuery, v.AgentQuery = c.QueryParam("member_q"), c.QueryParam("agent_q")
+	if v.Candidates, err = h.memberCandidates(c, id, v.MemberQuery); err != nil {
 		return v, err
 	}
-	for _, m := range ms {
-		if !in[m.AccountID] && model.CanJoinTeam(m.Role) == nil {
-			v.Candidates = append(v.Candidates, components.Option{Value: strconv.FormatInt(m.AccountID, 10), Label: m.Name + " (" + m.Email + ")"})
-		}
-	}
-	rs, err := h.Store.GrantCandidates(ctx, request.Actor(c), ws.ID, string(model.ResourceAgent), id, PickerLimit)
-	if err != nil {
+	if v.GrantCandidates, err = h.grantCandidates(c, d, v.AgentQuery); err != nil {
 		return v, err
 	}
-	for _, r := range rs {
-		if !granted[r.ID] {
-			v.GrantCandidates = append(v.GrantCandidates, components.Option{Value: strconv.FormatInt(r.ID, 10), Label: r.Name})
-		}
-	}
+	// A search box only where the list is cut (or already searched): a
+	// small org's pickers stay plain selects.
+	v.MemberSearch = len(v.Candidates) >= PickerLimit || v.MemberQuery != ""
+	v.AgentSearch = len(v.GrantCandidates) >= PickerLimit || v.AgentQuery != ""
 	return v, nil
+}
+
+// memberCandidates is the add-a-member picker: the first members by name who
+// can join team id and are not in it, matching q.
+func (h *Teams) memberCandidates(c echo.Context, id int64, q string) ([]components.Option, error) {
+	acc, _ := request.Account(c)
+	ms, err := h.Store.PickMembers(c.Request().Context(), acc.ID, request.Workspace(c).ID, db.MemberPick{Query: q, NotTeam: id, Limit: PickerLimit})
+	if err != nil {
+		return nil, err
+	}
+	opts := make([]components.Option, 0, len(ms))
+	for _, m := range ms {
+		opts = append(opts, components.Option{Value: strconv.FormatInt(m.AccountID, 10), Label: m.Name + " (" + m.Email + ")"})
+	}
+	return opts, nil
+}
+
+// grantCandidates is the grant picker: the first agents by name without a
+// grant to team d, matching q.
+func (h *Teams) grantCandidates(c echo.Context, d model.TeamDetail, q string) ([]components.Option, error) {
+	acc, _ := request.Account(c)
+	rs, err := h.Store.TeamGrantCandidates(c.Request().Context(), acc.ID, d, q, PickerLimit)
+	if err != nil {
+		return nil, err
+	}
+	opts := make([]components.Option, 0, len(rs))
+	for _, r := range rs {
+		opts = append(opts, components.Option{Value: strconv.FormatInt(r.ID, 10), Label: r.Name})
+	}
+	return opts, nil
+}
+
+// picker answers a picker's search (htmx, ?pick=members or agents) with its
+// options only; a viewer who cannot manage the team is forbidden.
+func (h *Teams) picker(c echo.Context, id int64, pick string) error {
+	acc, _ := request.Account(c)
+	d, err := h.Store.TeamHead(c.Request().Context(), acc.ID, request.Workspace(c).ID, id)
+	if err != nil {
+		return err
+	}
+	if !d.CanManage() {
+		return model.Forbidden("Only owners, admins and the team's maintainers can manage this team.")
+	}
+	var opts []components.Option
+	target, none, what := "f-user_id", "No member who can join matches", "member"
+	if pick == "agents" {
+		opts, err = h.grantCandidates(c, d, c.QueryParam("agent_q"))
+		target, none, what = "f-resource_id", "No agent without a grant matches", "agent"
+	} else {
+		opts, err = h.memberCandidates(c, id, c.QueryParam("member_q"))
+	}
+	if err != nil {
+		return err
+	}
+	return Render(c, http.StatusOK, components.PickerResult(target, "", opts, none, found(len(opts), what)))
+}
+
+// found is a picker search's count for screen readers.
+func found(n int, what string) string {
+	switch {
+	case n == 1:
+		return "1 " + what + " found."
+	case n >= PickerLimit:
+		return fmt.Sprintf("The first %d %ss found; type more to narrow them.", n, what)
+	}
+	return fmt.Sprintf("%d %ss found.", n, what)
 }
 
 // Detail is GET /teams/{id}. A team of another org is not found.
@@ -135,6 +190,9 @@ func (h *Teams) Detail(c echo.Context) error {
 	id, err := idParam(c, "id", "team")
 	if err != nil {
 		return err
+	}
+	if pick := c.QueryParam("pick"); pick != "" && IsHTMX(c) {
+		return h.picker(c, id, pick)
 	}
 	v, err := h.detail(c, id)
 	if err != nil {
@@ -319,18 +377,9 @@ func (h *Teams) GrantLevel(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	d, err := h.Store.Team(ctx, acc.ID, ws.ID, id)
+	cur, d, err := h.Store.TeamGrant(ctx, acc.ID, ws.ID, id, gid)
 	if err != nil {
 		return err
-	}
-	var cur *model.Grant
-	for i := range d.Grants {
-		if d.Grants[i].ID == gid {
-			cur = &d.Grants[i]
-		}
-	}
-	if cur == nil {
-		return model.NotFound("grant")
 	}
 	g, err := h.Store.SetGrant(ctx, request.Actor(c), ws.ID, id, db.SetGrantInput{
 		ResourceKind: string(cur.ResourceKind), ResourceID: cur.ResourceID, Permission: c.FormValue("permission")})

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"guildhall/db/demo"
 	"guildhall/web/webtest"
 )
 
@@ -366,5 +367,113 @@ func TestTeamPagesHTMX(t *testing.T) {
 	}
 	if r := outsider.Get("/agents/abc"); r.Status != 404 {
 		t.Errorf("bad id: %d", r.Status)
+	}
+}
+
+// TestPickerFragments: the pickers list the first 20 matches by name, their
+// search answers htmx with the options alone (filtered on the server, the
+// team's members and granted agents and billing members left out), and the
+// search is the page's own: a member who cannot manage the team is refused,
+// another org's viewer does not find the team or agent.
+func TestPickerFragments(t *testing.T) {
+	env := webtest.New(t)
+	g, err := demo.Generate(t.Context(), env.Store, "pick", "owner@pick.test", "reader@pick.test",
+		demo.Size{Members: 120, Teams: 3, Agents: 40, Grants: 6, Audit: 1, BigTeamGrants: 3, ReaderAgents: 2}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signIn := func(email string) *webtest.Client {
+		c := env.NewClient()
+		c.SignIn(email, demo.Password)
+		c.Post("/workspace", url.Values{"org_id": {strconv.FormatInt(g.OrgID, 10)}})
+		return c
+	}
+	owner, reader := signIn("owner@pick.test"), signIn("reader@pick.test")
+	team := idPath("/teams/%d", g.ReaderTeam)
+	page := owner.Get(team)
+	if n := strings.Count(page.Body[strings.Index(page.Body, `id="f-user_id"`):], `<option value="`); page.Status != 200 || n < 20 {
+		t.Fatalf("team page: %d, %d options", page.Status, n)
+	}
+	sel := page.Body[strings.Index(page.Body, `id="f-user_id"`):]
+	sel = sel[:strings.Index(sel, "</select>")]
+	if n := strings.Count(sel, "<option"); n != 20 {
+		t.Errorf("member picker offers %d, want the first 20", n)
+	}
+	if strings.Contains(sel, "Rhys Reader") {
+		t.Error("member picker offers a member of the team")
+	}
+
+	// Member 97 is billing (every 97th account): never offered to join.
+	var billing string
+	if err := env.Store.DB().Get(&billing, `SELECT a.name FROM accounts a JOIN memberships m ON m.account_id = a.id
+		WHERE m.org_id = $1 AND m.role = 'billing' LIMIT 1`, g.OrgID); err != nil {
+		t.Fatal(err)
+	}
+	r := owner.HTMX(http.MethodGet, team+"?pick=members&member_q="+url.QueryEscape(strings.ToUpper(billing)), nil)
+	if r.Status != 200 || strings.Contains(r.Body, "<html") || !strings.Contains(r.Body, "No member who can join matches") {
+		t.Errorf("billing member search: %d %s", r.Status, r.Body)
+	}
+	r = owner.HTMX(http.MethodGet, team+"?pick=members&member_q=M000101%40", nil) // by email, any case
+	if r.Status != 200 || strings.Count(r.Body, "<option") != 1 || !strings.Contains(r.Body, "Member 101 (m000101@") {
+		t.Errorf("member search by email: %d %s", r.Status, r.Body)
+	}
+	r = owner.HTMX(http.MethodGet, team+"?pick=agents&agent_q=agent+00003", nil)
+	if r.Status != 200 || strings.Count(r.Body, "<option") != 10 || strings.Contains(r.Body, "Agent 000040") {
+		t.Errorf("agent search: %d %s", r.Status, r.Body)
+	}
+	// The readers' team holds agents 1 and 2: not offered again.
+	r = owner.HTMX(http.MethodGet, team+"?pick=agents&agent_q=agent+00000", nil)
+	if strings.Contains(r.Body, ">Agent 000001<") || strings.Contains(r.Body, ">Agent 000002<") || !strings.Contains(r.Body, ">Agent 000003<") {
+		t.Errorf("agent search offers granted agents: %s", r.Body)
+	}
+	// Without htmx, the search is the whole page, filtered.
+	if p := owner.Get(team + "?member_q=member+101"); p.Status != 200 || !strings.Contains(p.Body, "Member 101 (") || strings.Contains(p.Body, "Member 1 (") {
+		t.Errorf("filtered page: %d", p.Status)
+	}
+	// A plain member cannot manage the team: no pickers, and no search.
+	if p := reader.Get(team); strings.Contains(p.Body, `id="f-user_id"`) || strings.Contains(p.Body, `id="f-member-q"`) {
+		t.Error("the reader sees the team's pickers")
+	}
+	if r := reader.HTMX(http.MethodGet, team+"?pick=members&member_q=member", nil); r.Status != http.StatusForbidden || strings.Contains(r.Body, "Member 1") {
+		t.Errorf("reader's picker search: %d", r.Status)
+	}
+
+	// The explainer: 20 members and the search, for anyone who reads the agent.
+	agent := idPath("/agents/%d", g.AgentID)
+	r = reader.HTMX(http.MethodGet, agent+"?pick=members&member_q=member+11", nil)
+	if r.Status != 200 || strings.Count(r.Body, "<option") != 11 || !strings.Contains(r.Body, "Choose a member") {
+		t.Errorf("explainer search: %d %s", r.Status, r.Body)
+	}
+	// Explaining a member past the first 20 keeps them chosen.
+	var m99 int64
+	if err := env.Store.DB().Get(&m99, `SELECT id FROM accounts WHERE name = 'Member 99'`); err != nil {
+		t.Fatal(err)
+	}
+	if p := owner.Get(agent + "?user_id=" + strconv.FormatInt(m99, 10)); !strings.Contains(p.Body, `<option value="`+strconv.FormatInt(m99, 10)+`" selected>Member 99`) {
+		t.Error("the explained member is not the chosen option")
+	}
+
+	// The API's team: every grant by default, a page of them on request.
+	tok := env.NewAPI("").Do(http.MethodPost, "/api/auth/token", map[string]any{"email": "owner@pick.test", "password": demo.Password, "name": "t"})
+	tokText, _ := tok.Data()["token"].(string)
+	api := env.NewAPI(tokText)
+	apiTeam := idPath("/api/orgs/pick/teams/%d", g.BigTeamID)
+	if r := api.Do(http.MethodGet, apiTeam, nil); r.Status != 200 || strings.Count(r.Raw, `"resource_kind":"agent"`) != 3 || strings.Contains(r.Raw, `"pagination"`) {
+		t.Errorf("API team: %d %s", r.Status, r.Raw)
+	}
+	if r := api.Do(http.MethodGet, apiTeam+"?page=2&per_page=2", nil); r.Status != 200 || strings.Count(r.Raw, `"resource_kind":"agent"`) != 1 ||
+		!strings.Contains(r.Raw, `"pagination":{"page":2,"per_page":2,"total":3,"total_pages":2}`) || !strings.Contains(r.Raw, `"resource_name":"Agent 000003"`) {
+		t.Errorf("API team page 2: %d %s", r.Status, r.Raw)
+	}
+	if r := api.Do(http.MethodGet, apiTeam+"?per_page=x", nil); r.Status != 422 || !strings.Contains(r.Raw, "per_page") {
+		t.Errorf("API team, bad per_page: %d %s", r.Status, r.Raw)
+	}
+
+	// Another org's account: not found, with or without the search.
+	out := env.SignUpVerified("out@example.com", "Otto Outsider")
+	for _, p := range []string{team + "?pick=members&member_q=m", agent + "?pick=members&member_q=m"} {
+		if r := out.HTMX(http.MethodGet, p, nil); r.Status != http.StatusNotFound || strings.Contains(r.Body, "Member 1") {
+			t.Errorf("outsider %s: %d", p, r.Status)
+		}
 	}
 }

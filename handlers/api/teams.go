@@ -131,21 +131,44 @@ func (h *Teams) orgTeam(c echo.Context) (model.Workspace, int64, error) {
 }
 
 // Get is GET /api/orgs/{org}/teams/{team_id}: the team, members and grants.
+// All the grants, unless page or per_page asks for a page of them (as the
+// members list does: 20 a page by default, at most 100); the answer then
+// carries their pagination.
 func (h *Teams) Get(c echo.Context) error {
 	ws, id, err := h.orgTeam(c)
 	if err != nil {
 		return err
 	}
-	d, err := h.Store.Team(c.Request().Context(), Account(c).ID, ws.ID, id)
+	f := model.Fields{}
+	page, err := intQuery(c, "page")
+	if err != nil {
+		f.Add("page", err.(*model.Error).Fields["page"])
+	}
+	perPage, err := intQuery(c, "per_page")
+	if err != nil {
+		f.Add("per_page", err.(*model.Error).Fields["per_page"])
+	}
+	if err := f.Err(); err != nil {
+		return err
+	}
+	paged := page > 0 || perPage > 0
+	if paged {
+		page, perPage = model.MemberPaging(page, perPage)
+	}
+	d, err := h.Store.TeamAPI(c.Request().Context(), Account(c).ID, ws.ID, id, page, perPage)
 	if err != nil {
 		return err
 	}
-	out := TeamDetailView{TeamView: teamView(d.Team), Members: []TeamMemberView{}, Grants: []GrantView{}}
+	out := TeamDetailView{TeamView: teamView(d.Team), Members: make([]TeamMemberView, 0, len(d.Members)),
+		Grants: make([]GrantView, 0, len(d.Grants))}
 	for _, m := range d.Members {
 		out.Members = append(out.Members, teamMemberView(m))
 	}
 	for _, g := range d.Grants {
 		out.Grants = append(out.Grants, grantView(g))
+	}
+	if paged {
+		return c.JSON(http.StatusOK, Envelope{Success: true, Data: out, Pagination: NewPagePagination(page, perPage, d.GrantCount)})
 	}
 	return OK(c, http.StatusOK, out)
 }

@@ -2,12 +2,14 @@ package e2e
 
 import (
 	"context"
+	"net/url"
 	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/chromedp/chromedp"
 
+	"guildhall/db/demo"
 	"guildhall/web/browsertest"
 	"guildhall/web/webtest"
 )
@@ -137,4 +139,89 @@ func TestTeamAgentTransferPages(t *testing.T) {
 		t.Errorf("sender opens the transferred agent: %d", resp.Status)
 	}
 	_ = teamPage
+}
+
+// TestPickerSearch: in an org with more members and agents than a picker
+// shows (the first 20 by name), the team page's pickers and the agent page's
+// access explainer find the rest by typing, with the keyboard alone: the
+// search box filters on the server (htmx) and Tab reaches the select. Checked
+// at desktop and phone width (CheckPage: screenshots, axe, no overflow).
+func TestPickerSearch(t *testing.T) {
+	env, p := openServer(t)
+	g, err := demo.Generate(t.Context(), env.Store, "pick", "owner@pick.test", "reader@pick.test",
+		demo.Size{Members: 60, Teams: 3, Agents: 60, Grants: 6, Audit: 1, BigTeamGrants: 3, ReaderAgents: 2}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.SignIn(env.URL, "owner@pick.test", demo.Password)
+	p.switchTo("pick")
+	optionCount := func(sel string) int {
+		return int(evalJS[float64](p, `document.querySelectorAll(`+strconv.Quote(sel+" option:not([disabled])")+`).length`))
+	}
+	typeInto := func(sel, text string) {
+		p.Run(chromedp.Focus(chromedp.CSS(sel)))
+		p.Run(chromedp.KeyEvent(text))
+	}
+
+	// The team page: 20 candidates each, not all 58 members or 57 agents.
+	p.visit("/teams/" + strconv.FormatInt(g.ReaderTeam, 10))
+	if n := optionCount("#f-user_id"); n != 20 {
+		t.Errorf("member picker offers %d, want the first 20", n)
+	}
+	if n := optionCount("#f-resource_id"); n != 20 {
+		t.Errorf("grant picker offers %d, want the first 20", n)
+	}
+	// "Member 58" sorts after the first 20 names; typing finds it.
+	if p.evalBool(`document.querySelector("#f-user_id").textContent.includes("Member 58 ")`) {
+		t.Fatal("Member 58 is among the first 20: the test needs a later name")
+	}
+	typeInto("#f-member-q", "member 58")
+	pollJS(t, p.Browser, `document.querySelectorAll("#f-user_id option").length === 1 && document.querySelector("#f-user_id option").textContent.includes("Member 58 ")`)
+	// Screen readers hear the count (a polite live region).
+	pollJS(t, p.Browser, `document.querySelector("#f-user_id-status[role=status]").textContent.trim() === "1 member found."`)
+	p.Run(chromedp.KeyEvent("\t"))
+	if id := p.evalString(`document.activeElement.id`); id != "f-user_id" {
+		t.Errorf("Tab from the search box goes to %q, want the select", id)
+	}
+	p.Click("#add-member")
+	pollJS(t, p.Browser, `[...document.querySelectorAll("#team-members-table tr")].some(r => r.textContent.includes("Member 58"))`)
+
+	// Nothing matches: the select says so and offers nothing to add.
+	typeInto("#f-agent-q", "no such agent")
+	pollJS(t, p.Browser, `document.querySelector("#f-resource_id option").disabled && document.querySelector("#f-resource_id").textContent.includes("No agent")`)
+	pollJS(t, p.Browser, `document.querySelector("#f-resource_id-status").textContent.includes("No agent without a grant matches.")`)
+	p.Fill("#f-agent-q", "agent 000057")
+	pollJS(t, p.Browser, `document.querySelectorAll("#f-resource_id option").length === 1 && document.querySelector("#f-resource_id option").textContent === "Agent 000057"`)
+	p.Click("#add-grant")
+	p.WaitVisible(`#grants-table tr[data-agent="Agent 000057"]`)
+	p.Fill("#f-member-q", "member 4")
+	pollJS(t, p.Browser, `[...document.querySelectorAll("#f-user_id option")].every(o => o.textContent.includes("Member 4"))`)
+	p.CheckPage(t, "team-pickers")
+
+	// Without script the search box is a GET form: the page comes back with
+	// the list filtered.
+	{
+		c := env.NewClient()
+		c.SignIn("owner@pick.test", demo.Password)
+		c.Post("/workspace", url.Values{"org_id": {strconv.FormatInt(g.OrgID, 10)}})
+		body := c.Get("/teams/" + strconv.FormatInt(g.ReaderTeam, 10) + "?member_q=member+57").Body
+		if !strings.Contains(body, "Member 57 (") || strings.Contains(body, "Member 1 (") || !strings.Contains(body, `value="member 57"`) {
+			t.Errorf("the filtered page does not list just Member 57")
+		}
+	}
+
+	// The explainer finds a member past the first 20 and explains them.
+	p.visit("/agents/" + strconv.FormatInt(g.AgentID, 10))
+	if n := optionCount("#f-explain"); n != 21 { // "Choose a member…" and 20
+		t.Errorf("explainer offers %d options, want 21", n)
+	}
+	typeInto("#f-explain-q", "member 56")
+	pollJS(t, p.Browser, `document.querySelectorAll("#f-explain option").length === 2 && document.querySelector("#f-explain").textContent.includes("Member 56 ")`)
+	var m57 int64
+	if err := env.Store.DB().Get(&m57, `SELECT id FROM accounts WHERE name = 'Member 56'`); err != nil {
+		t.Fatal(err)
+	}
+	p.Choose("#f-explain", strconv.FormatInt(m57, 10))
+	p.WaitVisible(`#explain-result .perm-explain`)
+	p.CheckPage(t, "agent-explainer-search")
 }
