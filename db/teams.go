@@ -669,25 +669,6 @@ type OrgMember struct {
 	Role      model.Role `db:"role" json:"role"`
 }
 
-// OrgMembers lists an org's members for pickers (any member of the org).
-func (s *Store) OrgMembers(ctx context.Context, accountID, orgID int64) ([]OrgMember, error) {
-	return s.OrgMembersFirst(ctx, accountID, orgID, 0)
-}
-
-// OrgMembersFirst is OrgMembers cut to the first limit in name order (0: all).
-func (s *Store) OrgMembersFirst(ctx context.Context, accountID, orgID int64, limit int) ([]OrgMember, error) {
-	if _, err := s.RoleIn(ctx, orgID, accountID); err != nil {
-		return nil, err
-	}
-	ms := []OrgMember{}
-	err := s.db.SelectContext(ctx, &ms, `SELECT m.account_id, a.name, a.email, m.role FROM memberships m
-		JOIN accounts a ON a.id = m.account_id WHERE m.org_id = $1 ORDER BY lower(a.name), a.id LIMIT $2`, orgID, limitOrNil(limit))
-	if err != nil {
-		return nil, fmt.Errorf("list org members: %w", err)
-	}
-	return ms, nil
-}
-
 // MemberPick narrows PickMembers.
 type MemberPick struct {
 	// Query keeps members whose name or email contains it (any case).
