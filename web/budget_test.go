@@ -154,9 +154,9 @@ type counted struct {
 // budget is the most statements any page or API GET may run. Every page
 // pays two before its own data: the session (with the banner sources'
 // existence tests) and the workspaces (with the SSO gate). The busiest pages
-// (members, a team, an agent with its explainer) add eight of their own;
-// none may grow with the data size, which is the guard against N+1 queries.
-const budget = 10
+// (a team, an agent with its explainer) add five of their own; none may grow
+// with the data size, which is the guard against N+1 queries.
+const budget = 7
 
 // TestQueryBudgets counts the SQL statements of every GET page and main API
 // GET on a small org (5 of everything) and a larger one (200 members, teams,
