@@ -170,11 +170,11 @@ func TestQueryBudgets(t *testing.T) {
 	// The team page lists grants a page at a time.
 	big := fmt.Sprintf("/teams/%d", large.g.BigTeamID)
 	res := large.owner.Get(big)
-	if !strings.Contains(res.Body, "Page 1 of 3 · 150 total") || strings.Count(res.Body, `id="grant-level-`) != 50 {
-		t.Fatalf("team page 1: want 50 of 150 grants and a pager")
+	if !strings.Contains(res.Body, "Page 1 of 6 · 150 total") || strings.Count(res.Body, `id="grant-level-`) != 25 {
+		t.Fatalf("team page 1: want 25 of 150 grants and a pager")
 	}
-	if res = large.owner.Get(big + "?grants_page=3"); strings.Count(res.Body, `id="grant-level-`) != 50 {
-		t.Fatalf("team page 3: want the last 50 grants")
+	if res = large.owner.Get(big + "?grants_page=6"); strings.Count(res.Body, `id="grant-level-`) != 25 {
+		t.Fatalf("team page 6: want the last 25 grants")
 	}
 	var names []string
 	for n := range s {
