@@ -145,7 +145,8 @@
   // data-consequence on an option): Save asks first, naming what it takes away.
   document.addEventListener("submit", function (e) {
     var form = e.target;
-    if (!form.matches("[data-confirm-choice]") || form._confirmed) { form._confirmed = false; return; }
+    if (!form.matches("[data-confirm-choice]")) return;
+    if (form._confirmed) { form._confirmed = false; return; }
     var text = choiceConsequence(form);
     var dlg = document.getElementById(form.getAttribute("data-confirm-choice"));
     if (!text || !dlg) return;
@@ -165,6 +166,62 @@
     dlg.close();
     form._confirmed = true;
     form.requestSubmit(form.querySelector("button[type=submit]"));
+  });
+
+  // --- Row actions behind a list's one shared dialog (components.RowConfirm).
+  // The row's form (or link) carries the question; the dialog asks it, and
+  // the row's form is sent only on the explicit confirm. A link trigger's
+  // action posts through the dialog's own form instead.
+  function askRow(dlg, src, trigger) {
+    dlg.querySelector("[data-row-title]").textContent = src.getAttribute("data-title") || "";
+    dlg.querySelector("[data-row-text]").textContent = src.getAttribute("data-text") || "";
+    var ul = dlg.querySelector("[data-row-consequences]");
+    ul.replaceChildren();
+    (src.getAttribute("data-consequences") || "").split("\n").forEach(function (line) {
+      if (!line) return;
+      var li = document.createElement("li");
+      li.textContent = line;
+      ul.appendChild(li);
+    });
+    ul.hidden = ul.children.length === 0;
+    dlg.querySelector("[data-row-ok]").textContent = src.getAttribute("data-button") || "Confirm";
+    openDialog(dlg, trigger);
+  }
+  document.addEventListener("submit", function (e) {
+    var form = e.target;
+    if (form.matches("[data-row-form]")) {
+      // The shared dialog's confirm: send the row's form, or post to the
+      // link trigger's action (set on this form when the dialog opened).
+      var dlg = form.closest("dialog");
+      if (dlg && dlg._rowForm) {
+        e.preventDefault();
+        e.stopImmediatePropagation();
+        var row = dlg._rowForm;
+        dlg._rowForm = null;
+        dlg.close();
+        row._confirmed = true;
+        row.requestSubmit(row.querySelector("button[type=submit]"));
+      }
+      return;
+    }
+    if (!form.matches("[data-confirm-row]")) return;
+    if (form._confirmed) { form._confirmed = false; return; }
+    var d = document.getElementById(form.getAttribute("data-confirm-row"));
+    if (!d || typeof d.showModal !== "function") return;
+    e.preventDefault();
+    e.stopImmediatePropagation();
+    d._rowForm = form;
+    askRow(d, form, form.querySelector("button[type=submit]"));
+  }, true);
+  document.addEventListener("click", function (e) {
+    var a = e.target.closest && e.target.closest("a[data-confirm-row]");
+    if (!a) return;
+    var d = document.getElementById(a.getAttribute("data-confirm-row"));
+    if (!d || typeof d.showModal !== "function") return;
+    e.preventDefault();
+    d._rowForm = null;
+    d.querySelector("[data-row-form]").setAttribute("action", a.getAttribute("data-action"));
+    askRow(d, a, a);
   });
 
   // --- Busy state: every htmx request disables what triggered it.

@@ -204,11 +204,15 @@ func TestMembersBrowser(t *testing.T) {
 	b.Screenshot("08-role-changed")
 
 	// Remove Bob, after the inline confirmation.
+	// Every row's action shares the page's one dialog, filled from the row.
 	b.Click("#remove-" + bob + "-open")
-	b.WaitVisible("#remove-" + bob + " button[type=submit]")
+	b.WaitVisible("#member-dialog [data-row-ok]")
+	if txt := b.Text("#member-dialog"); !strings.Contains(txt, "Remove Bob Baker?") || !strings.Contains(txt, "They leave all of its teams.") {
+		t.Fatalf("the remove dialog asks: %q", txt)
+	}
 	b.Screenshot("09-remove-confirm")
 	b.CheckPage(t, "09-remove-confirm")
-	b.Click("#remove-" + bob + " button[type=submit]")
+	b.Click("#member-dialog [data-row-ok]")
 	b.Run(chromedp.WaitNotPresent(chromedp.CSS("#member-" + bob)))
 	b.waitText("Removed Bob Baker from Acme Robotics")
 	if r := roleIn(t, env, "acme-robotics", "bob@example.com"); r != "" {
@@ -221,9 +225,12 @@ func TestMembersBrowser(t *testing.T) {
 		t.Fatalf("the transfer trigger's fallback link: %q", got)
 	}
 	b.Click("#transfer-" + ann + "-open")
-	b.WaitVisible("#transfer-" + ann + " button[type=submit]")
+	b.WaitVisible("#member-dialog [data-row-ok]")
+	if txt := b.Text("#member-dialog"); !strings.Contains(txt, "Transfer ownership to Ann Archer?") || strings.Contains(txt, "Remove Bob") {
+		t.Fatalf("the transfer dialog asks: %q", txt)
+	}
 	b.Screenshot("10-transfer-confirm")
-	b.RunResponse(browsertest.SubmitForm("#transfer-" + ann + " button[type=submit]"))
+	b.RunResponse(browsertest.SubmitForm("#member-dialog [data-row-ok]"))
 	b.waitText("Ann Archer is now an owner of Acme Robotics")
 	b.Screenshot("11-transferred")
 	if roleIn(t, env, "acme-robotics", "ann@example.com") != "owner" || roleIn(t, env, "acme-robotics", "olive@example.com") != "admin" {

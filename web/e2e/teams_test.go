@@ -110,6 +110,32 @@ func TestTeamAgentTransferPages(t *testing.T) {
 	}
 	b.Screenshot("agent-explainer")
 
+	// Removing the grant asks first, in the team page's one shared dialog
+	// filled from the row: Cancel keeps it, the confirm removes it.
+	b.Navigate(teamPage)
+	grantID, err := chromedp.Run(b.Ctx(), chromedp.Evaluate[string](`document.querySelector('#grants-table tr[data-agent="Support triage"]').id`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.Click("#remove-" + grantID + "-open")
+	b.WaitVisible("#team-dialog [data-row-ok]")
+	if txt := b.Text("#team-dialog"); !strings.Contains(txt, "Remove this team's access to Support triage?") || !strings.Contains(txt, "Remove access") {
+		t.Fatalf("the grant dialog asks: %q", txt)
+	}
+	b.Click("#team-dialog [data-dialog-close]")
+	b.Run(chromedp.WaitNotVisible(chromedp.CSS("#team-dialog")))
+	var grants int
+	if err := env.Store.DB().Get(&grants, `SELECT count(*) FROM grants`); err != nil || grants != 1 {
+		t.Fatalf("cancel changed the grants: %d %v", grants, err)
+	}
+	b.Click("#remove-" + grantID + "-open")
+	b.WaitVisible("#team-dialog [data-row-ok]")
+	b.Click("#team-dialog [data-row-ok]")
+	b.Run(chromedp.WaitNotPresent(chromedp.CSS(`#grants-table tr[data-agent="Support triage"]`)))
+	if err := env.Store.DB().Get(&grants, `SELECT count(*) FROM grants`); err != nil || grants != 0 {
+		t.Fatalf("after the confirm: %d grants %v", grants, err)
+	}
+
 	// Transfer the other agent to Cleo.
 	b.Navigate(agentPage)
 	b.Fill("#f-email", "cleo@example.com")
