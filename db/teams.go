@@ -176,6 +176,47 @@ func (s *Store) TeamRows(ctx context.Context, accountID, orgID int64) ([]model.T
 	return s.teams(ctx, accountID, orgID, `t.id, t.org_id, t.name, t.description, t.member_count, t.grant_count`)
 }
 
+// TeamRowsPage is one page of TeamRows (page from 1) with the org's team
+// count (its trigger-kept counter). A page past the end is empty.
+func (s *Store) TeamRowsPage(ctx context.Context, accountID, orgID int64, page, perPage int) ([]model.Team, int, error) {
+	if page < 1 {
+		page = 1
+	}
+	if perPage < 1 || perPage > 100 {
+		perPage = 50
+	}
+	var rows []struct {
+		model.Team
+		Total int `db:"total"`
+	}
+	// The limit is in the text: a prepared statement's generic plan guesses
+	// a LIMIT $n at a tenth of the rows.
+	err := s.db.SelectContext(ctx, &rows, `SELECT t.id, t.org_id, t.name, t.description, t.member_count, t.grant_count,
+			COALESCE(v.role, '') AS viewer_role, o.team_count AS total
+		FROM orgs o JOIN teams t ON t.org_id = o.id
+		LEFT JOIN team_members v ON v.team_id = t.id AND v.account_id = $2
+		WHERE o.id = $1 AND EXISTS (SELECT 1 FROM memberships m WHERE m.org_id = $1 AND m.account_id = $2)
+		ORDER BY lower(t.name) LIMIT `+strconv.Itoa(perPage)+` OFFSET $3`, orgID, accountID, (page-1)*perPage)
+	if err != nil {
+		return nil, 0, fmt.Errorf("list teams: %w", err)
+	}
+	ts := make([]model.Team, 0, len(rows))
+	total := 0
+	for _, r := range rows {
+		ts = append(ts, r.Team)
+		total = r.Total
+	}
+	if len(rows) == 0 {
+		if _, err := s.RoleIn(ctx, orgID, accountID); err != nil {
+			return nil, 0, err
+		}
+		if err := s.db.GetContext(ctx, &total, `SELECT team_count FROM orgs WHERE id = $1`, orgID); err != nil {
+			return nil, 0, fmt.Errorf("count teams: %w", err)
+		}
+	}
+	return ts, total, nil
+}
+
 // teams lists the org's teams with cols in one statement: the membership
 // test rides along (EXISTS), and only an empty answer asks whether the
 // account is a member at all. teams_org_name_key (org_id, lower(name)) gives

@@ -26,7 +26,11 @@ func (h *Teams) listView(c echo.Context) (views.TeamsView, error) {
 	if ws.Personal() {
 		return v, nil
 	}
-	ts, err := h.Store.TeamRows(c.Request().Context(), acc.ID, ws.ID)
+	page := 1
+	if p, err := strconv.Atoi(c.QueryParam("page")); err == nil && p > 1 {
+		page = p
+	}
+	ts, total, err := h.Store.TeamRowsPage(c.Request().Context(), acc.ID, ws.ID, page, TeamsPerPage)
 	if err != nil {
 		return v, err
 	}
@@ -34,6 +38,8 @@ func (h *Teams) listView(c echo.Context) (views.TeamsView, error) {
 		v.Teams = append(v.Teams, views.TeamRowView{ID: t.ID, Name: t.Name, Description: t.Description,
 			Members: t.MemberCount, Grants: t.GrantCount, YourRole: t.ViewerRole.Label()})
 	}
+	v.Pager = components.Pager{Page: page, TotalPages: model.TotalPages(total, TeamsPerPage), Total: total,
+		Href: func(p int) string { return "/teams?page=" + strconv.Itoa(p) }}
 	return v, nil
 }
 

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"guildhall/db/demo"
+	"guildhall/handlers"
 	"guildhall/web/webtest"
 )
 
@@ -475,5 +476,37 @@ func TestPickerFragments(t *testing.T) {
 		if r := out.HTMX(http.MethodGet, p, nil); r.Status != http.StatusNotFound || strings.Contains(r.Body, "Member 1") {
 			t.Errorf("outsider %s: %d", p, r.Status)
 		}
+	}
+}
+
+// The teams page lists a page of teams at a time, by name, with the org's
+// team count; a page past the end is empty but still counts them.
+func TestTeamsPagePages(t *testing.T) {
+	env := webtest.New(t)
+	admin := env.SignUpVerified("admin@example.com", "Ada Admin")
+	if r := admin.Post("/orgs", url.Values{"display_name": {"Acme"}}); r.Status != 303 {
+		t.Fatalf("create org: %d", r.Status)
+	}
+	var orgID int64
+	if err := env.Store.DB().Get(&orgID, `SELECT id FROM orgs WHERE kind = 'team'`); err != nil {
+		t.Fatal(err)
+	}
+	env.Store.DB().MustExec(`INSERT INTO teams (org_id, name) SELECT $1, 'Team ' || lpad(g::text, 3, '0') FROM generate_series(1, 60) g`, orgID)
+	admin.Post("/workspace", url.Values{"org_id": {strconv.FormatInt(orgID, 10)}})
+	p1 := admin.Get("/teams")
+	if p1.Status != 200 || strings.Count(p1.Body, "<tr data-team=") != handlers.TeamsPerPage ||
+		!strings.Contains(p1.Body, `data-team="Team 001"`) || strings.Contains(p1.Body, `data-team="Team 051"`) ||
+		!strings.Contains(p1.Body, "Page 1 of 2 · 60 total") {
+		t.Fatalf("page 1: %d, %d rows", p1.Status, strings.Count(p1.Body, "<tr data-team="))
+	}
+	p2 := admin.Get("/teams?page=2")
+	if strings.Count(p2.Body, "<tr data-team=") != 10 || !strings.Contains(p2.Body, `data-team="Team 051"`) || !strings.Contains(p2.Body, "Page 2 of 2") {
+		t.Fatalf("page 2: %d rows", strings.Count(p2.Body, "<tr data-team="))
+	}
+	if p9 := admin.Get("/teams?page=9"); p9.Status != 200 || strings.Contains(p9.Body, "<tr data-team=") || strings.Contains(p9.Body, "No teams yet") {
+		t.Fatalf("a page past the end: %d", p9.Status)
+	}
+	if bad := admin.Get("/teams?page=x"); bad.Status != 200 || !strings.Contains(bad.Body, `data-team="Team 001"`) {
+		t.Fatalf("a page that is not a number shows page 1: %d", bad.Status)
 	}
 }
