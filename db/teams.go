@@ -179,9 +179,7 @@ func (s *Store) TeamRows(ctx context.Context, accountID, orgID int64) ([]model.T
 // TeamRowsPage is one page of TeamRows (page from 1) with the org's team
 // count (its trigger-kept counter). A page past the end is empty.
 func (s *Store) TeamRowsPage(ctx context.Context, accountID, orgID int64, page, perPage int) ([]model.Team, int, error) {
-	if page < 1 {
-		page = 1
-	}
+	page = max(min(page, model.MaxPage), 1) // a huge page would overflow the offset
 	if perPage < 1 || perPage > 100 {
 		perPage = 50
 	}

@@ -26,10 +26,8 @@ func (h *Teams) listView(c echo.Context) (views.TeamsView, error) {
 	if ws.Personal() {
 		return v, nil
 	}
-	page := 1
-	if p, err := strconv.Atoi(c.QueryParam("page")); err == nil && p > 1 {
-		page = p
-	}
+	page, _ := strconv.Atoi(c.QueryParam("page"))
+	page = max(min(page, model.MaxPage), 1)
 	ts, total, err := h.Store.TeamRowsPage(c.Request().Context(), acc.ID, ws.ID, page, TeamsPerPage)
 	if err != nil {
 		return v, err

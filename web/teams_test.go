@@ -509,4 +509,10 @@ func TestTeamsPagePages(t *testing.T) {
 	if bad := admin.Get("/teams?page=x"); bad.Status != 200 || !strings.Contains(bad.Body, `data-team="Team 001"`) {
 		t.Fatalf("a page that is not a number shows page 1: %d", bad.Status)
 	}
+	// A page number whose offset would overflow is an empty page, not a 500.
+	for _, p := range []string{"9223372036854775807", "-5", "0"} {
+		if r := admin.Get("/teams?page=" + p); r.Status != 200 {
+			t.Fatalf("/teams?page=%s: %d", p, r.Status)
+		}
+	}
 }
