@@ -99,12 +99,3 @@ func (h *handle) QueryContext(ctx context.Context, query string, args ...any) (*
 	}
 	return h.DB.QueryContext(ctx, query, args...)
 }
-
-// Close closes the cached statements and the pool.
-func (h *handle) Close() error {
-	h.stmts.Range(func(_, v any) bool {
-		v.(*sqlx.Stmt).Close()
-		return true
-	})
-	return h.DB.Close()
-}
