@@ -84,19 +84,22 @@ type AuditPage struct {
 	Next   int64
 }
 
+// DefaultAuditLimit is the audit log's page size.
+const DefaultAuditLimit = 50
+
 // ListAudit reads an org's audit log (owners and admins).
 func (s *Store) ListAudit(ctx context.Context, actor model.Actor, orgID int64, f model.AuditFilter) (AuditPage, error) {
 	if err := s.requireAction(ctx, actor, orgID, model.ActReadAudit, "Only owners and admins can read the audit log."); err != nil {
 		return AuditPage{}, err
 	}
 	if f.Limit <= 0 || f.Limit > 200 {
-		f.Limit = 50
+		f.Limit = DefaultAuditLimit
 	}
 	where, args := auditWhere(orgID, f)
-	args = append(args, f.Limit+1)
+	query, args := limitArgs(`SELECT `+auditCols+` FROM audit_events WHERE `+where+
+		` ORDER BY `+auditOrder(f)+` LIMIT :limit`, f.Limit+1, args, DefaultAuditLimit+1)
 	var evs []model.AuditEvent
-	err := s.db.SelectContext(ctx, &evs, `SELECT `+auditCols+` FROM audit_events WHERE `+where+
-		` ORDER BY `+auditOrder(f)+` LIMIT $`+strconv.Itoa(len(args)), args...)
+	err := s.db.SelectContext(ctx, &evs, query, args...)
 	if err != nil {
 		return AuditPage{}, fmt.Errorf("list audit: %w", err)
 	}
@@ -123,10 +126,9 @@ func (s *Store) ExportAudit(ctx context.Context, actor model.Actor, orgID int64,
 	f.Limit = 1000
 	for {
 		where, args := auditWhere(orgID, f)
-		args = append(args, f.Limit)
 		var evs []model.AuditEvent
 		err := s.db.SelectContext(ctx, &evs, `SELECT `+auditCols+` FROM audit_events WHERE `+where+
-			` ORDER BY `+auditOrder(f)+` LIMIT $`+strconv.Itoa(len(args)), args...)
+			` ORDER BY `+auditOrder(f)+` LIMIT `+strconv.Itoa(f.Limit), args...)
 		if err != nil {
 			return fmt.Errorf("export audit: %w", err)
 		}
@@ -151,13 +153,14 @@ type Activity struct {
 
 // RecentActivity is the latest successful events of an org for the overview
 // page, newest first. The caller decides what each viewer may see of them
-// (model.ActivitySentence).
+// (model.ActivitySentence). n is written into the text (see limitArgs): callers
+// pass a constant.
 func (s *Store) RecentActivity(ctx context.Context, orgID int64, n int) ([]Activity, error) {
 	var evs []Activity
 	err := s.db.SelectContext(ctx, &evs, `SELECT e.id, e.org_id, e.actor_id, e.actor_email, e.token_id, e.action,
 		e.target_kind, e.target_id, e.target_label, e.outcome, e.ip, e.created_at, COALESCE(a.name, '') AS actor_name
 		FROM audit_events e LEFT JOIN accounts a ON a.id = e.actor_id
-		WHERE e.org_id = $1 AND e.outcome = 'success' ORDER BY e.id DESC LIMIT $2`, orgID, n)
+		WHERE e.org_id = $1 AND e.outcome = 'success' ORDER BY e.id DESC LIMIT `+strconv.Itoa(n), orgID)
 	if err != nil {
 		return nil, fmt.Errorf("recent activity: %w", err)
 	}
@@ -169,7 +172,7 @@ func (s *Store) RecentActivity(ctx context.Context, orgID int64, n int) ([]Activ
 // under its lock).
 func (s *Store) DeleteBlockers(ctx context.Context, orgID int64) ([]Blocker, error) {
 	var bs []Blocker
-	if err := s.db.SelectContext(ctx, &bs, deleteGuards, orgID, BlockerSample); err != nil {
+	if err := s.db.SelectContext(ctx, &bs, deleteGuards, orgID); err != nil {
 		return nil, fmt.Errorf("check what the org owns: %w", err)
 	}
 	return bs, nil

@@ -311,7 +311,8 @@ type Blocker struct {
 	OfKind int64 `json:"of_kind" db:"of_kind"`
 }
 
-// BlockerSample is how many blockers of each kind are named.
+// BlockerSample is how many blockers of each kind are named (written into
+// deleteGuards as a constant: see limitArgs).
 const BlockerSample = 10
 
 // deleteGuards lists what an org still owns, BlockerSample of each kind with
@@ -320,18 +321,20 @@ const BlockerSample = 10
 // branch here, and deletion refuses while any returns rows.
 const deleteGuards = `(SELECT 'agent' AS kind, id, name AS label, 0::bigint AS amount_cents,
 		(SELECT agent_count FROM orgs WHERE id = $1)::bigint AS of_kind
-	FROM agents WHERE org_id = $1 ORDER BY id LIMIT $2)
+	FROM agents WHERE org_id = $1 ORDER BY id LIMIT ` + blockerSampleSQL + `)
 UNION ALL
 (SELECT 'balance', org_id, balance_cents::text || ' cents', balance_cents, 1
 	FROM wallets WHERE org_id = $1 AND balance_cents > 0)
 UNION ALL
 (SELECT 'package', id, slug, 0, (SELECT count(*) FROM packages WHERE org_id = $1)
-	FROM packages WHERE org_id = $1 ORDER BY id LIMIT $2)`
+	FROM packages WHERE org_id = $1 ORDER BY id LIMIT ` + blockerSampleSQL + `)`
+
+const blockerSampleSQL = "10" // BlockerSample
 
 // DeleteBlockers lists what stops org from being deleted.
 func (tx *Tx) deleteBlockers(orgID int64) ([]Blocker, error) {
 	var bs []Blocker
-	if err := tx.SelectContext(tx.ctx, &bs, deleteGuards, orgID, BlockerSample); err != nil {
+	if err := tx.SelectContext(tx.ctx, &bs, deleteGuards, orgID); err != nil {
 		return nil, fmt.Errorf("check what the org owns: %w", err)
 	}
 	return bs, nil

@@ -119,6 +119,8 @@ type PackageFilter struct {
 	Limit int
 }
 
+const defaultPackagesLimit = 100
+
 // Packages lists the packages viewerID may see (0 = signed out: public only).
 func (s *Store) Packages(ctx context.Context, viewerID int64, f PackageFilter) ([]model.Package, error) {
 	conds := []string{visibleTo}
@@ -147,12 +149,12 @@ func (s *Store) Packages(ctx context.Context, viewerID int64, f PackageFilter) (
 		conds = append(conds, "p.org_id = $"+strconv.Itoa(len(args)))
 	}
 	if f.Limit <= 0 || f.Limit > 200 {
-		f.Limit = 100
+		f.Limit = defaultPackagesLimit
 	}
-	args = append(args, f.Limit)
+	query, args := limitArgs(`SELECT `+packageCols+packageFrom+` WHERE `+strings.Join(conds, " AND ")+
+		` ORDER BY lower(p.name), p.id LIMIT :limit`, f.Limit, args, defaultPackagesLimit)
 	var ps []model.Package
-	err := s.db.SelectContext(ctx, &ps, `SELECT `+packageCols+packageFrom+` WHERE `+strings.Join(conds, " AND ")+
-		` ORDER BY lower(p.name), p.id LIMIT $`+strconv.Itoa(len(args)), args...)
+	err := s.db.SelectContext(ctx, &ps, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list packages: %w", err)
 	}

@@ -334,6 +334,13 @@ func (s *Store) WalletActors(ctx context.Context, orgID int64) ([]WalletActor, e
 	return out, nil
 }
 
+// defaultEntriesLimit is the API's page of wallet history, WalletPageEntries
+// the wallet page's.
+const (
+	defaultEntriesLimit = 50
+	WalletPageEntries   = 25
+)
+
 // Entries reads a wallet's history (owner, admin, billing), newest first,
 // one keyset page at a time.
 func (s *Store) Entries(ctx context.Context, actor model.Actor, orgID int64, f model.EntryFilter) (EntryPage, error) {
@@ -344,12 +351,12 @@ func (s *Store) Entries(ctx context.Context, actor model.Actor, orgID int64, f m
 		return EntryPage{}, err
 	}
 	if f.Limit <= 0 || f.Limit > 200 {
-		f.Limit = 50
+		f.Limit = defaultEntriesLimit
 	}
 	where, args := entryWhere(orgID, f)
-	args = append(args, f.Limit+1)
+	query, args := limitArgs(`SELECT `+entryCols+entryFrom+` WHERE `+where+` ORDER BY p.id DESC LIMIT :limit`, f.Limit+1, args, defaultEntriesLimit+1, WalletPageEntries+1)
 	var es []model.LedgerEntry
-	if err := s.db.SelectContext(ctx, &es, `SELECT `+entryCols+entryFrom+` WHERE `+where+` ORDER BY p.id DESC LIMIT $`+strconv.Itoa(len(args)), args...); err != nil {
+	if err := s.db.SelectContext(ctx, &es, query, args...); err != nil {
 		return EntryPage{}, fmt.Errorf("list entries: %w", err)
 	}
 	page := EntryPage{Entries: es}

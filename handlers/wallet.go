@@ -113,7 +113,7 @@ func (h *Wallet) view(c echo.Context, st walletForms) (views.WalletView, error) 
 	if err != nil {
 		return v, err
 	}
-	f.Limit = 25
+	f.Limit = db.WalletPageEntries
 	page, err := h.Store.Entries(ctx, actor, ws.ID, f)
 	if err != nil {
 		return v, err
