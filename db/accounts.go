@@ -469,15 +469,25 @@ func (s *Store) Session(ctx context.Context, sessionID string) (model.Account, S
 	if err != nil {
 		return model.Account{}, SessionFacts{}, fmt.Errorf("load session: %w", err)
 	}
-	if now.Sub(row.LastSeen) > time.Minute {
-		if _, err := s.db.ExecContext(ctx, `UPDATE sessions SET last_seen_at = $1 WHERE id_hash = $2`, now, HashSecret(sessionID)); err != nil {
-			return model.Account{}, SessionFacts{}, fmt.Errorf("touch session: %w", err)
-		}
-		if _, err := s.db.ExecContext(ctx, `UPDATE accounts SET last_active_at = $1 WHERE id = $2`, now, row.ID); err != nil {
-			return model.Account{}, SessionFacts{}, fmt.Errorf("touch account: %w", err)
-		}
+	if err := s.touchSession(ctx, sessionID, row.ID, row.LastSeen, now); err != nil {
+		return model.Account{}, SessionFacts{}, err
 	}
 	return row.Account, row.SessionFacts, nil
+}
+
+// touchSession marks a session and its account seen, at most once a minute
+// (lastSeen is the session's), to keep page loads free of writes.
+func (s *Store) touchSession(ctx context.Context, sessionID string, accountID int64, lastSeen, now time.Time) error {
+	if now.Sub(lastSeen) <= time.Minute {
+		return nil
+	}
+	if _, err := s.db.ExecContext(ctx, `UPDATE sessions SET last_seen_at = $1 WHERE id_hash = $2`, now, HashSecret(sessionID)); err != nil {
+		return fmt.Errorf("touch session: %w", err)
+	}
+	if _, err := s.db.ExecContext(ctx, `UPDATE accounts SET last_active_at = $1 WHERE id = $2`, now, accountID); err != nil {
+		return fmt.Errorf("touch account: %w", err)
+	}
+	return nil
 }
 
 // DeleteSession ends one session (sign-out).

@@ -575,11 +575,7 @@ func (s *Store) SSOBlockedOrgs(ctx context.Context, acc model.Account, sessionID
 // use (left in; the caller filters with WithoutOrgs). f is the session's
 // SessionFacts.
 func (s *Store) SessionWorkspaces(ctx context.Context, acc model.Account, f SessionFacts) ([]model.Workspace, map[int64]bool, error) {
-	var rows []struct {
-		model.Workspace
-		Enforced bool `db:"sso_enforced"`
-		AtDomain bool `db:"sso_at_domain"`
-	}
+	var rows []sessionWorkspace
 	err := s.db.SelectContext(ctx, &rows, `SELECT `+orgCols+`, m.role,
 			COALESCE(c.enforced AND c.enabled, false) AS sso_enforced,
 			(COALESCE(c.enforced AND c.enabled, false) AND EXISTS (SELECT 1 FROM sso_domains d
@@ -591,6 +587,20 @@ func (s *Store) SessionWorkspaces(ctx context.Context, acc model.Account, f Sess
 	if err != nil {
 		return nil, nil, fmt.Errorf("list workspaces: %w", err)
 	}
+	ws, blocked := gateWorkspaces(rows, f)
+	return ws, blocked, nil
+}
+
+// sessionWorkspace is one workspace of a session with its SSO facts.
+type sessionWorkspace struct {
+	model.Workspace
+	Enforced bool `db:"sso_enforced"`
+	AtDomain bool `db:"sso_at_domain"`
+}
+
+// gateWorkspaces splits a session's workspaces from the orgs whose enforced
+// SSO it did not sign in through (model.SSOGate).
+func gateWorkspaces(rows []sessionWorkspace, f SessionFacts) ([]model.Workspace, map[int64]bool) {
 	method, ssoOrg := f.Method, int64(0)
 	if method == "" {
 		method = model.AuthPassword
@@ -608,7 +618,71 @@ func (s *Store) SessionWorkspaces(ctx context.Context, acc model.Account, f Sess
 			blocked[r.ID] = true
 		}
 	}
-	return ws, blocked, nil
+	return ws, blocked
+}
+
+// BrowserSession is what every signed-in page starts from: the account with
+// its SessionFacts, and its workspaces with the orgs whose enforced SSO the
+// session did not sign in through.
+type BrowserSession struct {
+	Account    model.Account
+	Facts      SessionFacts
+	Workspaces []model.Workspace
+	Blocked    map[int64]bool
+}
+
+// browserSessionQuery is sessionQuery with the account's workspaces and
+// their SSO gate facts (the statement of SessionWorkspaces), one row per
+// workspace, so a page pays one round trip before its own data. The session
+// is read once (OFFSET 0 keeps its flags from being evaluated per row).
+const browserSessionQuery = `SELECT x.*,
+	w.id AS "w.id", w.kind AS "w.kind", w.slug AS "w.slug", w.display_name AS "w.display_name",
+	w.description AS "w.description", w.member_base_permission AS "w.member_base_permission", w.plan AS "w.plan",
+	w.limit_team_members AS "w.limit_team_members", w.limit_api_keys AS "w.limit_api_keys",
+	w.limit_agents AS "w.limit_agents", w.limit_monthly_requests AS "w.limit_monthly_requests",
+	w.created_at AS "w.created_at", w.updated_at AS "w.updated_at", w.require_two_factor AS "w.require_two_factor",
+	w.role AS "w.role", w.sso_enforced AS "w.sso_enforced", w.sso_at_domain AS "w.sso_at_domain"
+FROM (` + sessionQuery + ` OFFSET 0) x
+JOIN LATERAL (SELECT ` + orgCols + `, m.role,
+		COALESCE(c.enforced AND c.enabled, false) AS sso_enforced,
+		(COALESCE(c.enforced AND c.enabled, false) AND EXISTS (SELECT 1 FROM sso_domains d
+			WHERE d.org_id = o.id AND d.domain = lower(substring(x.email from '@([^@]*)$')) AND d.verified_at IS NOT NULL)) AS sso_at_domain
+	FROM memberships m JOIN orgs o ON o.id = m.org_id
+	LEFT JOIN sso_connections c ON c.org_id = o.id
+	WHERE m.account_id = x.id) w ON true
+ORDER BY w.kind = 'personal' DESC, lower(w.display_name), w.id`
+
+// BrowserSession loads a browser session in one statement (see
+// BrowserSession), and marks it seen as Session does.
+func (s *Store) BrowserSession(ctx context.Context, sessionID string) (BrowserSession, error) {
+	if sessionID == "" {
+		return BrowserSession{}, model.ErrUnauthorized
+	}
+	var rows []struct {
+		model.Account
+		SessionFacts
+		LastSeen time.Time        `db:"last_seen_at_s"`
+		W        sessionWorkspace `db:"w"`
+	}
+	now := s.Now()
+	if err := s.db.SelectContext(ctx, &rows, browserSessionQuery, HashSecret(sessionID), now); err != nil {
+		return BrowserSession{}, fmt.Errorf("load session: %w", err)
+	}
+	if len(rows) == 0 {
+		// No such session, or an account in no workspace at all.
+		acc, facts, err := s.Session(ctx, sessionID)
+		return BrowserSession{Account: acc, Facts: facts, Workspaces: []model.Workspace{}, Blocked: map[int64]bool{}}, err
+	}
+	if err := s.touchSession(ctx, sessionID, rows[0].ID, rows[0].LastSeen, now); err != nil {
+		return BrowserSession{}, err
+	}
+	ws := make([]sessionWorkspace, len(rows))
+	for i, r := range rows {
+		ws[i] = r.W
+	}
+	b := BrowserSession{Account: rows[0].Account, Facts: rows[0].SessionFacts}
+	b.Workspaces, b.Blocked = gateWorkspaces(ws, b.Facts)
+	return b, nil
 }
 
 // PasswordGate decides a password sign-in of acc. refused names an org whose

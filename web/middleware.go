@@ -88,9 +88,12 @@ func newToken() string {
 
 // sessionMiddleware loads the cookie session, the signed-in account, the
 // CSRF token and the flashes for every browser request.
-// keySessionFacts carries the session's db.SessionFacts from the session
-// middleware to the workspace middleware.
-const keySessionFacts = "guildhall.session_facts"
+// keySessionFacts and keyBrowserSession carry the session's db.SessionFacts
+// and its workspaces from the session middleware to the workspace middleware.
+const (
+	keySessionFacts   = "guildhall.session_facts"
+	keyBrowserSession = "guildhall.browser_session"
+)
 
 func (s *Server) sessionMiddleware(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
@@ -116,12 +119,14 @@ func (s *Server) sessionMiddleware(next echo.HandlerFunc) echo.HandlerFunc {
 			request.SetFlashes(c, fl)
 		}
 		if sid, _ := sess.Values[keySID].(string); sid != "" {
-			acc, facts, err := s.store.Session(c.Request().Context(), sid)
+			bs, err := s.store.BrowserSession(c.Request().Context(), sid)
 			switch {
 			case err == nil:
-				request.SetAccount(c, acc, sid)
+				facts := bs.Facts
+				request.SetAccount(c, bs.Account, sid)
 				request.SetPending(c, request.Pending{Invitations: facts.Invitations, Transfers: facts.Transfers, AutoJoin: facts.AutoJoin})
 				c.Set(keySessionFacts, facts)
+				c.Set(keyBrowserSession, bs)
 			case model.CodeOf(err) == model.CodeUnauthorized:
 				delete(sess.Values, keySID) // signed out elsewhere or password changed
 				dirty = true
@@ -191,10 +196,16 @@ func (s *Server) workspaceMiddleware(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		// SSO enforcement: a session not signed in by an enforcing org's IdP
 		// does not see that org (the store decides who it binds).
-		facts, _ := c.Get(keySessionFacts).(db.SessionFacts)
-		all, blocked, err := s.store.SessionWorkspaces(c.Request().Context(), acc, facts)
-		if err != nil {
-			return err
+		// The session's statement read the workspaces with the account;
+		// an account set later in the request (none today) reads them here.
+		bs, ok := c.Get(keyBrowserSession).(db.BrowserSession)
+		all, blocked := bs.Workspaces, bs.Blocked
+		if !ok || bs.Account.ID != acc.ID {
+			facts, _ := c.Get(keySessionFacts).(db.SessionFacts)
+			var err error
+			if all, blocked, err = s.store.SessionWorkspaces(c.Request().Context(), acc, facts); err != nil {
+				return err
+			}
 		}
 		if m := c.Request().Method; m == http.MethodGet || m == http.MethodHead {
 			// Reads may take the roles from this list (db.WithKnownRoles).
