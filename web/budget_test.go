@@ -167,11 +167,12 @@ type counted struct {
 }
 
 // budget is the most statements any page or API GET may run. Every page
-// pays two before its own data: the session (with the banner sources'
-// existence tests) and the workspaces (with the SSO gate). The busiest pages
-// (a team, an agent with its explainer) add five of their own; none may grow
-// with the data size, which is the guard against N+1 queries.
-const budget = 7
+// pays one before its own data: the session with its account, banner
+// sources and workspaces (db.BrowserSession); an API call pays one for its
+// token. The busiest pages (a team, an agent with its explainer) add five of
+// their own; none may grow with the data size, which is the guard against
+// N+1 queries.
+const budget = 6
 
 // TestQueryBudgets counts the SQL statements of every GET page and main API
 // GET on a small org (5 of everything) and a larger one (200 members, teams,
