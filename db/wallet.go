@@ -308,32 +308,6 @@ func validateEntryFilter(f model.EntryFilter) error {
 	return nil
 }
 
-// WalletActor is someone who moved money in a wallet, for the history's
-// "who" filter.
-type WalletActor struct {
-	AccountID int64  `db:"account_id"`
-	Name      string `db:"name"`
-	Email     string `db:"email"`
-}
-
-// WalletActors lists, by name, up to 100 people behind the wallet's latest
-// 200 entries: the history's "who" filter offers the people who actually
-// spend, not the first names of a 10,000-member org (the page and the API
-// filter by any user_id). 500 entries cost 1.8 ms on the large set, where
-// nearly every purchase has another buyer. No role check: callers show it
-// with Entries, which checks.
-func (s *Store) WalletActors(ctx context.Context, orgID int64) ([]WalletActor, error) {
-	out := []WalletActor{}
-	err := s.db.SelectContext(ctx, &out, `SELECT a.id AS account_id, a.name, a.email FROM accounts a
-		WHERE a.id IN (SELECT t.actor_account_id FROM (SELECT txn_id FROM postings WHERE org_id = $1 ORDER BY id DESC LIMIT 200) p
-			JOIN ledger_transactions t ON t.id = p.txn_id)
-		ORDER BY lower(a.name), a.id LIMIT 100`, orgID)
-	if err != nil {
-		return nil, fmt.Errorf("wallet actors: %w", err)
-	}
-	return out, nil
-}
-
 // defaultEntriesLimit is the API's page of wallet history, WalletPageEntries
 // the wallet page's.
 const (

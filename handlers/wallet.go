@@ -114,9 +114,23 @@ func (h *Wallet) view(c echo.Context, st walletForms) (views.WalletView, error) 
 		return v, err
 	}
 	f.Limit = db.WalletPageEntries
-	page, err := h.Store.Entries(ctx, actor, ws.ID, f)
-	if err != nil {
-		return v, err
+	// The member filter takes an email or an account id, as the audit log's
+	// actor filter does: a 10,000-member org does not fit a list.
+	v.Member = strings.TrimSpace(c.QueryParam("member"))
+	nobody := false
+	if v.Member != "" {
+		f.UserID, nobody, err = h.memberID(ctx, v.Member)
+		if fields, _, ok := FieldErrors(err); ok {
+			v.MemberError, nobody = fields["member"], true
+		} else if err != nil {
+			return v, err
+		}
+	}
+	page := db.EntryPage{}
+	if !nobody { // an email of no account: the same empty history as an account without entries
+		if page, err = h.Store.Entries(ctx, actor, ws.ID, f); err != nil {
+			return v, err
+		}
 	}
 	now := h.Store.Now()
 	for _, e := range page.Entries {
@@ -142,7 +156,9 @@ func (h *Wallet) view(c echo.Context, st walletForms) (views.WalletView, error) 
 	}
 	if f.UserID != 0 {
 		q.Set("user_id", strconv.FormatInt(f.UserID, 10))
-		v.Member = strconv.FormatInt(f.UserID, 10)
+		if v.Member == "" {
+			v.Member = strconv.FormatInt(f.UserID, 10)
+		}
 	}
 	v.Kind = f.Kind
 	v.ExportHref = "/wallet/export.csv?" + q.Encode()
@@ -160,19 +176,6 @@ func (h *Wallet) view(c echo.Context, st walletForms) (views.WalletView, error) 
 	v.Kinds = []components.Option{{Value: "", Label: "All kinds"}}
 	for _, k := range model.EntryKinds {
 		v.Kinds = append(v.Kinds, components.Option{Value: k, Label: strings.ReplaceAll(k, "_", " ")})
-	}
-	v.Members = []components.Option{{Value: "", Label: "Everyone"}}
-	people, err := h.Store.WalletActors(ctx, ws.ID)
-	if err != nil {
-		return v, err
-	}
-	chosen := f.UserID == 0
-	for _, m := range people {
-		v.Members = append(v.Members, components.Option{Value: strconv.FormatInt(m.AccountID, 10), Label: m.Name + " (" + m.Email + ")"})
-		chosen = chosen || m.AccountID == f.UserID
-	}
-	if !chosen { // filtered by someone outside the recent entries: keep the choice visible
-		v.Members = append(v.Members, components.Option{Value: v.Member, Label: "User " + v.Member})
 	}
 	days, err := h.Store.SpendingByDay(ctx, actor, ws.ID, 30)
 	if err != nil {
@@ -198,6 +201,22 @@ func (h *Wallet) view(c echo.Context, st walletForms) (views.WalletView, error) 
 	return v, nil
 }
 
+// memberID reads the wallet's member filter: an account id, or an email
+// (nobody: no account has it).
+func (h *Wallet) memberID(ctx context.Context, member string) (id int64, nobody bool, err error) {
+	if n, err := strconv.ParseInt(member, 10, 64); err == nil && n > 0 {
+		return n, false, nil
+	}
+	if !strings.Contains(member, "@") || !model.ValidText(member) {
+		return 0, false, model.InvalidField("member", "Enter an email or an account id.")
+	}
+	acc, err := h.Store.AccountByEmail(ctx, member)
+	if model.CodeOf(err) == model.CodeNotFound {
+		return 0, true, nil
+	}
+	return acc.ID, false, err
+}
+
 func parseEntryQuery(c echo.Context) (model.EntryFilter, error) {
 	f := model.EntryFilter{Kind: strings.TrimSpace(c.QueryParam("kind"))}
 	for name, dst := range map[string]*int64{"user_id": &f.UserID, "cursor": &f.Before} {
@@ -216,6 +235,9 @@ func (h *Wallet) render(c echo.Context, status int, st walletForms) error {
 	v, err := h.view(c, st)
 	if err != nil {
 		return err
+	}
+	if v.MemberError != "" && status == http.StatusOK {
+		status = http.StatusUnprocessableEntity // the filter is shown with its error
 	}
 	return Render(c, status, views.WalletPage(h.Shell(c, "Wallet", "wallet"), v))
 }

@@ -488,7 +488,7 @@ func entriesCard(v WalletView) templ.Component {
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = components.Select("user_id", "Member", v.Member, "", v.Members).Render(ctx, templ_7745c5c3_Buffer)
+		templ_7745c5c3_Err = components.Input(components.Field{Name: "member", Label: "Member", Type: "search", Value: v.Member, Error: v.MemberError, Placeholder: "Email or account id"}).Render(ctx, templ_7745c5c3_Buffer)
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}

@@ -55,9 +55,9 @@ type WalletView struct {
 	NextHref    string
 	FirstHref   string
 	Kind        string
-	Member      string
+	Member      string // the member filter as typed: an email or an account id
+	MemberError string
 	Kinds       []components.Option
-	Members     []components.Option
 	ExportHref  string
 	Chart       SpendChart
 }

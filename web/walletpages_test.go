@@ -125,15 +125,25 @@ func TestWalletCSVNeutralisesFormulas(t *testing.T) {
 	if p := f.owner.Get("/wallet"); !strings.Contains(p.Body, `<rect x=`) || !strings.Contains(p.Body, "$1.00") {
 		t.Fatal("chart missing")
 	}
-	// The "who" filter offers the people behind recent entries: the member
-	// who bought, not the billing member who never moved money; a filter on
-	// anyone else stays selectable.
-	who := f.billing.Get("/wallet").Body
-	if !strings.Contains(who, "Mia Member (member@example.com)") || strings.Contains(who, "Bill Billing (billing@example.com)") {
-		t.Fatal("the who filter should list the buyer and not the billing member")
+	// The member filter takes an email (any case) or an account id, keeps
+	// what was typed, and carries the account id into the export and the
+	// next pages. An email no account has shows the same empty history as
+	// an account without entries; anything else is a field error.
+	byEmail := f.billing.Get("/wallet?member=" + url.QueryEscape(" Member@Example.com "))
+	if byEmail.Status != http.StatusOK || !strings.Contains(byEmail.Body, `data-kind="purchase"`) || strings.Contains(byEmail.Body, `data-kind="top_up"`) ||
+		!strings.Contains(byEmail.Body, `value="Member@Example.com"`) || !strings.Contains(byEmail.Body, fmt.Sprintf("export.csv?user_id=%d", f.ids["member"])) {
+		t.Fatalf("member filter by email: status %d", byEmail.Status)
 	}
-	if p := f.billing.Get(fmt.Sprintf("/wallet?user_id=%d", f.ids["billing"])); !strings.Contains(p.Body, fmt.Sprintf(`value="%d" selected`, f.ids["billing"])) {
-		t.Fatal("a chosen user outside the recent entries is not kept in the filter")
+	if p := f.billing.Get(fmt.Sprintf("/wallet?member=%d", f.ids["member"])); !strings.Contains(p.Body, `data-kind="purchase"`) || strings.Contains(p.Body, `data-kind="top_up"`) {
+		t.Fatal("member filter by account id")
+	}
+	for _, who := range []string{"billing@example.com", "nobody@example.com"} {
+		if p := f.billing.Get("/wallet?member=" + url.QueryEscape(who)); p.Status != http.StatusOK || strings.Contains(p.Body, `data-kind=`) || !strings.Contains(p.Body, "No transactions") {
+			t.Fatalf("%s: status %d, want the empty history", who, p.Status)
+		}
+	}
+	if p := f.billing.Get("/wallet?member=not-an-email"); p.Status != http.StatusUnprocessableEntity || !strings.Contains(p.Body, `id="e-member"`) || strings.Contains(p.Body, `data-kind=`) {
+		t.Fatalf("a bad member filter: status %d, want 422 with the field error", p.Status)
 	}
 }
 

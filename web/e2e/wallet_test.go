@@ -220,6 +220,14 @@ func TestWalletPagesBrowser(t *testing.T) {
 	b.visit("/wallet")
 	b.waitText("Transactions")
 	b.shoot("wallet-billing")
+	// The member filter takes an email (Enter submits it); htmx swaps the
+	// history to that person's entries and keeps the filter in the address.
+	b.Fill("#f-member", "MIA@example.com")
+	b.Run(chromedp.SendKeys("#f-member", "\r"))
+	pollJS(t, b.Browser, `location.search.includes("member=MIA%40example.com") && document.querySelector("#f-member").value === "MIA@example.com" &&
+		document.querySelectorAll("#entries-table tbody tr").length === 2 &&
+		[...document.querySelectorAll("#entries-table tbody tr")].every(r => r.dataset.kind === "purchase" && r.cells[2].textContent.includes("mia@example.com"))`)
+	b.shoot("wallet-filtered")
 	b.visit(fmt.Sprintf("/packages/%d", pkgs["mega-suite"]))
 	b.waitText("Billing members fund the wallet")
 	b.shoot("buy-billing")
