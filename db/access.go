@@ -359,8 +359,12 @@ func (s *Store) agentsReach(ctx context.Context, accountID, orgID int64) (member
 	return true, r.All, r.Own, nil
 }
 
-// DefaultAgentsPerPage is the agents list's page size.
-const DefaultAgentsPerPage = 50
+// DefaultAgentsPerPage is the API's page of agents, AgentsPageSize the
+// agents page's.
+const (
+	DefaultAgentsPerPage = 50
+	AgentsPageSize       = 25
+)
 
 // ListAgents lists the agents accountID can read, each with its level, in one
 // query (after one that picks the query). Not being a member of f.OrgID
@@ -406,7 +410,7 @@ func (s *Store) ListAgents(ctx context.Context, accountID int64, f AgentFilter) 
 			q, query = s.db, grantedAgentsQuery
 		}
 	}
-	query, args = limitArgs(query, f.PerPage, args, DefaultAgentsPerPage)
+	query, args = limitArgs(query, f.PerPage, args, DefaultAgentsPerPage, AgentsPageSize)
 	if err := q.SelectContext(ctx, &rows, query, args...); err != nil {
 		return AgentPage{}, fmt.Errorf("list agents: %w", err)
 	}

@@ -84,8 +84,12 @@ type AuditPage struct {
 	Next   int64
 }
 
-// DefaultAuditLimit is the audit log's page size.
-const DefaultAuditLimit = 50
+// DefaultAuditLimit is the API's page of the audit log, AuditPageSize the
+// audit page's (a page is read by a person; 25 rows keep it light).
+const (
+	DefaultAuditLimit = 50
+	AuditPageSize     = 25
+)
 
 // ListAudit reads an org's audit log (owners and admins).
 func (s *Store) ListAudit(ctx context.Context, actor model.Actor, orgID int64, f model.AuditFilter) (AuditPage, error) {
@@ -97,7 +101,7 @@ func (s *Store) ListAudit(ctx context.Context, actor model.Actor, orgID int64, f
 	}
 	where, args := auditWhere(orgID, f)
 	query, args := limitArgs(`SELECT `+auditCols+` FROM audit_events WHERE `+where+
-		` ORDER BY `+auditOrder(f)+` LIMIT :limit`, f.Limit+1, args, DefaultAuditLimit+1)
+		` ORDER BY `+auditOrder(f)+` LIMIT :limit`, f.Limit+1, args, DefaultAuditLimit+1, AuditPageSize+1)
 	var evs []model.AuditEvent
 	err := s.db.SelectContext(ctx, &evs, query, args...)
 	if err != nil {

@@ -79,7 +79,7 @@ func (h *Agents) listView(c echo.Context) (views.AgentsView, error) {
 	ws := request.Workspace(c)
 	acc, _ := request.Account(c)
 	page, _ := strconv.Atoi(c.QueryParam("page"))
-	p, err := h.Store.ListAgents(c.Request().Context(), acc.ID, db.AgentFilter{OrgID: ws.ID, Page: page, PerPage: db.DefaultAgentsPerPage})
+	p, err := h.Store.ListAgents(c.Request().Context(), acc.ID, db.AgentFilter{OrgID: ws.ID, Page: page, PerPage: db.AgentsPageSize})
 	if err != nil {
 		return views.AgentsView{}, err
 	}

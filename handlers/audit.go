@@ -103,6 +103,9 @@ func (h *Audit) Page(c echo.Context) error {
 	} else if err != nil {
 		return err
 	} else {
+		if f.Limit == 0 {
+			f.Limit = db.AuditPageSize
+		}
 		page, err := h.Store.ListAudit(c.Request().Context(), request.Actor(c), ws.ID, f)
 		if err != nil {
 			return err

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"guildhall/db"
 	"guildhall/web/webtest"
 )
 
@@ -151,8 +152,11 @@ func TestAuditPage(t *testing.T) {
 		c.Post("/settings", url.Values{"display_name": {"Acme"}, "slug": {"acme"}, "description": {fmt.Sprint(i)}, "member_base_permission": {"none"}})
 	}
 	res := c.Get("/audit")
-	if res.Status != 200 || strings.Count(res.Body, "<tr>")-1 != 50 || !strings.Contains(res.Body, "Older events") {
+	if res.Status != 200 || strings.Count(res.Body, "<tr>")-1 != db.AuditPageSize || !strings.Contains(res.Body, "Older events") {
 		t.Fatalf("first page: %d rows=%d", res.Status, strings.Count(res.Body, "<tr>")-1)
+	}
+	if res := c.Get("/audit?limit=50"); strings.Count(res.Body, "<tr>")-1 != 50 {
+		t.Fatalf("limit=50: %d rows", strings.Count(res.Body, "<tr>")-1)
 	}
 	res = c.Get("/audit?action=org.created")
 	if strings.Count(res.Body, "<tr>")-1 != 1 || strings.Contains(res.Body, "Older events") {
