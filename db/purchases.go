@@ -288,6 +288,18 @@ func (tx *Tx) approval(orgID, id int64, lock bool) (model.Approval, error) {
 // ExpireApprovals marks pending approvals of org (0 = every org) older than
 // 7 days on the store's clock as expired, audited, and reports how many.
 func (s *Store) ExpireApprovals(ctx context.Context, orgID int64) (int, error) {
+	if orgID != 0 {
+		// Pages and purchases call this on every read: one cached probe
+		// instead of a write transaction when nothing is due (the usual case).
+		var due bool
+		if err := s.db.GetContext(ctx, &due, `SELECT EXISTS (SELECT 1 FROM approvals
+			WHERE org_id = $1 AND status = 'pending' AND expires_at <= $2)`, orgID, s.Now()); err != nil {
+			return 0, fmt.Errorf("expire approvals: %w", err)
+		}
+		if !due {
+			return 0, nil
+		}
+	}
 	n := 0
 	err := s.InTx(ctx, model.Actor{}, func(tx *Tx) error {
 		var as []model.Approval
