@@ -221,7 +221,7 @@ const listAgentsQuery = `WITH me AS (
 	SELECT m.org_id, m.role, o.member_base_permission AS base
 	  FROM memberships m JOIN orgs o ON o.id = m.org_id
 	 WHERE m.account_id = $1 AND ($2::bigint = 0 OR m.org_id = $2::bigint) AND ` + twoFactorAllows1 + `
-	   AND m.org_id <> ALL($4::bigint[])
+	   AND m.org_id <> ALL($3::bigint[])
 ), best AS (
 	SELECT DISTINCT ON (g.resource_id) g.resource_id, g.org_id, g.team_id, g.permission
 	  FROM me
@@ -250,7 +250,7 @@ const listAgentsQuery = `WITH me AS (
 	-- model it would otherwise hash-join a scan of every agent of the org.
 	SELECT id, sort_name, count(*) OVER () AS total FROM cand
 	 ORDER BY sort_name, id
-	 LIMIT :limit OFFSET $3
+	 LIMIT :limit OFFSET :offset
 )
 SELECT ` + agentCols + `,
 	me.role AS viewer_role,
@@ -281,7 +281,7 @@ const orgAgentsQuery = `WITH me AS (
 	SELECT m.org_id, m.role, o.member_base_permission AS base, o.agent_count AS total
 	  FROM memberships m JOIN orgs o ON o.id = m.org_id
 	 WHERE m.account_id = $1 AND m.org_id = $2 AND ` + twoFactorAllows1 + `
-	   AND m.org_id <> ALL($4::bigint[])
+	   AND m.org_id <> ALL($3::bigint[])
 )
 SELECT ` + agentCols + `,
 	me.role AS viewer_role,
@@ -296,7 +296,7 @@ SELECT ` + agentCols + `,
 	  LIMIT 1), '[]'::json) AS grants,
 	me.total
 FROM me
-CROSS JOIN LATERAL (SELECT * FROM agents a WHERE a.org_id = me.org_id ORDER BY lower(a.name), a.id LIMIT :limit OFFSET $3) a
+CROSS JOIN LATERAL (SELECT * FROM agents a WHERE a.org_id = me.org_id ORDER BY lower(a.name), a.id LIMIT :limit OFFSET :offset) a
 JOIN orgs o ON o.id = a.org_id
 LEFT JOIN accounts c ON c.id = a.created_by
 ORDER BY lower(a.name), a.id`
@@ -310,7 +310,7 @@ const grantedAgentsQuery = `WITH me AS (
 	SELECT m.org_id, m.role, o.member_base_permission AS base
 	  FROM memberships m JOIN orgs o ON o.id = m.org_id
 	 WHERE m.account_id = $1 AND m.org_id = $2 AND ` + twoFactorAllows1 + `
-	   AND m.org_id <> ALL($4::bigint[])
+	   AND m.org_id <> ALL($3::bigint[])
 ), best AS (
 	SELECT DISTINCT ON (g.resource_id) g.resource_id, g.team_id, g.permission, lower(g.resource_name) AS sort_name
 	  FROM me
@@ -322,7 +322,7 @@ const grantedAgentsQuery = `WITH me AS (
 ), page AS (
 	SELECT resource_id AS id, sort_name, team_id, permission, count(*) OVER () AS total FROM best
 	 ORDER BY sort_name, resource_id
-	 LIMIT :limit OFFSET $3
+	 LIMIT :limit OFFSET :offset
 )
 SELECT ` + agentCols + `,
 	me.role AS viewer_role,
@@ -389,7 +389,7 @@ func (s *Store) ListAgents(ctx context.Context, accountID int64, f AgentFilter) 
 	if f.ExcludeOrgs == nil {
 		f.ExcludeOrgs = []int64{}
 	}
-	args := []any{accountID, f.OrgID, (f.Page - 1) * f.PerPage, pq.Array(f.ExcludeOrgs)}
+	args := []any{accountID, f.OrgID, pq.Array(f.ExcludeOrgs)}
 	// Planned per call unless a fixed text below fits: a generic plan of the
 	// general query cannot tell a member's few candidates from an admin's
 	// whole org, nor (where one account created every agent) a member's own
@@ -411,6 +411,7 @@ func (s *Store) ListAgents(ctx context.Context, accountID int64, f AgentFilter) 
 		}
 	}
 	query, args = limitArgs(query, f.PerPage, args, DefaultAgentsPerPage, AgentsPageSize)
+	query, args = offsetArgs(query, (f.Page-1)*f.PerPage, args)
 	if err := q.SelectContext(ctx, &rows, query, args...); err != nil {
 		return AgentPage{}, fmt.Errorf("list agents: %w", err)
 	}

@@ -104,17 +104,29 @@ func (h *handle) QueryContext(ctx context.Context, query string, args ...any) (*
 }
 
 // limitArgs writes limit into query's `:limit`: as a constant when it is the
-// usual page size (one of usual), else as one more parameter appended to args. A generic
-// plan estimates `LIMIT $n` at a tenth of the rows, so PostgreSQL keeps
-// planning such a cached statement on every call (a custom plan each time, up
-// to 1 ms on the large data set, many times its execution); with a constant
-// the generic plan wins after five calls. Only the usual size gets its own
-// text, so a script walking every per_page value adds no statements to the
-// cache of each connection.
+// usual page size (one of usual), else as one more parameter appended to args.
+// A generic plan estimates `LIMIT $n` at a tenth of the rows, so PostgreSQL
+// keeps planning such a cached statement on every call (a custom plan each
+// time, up to 1 ms on the large data set, many times its execution); with a
+// constant the generic plan wins after five calls. Only the usual size gets
+// its own text, so a script walking every per_page value adds no statements
+// to the cache of each connection.
 func limitArgs(query string, limit int, args []any, usual ...int) (string, []any) {
-	if slices.Contains(usual, limit) {
-		return strings.Replace(query, ":limit", strconv.Itoa(limit), 1), args
+	return inlineArg(query, ":limit", limit, args, usual...)
+}
+
+// offsetArgs writes offset into query's `:offset` the same way: a constant
+// for the first page, a parameter for the others. A generic plan estimates
+// `OFFSET $n` at a tenth of the rows too, so the first page, the one most
+// read, would otherwise be planned on every call.
+func offsetArgs(query string, offset int, args []any) (string, []any) {
+	return inlineArg(query, ":offset", offset, args, 0)
+}
+
+func inlineArg(query, name string, v int, args []any, usual ...int) (string, []any) {
+	if slices.Contains(usual, v) {
+		return strings.Replace(query, name, strconv.Itoa(v), 1), args
 	}
-	args = append(args, limit)
-	return strings.Replace(query, ":limit", "$"+strconv.Itoa(len(args)), 1), args
+	args = append(args, v)
+	return strings.Replace(query, name, "$"+strconv.Itoa(len(args)), 1), args
 }

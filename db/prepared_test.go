@@ -26,3 +26,19 @@ func TestLimitArgs(t *testing.T) {
 		}
 	}
 }
+
+func TestOffsetArgs(t *testing.T) {
+	const q = `SELECT id FROM t WHERE org_id = $1 ORDER BY id LIMIT 25 OFFSET :offset`
+	if got, args := offsetArgs(q, 0, []any{int64(7)}); got != `SELECT id FROM t WHERE org_id = $1 ORDER BY id LIMIT 25 OFFSET 0` || len(args) != 1 {
+		t.Errorf("first page: %q %v", got, args)
+	}
+	if got, args := offsetArgs(q, 50, []any{int64(7)}); got != `SELECT id FROM t WHERE org_id = $1 ORDER BY id LIMIT 25 OFFSET $2` || !reflect.DeepEqual(args, []any{int64(7), 50}) {
+		t.Errorf("third page: %q %v", got, args)
+	}
+	// Both placeholders in one text, numbered in the order they are added.
+	both, args := limitArgs(`SELECT 1 LIMIT :limit OFFSET :offset`, 13, []any{"a"}, 25)
+	both, args = offsetArgs(both, 26, args)
+	if both != `SELECT 1 LIMIT $2 OFFSET $3` || !reflect.DeepEqual(args, []any{"a", 13, 26}) {
+		t.Errorf("limit and offset: %q %v", both, args)
+	}
+}
