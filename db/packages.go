@@ -121,13 +121,14 @@ type PackageFilter struct {
 
 const defaultPackagesLimit = 100
 
-// Packages lists the packages viewerID may see (0 = signed out: public only).
-func (s *Store) Packages(ctx context.Context, viewerID int64, f PackageFilter) ([]model.Package, error) {
+// packageWhere is the catalogue's conditions for viewerID and f, with their
+// arguments.
+func packageWhere(viewerID int64, f PackageFilter) (string, []any, error) {
 	conds := []string{visibleTo}
 	args := []any{viewerID}
 	if q := strings.TrimSpace(f.Query); q != "" {
 		if !model.ValidText(q) {
-			return nil, model.InvalidField("q", "The search is not valid text.")
+			return "", nil, model.InvalidField("q", "The search is not valid text.")
 		}
 		args = append(args, "%"+escapeLike(strings.ToLower(q))+"%")
 		n := strconv.Itoa(len(args))
@@ -139,7 +140,7 @@ func (s *Store) Packages(ctx context.Context, viewerID int64, f PackageFilter) (
 			ok = ok || t == f.Type
 		}
 		if !ok {
-			return nil, model.InvalidField("type", "Unknown type: use "+strings.Join(model.PackageTypes, ", ")+".")
+			return "", nil, model.InvalidField("type", "Unknown type: use "+strings.Join(model.PackageTypes, ", ")+".")
 		}
 		args = append(args, f.Type)
 		conds = append(conds, "p.type = $"+strconv.Itoa(len(args)))
@@ -148,17 +149,54 @@ func (s *Store) Packages(ctx context.Context, viewerID int64, f PackageFilter) (
 		args = append(args, f.OrgID)
 		conds = append(conds, "p.org_id = $"+strconv.Itoa(len(args)))
 	}
+	return strings.Join(conds, " AND "), args, nil
+}
+
+// Packages lists the packages viewerID may see (0 = signed out: public only).
+func (s *Store) Packages(ctx context.Context, viewerID int64, f PackageFilter) ([]model.Package, error) {
+	where, args, err := packageWhere(viewerID, f)
+	if err != nil {
+		return nil, err
+	}
 	if f.Limit <= 0 || f.Limit > 200 {
 		f.Limit = defaultPackagesLimit
 	}
-	query, args := limitArgs(`SELECT `+packageCols+packageFrom+` WHERE `+strings.Join(conds, " AND ")+
+	query, args := limitArgs(`SELECT `+packageCols+packageFrom+` WHERE `+where+
 		` ORDER BY lower(p.name), p.id LIMIT :limit`, f.Limit, args, defaultPackagesLimit)
 	var ps []model.Package
-	err := s.db.SelectContext(ctx, &ps, query, args...)
-	if err != nil {
+	if err := s.db.SelectContext(ctx, &ps, query, args...); err != nil {
 		return nil, fmt.Errorf("list packages: %w", err)
 	}
 	return ps, nil
+}
+
+// CataloguePageSize is how many packages a catalogue page shows (a grid of
+// three or four columns).
+const CataloguePageSize = 24
+
+// CataloguePage is one page of the catalogue (page from 1, by name) and how
+// many packages match in all, counted in the same statement.
+func (s *Store) CataloguePage(ctx context.Context, viewerID int64, f PackageFilter, page int) ([]model.Package, int, error) {
+	where, args, err := packageWhere(viewerID, f)
+	if err != nil {
+		return nil, 0, err
+	}
+	page = max(min(page, model.MaxPage), 1)
+	query, args := offsetArgs(`SELECT `+packageCols+`, count(*) OVER () AS total`+packageFrom+` WHERE `+where+
+		` ORDER BY lower(p.name), p.id LIMIT `+strconv.Itoa(CataloguePageSize)+` OFFSET :offset`, (page-1)*CataloguePageSize, args)
+	var rows []struct {
+		model.Package
+		Total int `db:"total"`
+	}
+	if err := s.db.SelectContext(ctx, &rows, query, args...); err != nil {
+		return nil, 0, fmt.Errorf("list packages: %w", err)
+	}
+	ps := make([]model.Package, len(rows))
+	total := 0
+	for i, r := range rows {
+		ps[i], total = r.Package, r.Total
+	}
+	return ps, total, nil
 }
 
 // Package reads one package by id or slug as viewerID sees it: a package

@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 
@@ -54,13 +55,32 @@ func (h *Packages) Catalogue(c echo.Context) error {
 	if signedIn {
 		v.CanPublish = model.Can(request.Workspace(c).Role, model.ActPublishPackages)
 	}
-	ps, err := h.Store.Packages(c.Request().Context(), viewerID(c), db.PackageFilter{Query: v.Query, Type: v.Type})
+	page, _ := strconv.Atoi(c.QueryParam("page"))
+	page = max(min(page, model.MaxPage), 1)
+	f := db.PackageFilter{Query: v.Query, Type: v.Type}
+	ps, total, err := h.Store.CataloguePage(c.Request().Context(), viewerID(c), f, page)
+	if err == nil && len(ps) == 0 && page > 1 {
+		// Past the last page: keep the pager, so there is a way back.
+		_, total, err = h.Store.CataloguePage(c.Request().Context(), viewerID(c), f, 1)
+	}
 	if err != nil {
 		return err
 	}
 	for _, p := range ps {
 		v.Cards = append(v.Cards, packageCard(p))
 	}
+	v.Pager = components.Pager{Page: page, TotalPages: model.TotalPages(total, db.CataloguePageSize), Total: total, Target: "#catalogue",
+		Href: func(p int) string {
+			q := url.Values{}
+			if v.Query != "" {
+				q.Set("q", v.Query)
+			}
+			if v.Type != "" {
+				q.Set("type", v.Type)
+			}
+			q.Set("page", strconv.Itoa(p))
+			return "/packages?" + q.Encode()
+		}}
 	return Render(c, http.StatusOK, views.PackagesPage(h.Shell(c, "Packages", "packages"), v))
 }
 

@@ -206,6 +206,7 @@ type PackagesView struct {
 	Type       string
 	Types      []components.Option
 	Cards      []PackageCard
+	Pager      components.Pager // CataloguePageSize packages a page
 }
 
 // PackageView is /packages/{id}.

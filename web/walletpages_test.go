@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"guildhall/db"
 	"guildhall/web/webtest"
 )
 
@@ -276,5 +277,60 @@ func TestOrgDeleteRefusalSaysHowToClearBalance(t *testing.T) {
 	}
 	if r := f.moneyAPI.owner.Do(http.MethodDelete, "/api/orgs/acme", nil); r.Status != 200 {
 		t.Fatalf("delete after transfer: %d %s", r.Status, r.Raw)
+	}
+}
+
+// TestCatalogueIsPaged: the catalogue shows db.CataloguePageSize packages a
+// page by name, counts only what the viewer may see, keeps the search in its
+// page links, and a page past the end keeps a way back.
+func TestCatalogueIsPaged(t *testing.T) {
+	f := newPagesFix(t)
+	for i := range 30 {
+		vis, typ := "public", "tool"
+		if i%10 == 9 {
+			vis = "org_only" // three the signed-out catalogue never counts
+		}
+		if i%2 == 0 {
+			typ = "skill"
+		}
+		if r := f.admin.Post("/packages", url.Values{"slug": {fmt.Sprintf("kit-%02d", i)}, "name": {fmt.Sprintf("Kit %02d", i)}, "type": {typ},
+			"visibility": {vis}, "price": {"0"}}); r.Status != http.StatusSeeOther {
+			t.Fatalf("publish %d: %d %s", i, r.Status, r.Body)
+		}
+	}
+	cards := func(body string) int { return strings.Count(body, `class="card package-card"`) }
+	anon := f.env.NewClient()
+	p1 := anon.Get("/packages")
+	if p1.Status != 200 || cards(p1.Body) != db.CataloguePageSize || !strings.Contains(p1.Body, "Page 1 of 2 · 27 total") ||
+		!strings.Contains(p1.Body, `data-slug="kit-00"`) || strings.Contains(p1.Body, `data-slug="kit-09"`) {
+		t.Fatalf("signed-out page 1: %d, %d cards", p1.Status, cards(p1.Body))
+	}
+	p2 := anon.Get("/packages?page=2")
+	if cards(p2.Body) != 27-db.CataloguePageSize || !strings.Contains(p2.Body, `data-slug="kit-28"`) || strings.Contains(p2.Body, `data-slug="kit-29"`) || strings.Contains(p2.Body, `data-slug="kit-00"`) {
+		t.Fatalf("signed-out page 2: %d cards", cards(p2.Body))
+	}
+	// A member of the publisher sees the org-only ones too.
+	if m := f.member.Get("/packages?page=2"); !strings.Contains(m.Body, "Page 2 of 2 · 30 total") || cards(m.Body) != 30-db.CataloguePageSize {
+		t.Fatalf("member page 2: %d cards", cards(m.Body))
+	}
+	// The type filter narrows the count and stays in the links.
+	sk := anon.Get("/packages?type=skill")
+	if cards(sk.Body) != 15 || strings.Contains(sk.Body, "Page 1 of") || strings.Contains(sk.Body, "page=2") {
+		t.Fatalf("skills: %d cards", cards(sk.Body))
+	}
+	if tl := anon.Get("/packages?type=tool&q=kit"); cards(tl.Body) != 12 || strings.Contains(tl.Body, "Page 1 of") {
+		t.Fatalf("public tools: %d cards", cards(tl.Body))
+	}
+	if all := f.member.Get("/packages?q=kit"); !strings.Contains(all.Body, "/packages?page=2&amp;q=kit") {
+		t.Fatal("the next page link drops the search")
+	}
+	// Past the end, and pages that are not numbers.
+	if far := anon.Get("/packages?page=9"); far.Status != 200 || cards(far.Body) != 0 || !strings.Contains(far.Body, "No packages on this page") || !strings.Contains(far.Body, "27 total") {
+		t.Fatalf("page past the end: %d", far.Status)
+	}
+	for _, bad := range []string{"abc", "-1", "0", "9223372036854775807"} {
+		if r := anon.Get("/packages?page=" + bad); r.Status != 200 || (bad != "9223372036854775807" && cards(r.Body) != db.CataloguePageSize) {
+			t.Fatalf("page=%s: %d, %d cards", bad, r.Status, cards(r.Body))
+		}
 	}
 }

@@ -93,15 +93,31 @@ func TestWalletPagesBrowser(t *testing.T) {
 		}
 		pkgs[p.slug] = int64(r.Data()["id"].(float64))
 	}
+	// Enough free tools that the catalogue has a second page.
+	for i := range 21 {
+		if r := owner.Do(http.MethodPost, "/api/orgs/acme/packages", map[string]any{"slug": fmt.Sprintf("zeta-%02d", i), "name": fmt.Sprintf("Zeta tool %02d", i),
+			"type": "tool", "price_cents": 0, "visibility": "public", "description": "A small tool.", "manifest": "name: zeta"}); r.Status != 201 {
+			t.Fatal(r.Raw)
+		}
+	}
 	b := walletBrowser{memberBrowser{Browser: browsertest.New(t), t: t, env: env}}
 
-	// Signed out: the public catalogue.
+	// Signed out: the public catalogue, a page at a time.
 	b.visit("/packages")
 	b.waitText("PDF reader")
 	if strings.Contains(b.Text("#catalogue"), "Deploy kit") {
 		t.Fatal("an org-only package shows signed out")
 	}
+	if txt := b.Text("#catalogue .pager"); !strings.Contains(txt, "Page 1 of 2 · 25 total") {
+		t.Fatalf("pager %q", txt)
+	}
 	b.shoot("packages-signed-out")
+	b.Click(`#catalogue .pager a[href*="page=2"]`)
+	pollJS(t, b.Browser, `location.search.includes("page=2") && document.querySelectorAll("#catalogue .package-card").length === 1 &&
+		document.querySelector("#catalogue").textContent.includes("Zeta tool 20") &&
+		!document.querySelector(".htmx-settling") && document.querySelector('#catalogue .pager a')["htmx-internal-data"] !== undefined`)
+	b.Click(`#catalogue .pager a[href*="page=1"]`)
+	pollJS(t, b.Browser, `location.search.includes("page=1") && document.querySelectorAll("#catalogue .package-card").length === 24`)
 
 	// Member: buys under the limits, is told why over them, waits for approval.
 	b.as("mia@example.com")
