@@ -319,11 +319,17 @@ func (s *Store) PendingAgentTransfer(ctx context.Context, accountID, agentID int
 	if err != nil {
 		return nil, err
 	}
+	return s.PendingTransferOf(ctx, a)
+}
+
+// PendingTransferOf is PendingAgentTransfer for an agent the caller has just
+// read with GetAgent (its viewer's level decides), sparing a second read.
+func (s *Store) PendingTransferOf(ctx context.Context, a model.Agent) (*model.AgentTransfer, error) {
 	if !a.Permission.AtLeast(model.PermAdmin) {
 		return nil, nil
 	}
 	var t model.AgentTransfer
-	err = s.db.GetContext(ctx, &t, transferSelect+` WHERE tr.agent_id = $1 AND tr.status = 'pending' AND tr.expires_at > $2`, agentID, s.Now())
+	err := s.db.GetContext(ctx, &t, transferSelect+` WHERE tr.agent_id = $1 AND tr.status = 'pending' AND tr.expires_at > $2`, a.ID, s.Now())
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}

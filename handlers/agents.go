@@ -175,7 +175,7 @@ func (h *Agents) detail(c echo.Context, id int64) (views.AgentDetailView, error)
 				}
 			}
 		}
-		t, err := h.Store.PendingAgentTransfer(ctx, acc.ID, id)
+		t, err := h.Store.PendingTransferOf(ctx, a)
 		if err != nil {
 			return v, err
 		}
