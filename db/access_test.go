@@ -2,6 +2,7 @@ package db_test
 
 import (
 	"context"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -144,6 +145,11 @@ func (e *tgEnv) listed(who model.Actor, orgID int64) map[int64]model.Permission 
 	out := map[int64]model.Permission{}
 	for _, a := range page.Agents {
 		out[a.ID] = a.Permission
+		// The list (scanned by hand) reads every field as the single read.
+		one, err := e.s.GetAgent(e.ctx, who.AccountID, a.ID)
+		if err != nil || !reflect.DeepEqual(one, a) {
+			e.t.Errorf("%s: listed agent %d differs from GetAgent (%v):\n%+v\n%+v", who.Email, a.ID, err, a, one)
+		}
 	}
 	if page.Total != len(page.Agents) {
 		e.t.Errorf("list total %d, %d rows", page.Total, len(page.Agents))
