@@ -328,9 +328,10 @@ func (s *Store) Entries(ctx context.Context, actor model.Actor, orgID int64, f m
 		f.Limit = defaultEntriesLimit
 	}
 	where, args := entryWhere(orgID, f)
-	query, args := limitArgs(`SELECT `+entryCols+entryFrom+` WHERE `+where+` ORDER BY p.id DESC LIMIT :limit`, f.Limit+1, args, defaultEntriesLimit+1, WalletPageEntries+1)
-	var es []model.LedgerEntry
-	if err := s.db.SelectContext(ctx, &es, query, args...); err != nil {
+	query, args := limitArgs(`SELECT `+entryCols+entryFrom+` WHERE `+where+` ORDER BY p.id DESC LIMIT :limit`, f.Limit+1, args,
+		defaultEntriesLimit+1, WalletPageEntries+1, exportEntriesLimit+1)
+	es, err := s.scanEntries(ctx, query, args)
+	if err != nil {
 		return EntryPage{}, fmt.Errorf("list entries: %w", err)
 	}
 	page := EntryPage{Entries: es}
@@ -341,11 +342,33 @@ func (s *Store) Entries(ctx context.Context, actor model.Actor, orgID int64, f m
 	return page, nil
 }
 
+// scanEntries runs an entries query and scans its rows by hand, in entryCols
+// order (sqlx's reflection was a tenth of the wallet page's server time).
+func (s *Store) scanEntries(ctx context.Context, query string, args []any) ([]model.LedgerEntry, error) {
+	rows, err := s.db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	es := []model.LedgerEntry{}
+	for rows.Next() {
+		var e model.LedgerEntry
+		if err := rows.Scan(&e.ID, &e.TxnID, &e.OrgID, &e.Kind, &e.AmountCents, &e.BalanceAfterCents, &e.AccountID,
+			&e.TokenID, &e.PackageID, &e.Note, &e.CreatedAt, &e.ActorEmail, &e.PackageName); err != nil {
+			return nil, err
+		}
+		es = append(es, e)
+	}
+	return es, rows.Err()
+}
+
+const exportEntriesLimit = 200
+
 // ExportEntries streams every matching entry, newest first, to emit.
 func (s *Store) ExportEntries(ctx context.Context, actor model.Actor, orgID int64, f model.EntryFilter, emit func(model.LedgerEntry) error) error {
 	f.Before = 0
 	for {
-		f.Limit = 200
+		f.Limit = exportEntriesLimit
 		page, err := s.Entries(ctx, actor, orgID, f)
 		if err != nil {
 			return err
