@@ -318,9 +318,27 @@ func TestTeamPagesHTMX(t *testing.T) {
 		t.Fatalf("create team: %d", r.Status)
 	}
 	teamPath := r.Location
+	// The page shows its pickers closed (links that open them): their
+	// choices are read only when asked for, with htmx or without.
 	page := admin.Get(teamPath)
-	if page.Status != 200 || !strings.Contains(page.Body, "Mo Member (member@example.com)") || !strings.Contains(page.Body, ">Support bot<") {
-		t.Fatalf("team page lacks the pickers: %d", page.Status)
+	if page.Status != 200 || !strings.Contains(page.Body, `id="open-member-picker"`) || !strings.Contains(page.Body, `id="open-grant-picker"`) ||
+		strings.Contains(page.Body, `id="f-user_id"`) || strings.Contains(page.Body, `id="f-resource_id"`) || strings.Contains(page.Body, "Mo Member (member@example.com)") {
+		t.Fatalf("team page: pickers not closed: %d", page.Status)
+	}
+	if p := admin.Get(teamPath + "?add=member"); p.Status != 200 || !strings.Contains(p.Body, "Mo Member (member@example.com)") || strings.Contains(p.Body, `id="f-resource_id"`) {
+		t.Fatalf("team page with the member picker open: %d", p.Status)
+	}
+	if p := admin.Get(teamPath + "?add=grant"); p.Status != 200 || !strings.Contains(p.Body, ">Support bot<") || strings.Contains(p.Body, `id="f-user_id"`) {
+		t.Fatalf("team page with the grant picker open: %d", p.Status)
+	}
+	r = admin.HTMX(http.MethodGet, teamPath+"?pick=grant-form", nil)
+	if r.Status != 200 || strings.Contains(r.Body, "<html") || !strings.HasPrefix(r.Body, `<div id="grant-picker">`) ||
+		!strings.Contains(r.Body, `id="add-grant-form"`) || !strings.Contains(r.Body, ">Support bot<") || !strings.Contains(r.Body, "autofocus") {
+		t.Fatalf("grant picker fragment: %d %s", r.Status, r.Body)
+	}
+	r = admin.HTMX(http.MethodGet, teamPath+"?pick=member-form", nil)
+	if r.Status != 200 || !strings.HasPrefix(r.Body, `<div id="member-picker">`) || !strings.Contains(r.Body, "Mo Member (member@example.com)") {
+		t.Fatalf("member picker fragment: %d %s", r.Status, r.Body)
 	}
 	r = admin.HTMX(http.MethodPost, teamPath+"/members", url.Values{"user_id": {strconv.FormatInt(mo.ID, 10)}, "role": {"member"}})
 	if r.Status != 200 || !strings.Contains(r.Body, `id="team-members"`) || !strings.Contains(r.Body, `data-email="member@example.com"`) {
@@ -330,9 +348,14 @@ func TestTeamPagesHTMX(t *testing.T) {
 		t.Fatalf("bad member id: %d", r.Status)
 	}
 	agentID := strings.TrimPrefix(agentPath, "/agents/")
-	r = admin.HTMX(http.MethodPost, teamPath+"/grants", url.Values{"resource_kind": {"agent"}, "resource_id": {agentID}, "permission": {"read"}})
+	r = admin.HTMX(http.MethodPost, teamPath+"/grants", url.Values{"resource_kind": {"agent"}, "resource_id": {agentID}, "permission": {"read"}, "picker": {"open"}})
 	if r.Status != 200 || !strings.Contains(r.Body, `data-permission="read"`) {
 		t.Fatalf("grant fragment: %d %s", r.Status, r.Body)
+	}
+	// Granted from the open picker, the card keeps it open: here every
+	// agent is granted now.
+	if !strings.Contains(r.Body, "Every agent of the organization is granted to this team.") {
+		t.Errorf("the picker the grant came from closed: %s", r.Body)
 	}
 	var grantID int64
 	if err := env.Store.DB().Get(&grantID, `SELECT id FROM grants`); err != nil {
@@ -391,7 +414,7 @@ func TestPickerFragments(t *testing.T) {
 	}
 	owner, reader := signIn("owner@pick.test"), signIn("reader@pick.test")
 	team := idPath("/teams/%d", g.ReaderTeam)
-	page := owner.Get(team)
+	page := owner.Get(team + "?add=member")
 	if n := strings.Count(page.Body[strings.Index(page.Body, `id="f-user_id"`):], `<option value="`); page.Status != 200 || n < 20 {
 		t.Fatalf("team page: %d, %d options", page.Status, n)
 	}
@@ -432,11 +455,16 @@ func TestPickerFragments(t *testing.T) {
 		t.Errorf("filtered page: %d", p.Status)
 	}
 	// A plain member cannot manage the team: no pickers, and no search.
-	if p := reader.Get(team); strings.Contains(p.Body, `id="f-user_id"`) || strings.Contains(p.Body, `id="f-member-q"`) {
-		t.Error("the reader sees the team's pickers")
+	for _, path := range []string{team, team + "?add=member", team + "?add=grant&agent_q=a"} {
+		if p := reader.Get(path); p.Status != 200 || strings.Contains(p.Body, `id="f-user_id"`) || strings.Contains(p.Body, `id="f-member-q"`) ||
+			strings.Contains(p.Body, `id="open-member-picker"`) || strings.Contains(p.Body, `id="f-resource_id"`) || strings.Contains(p.Body, `id="open-grant-picker"`) {
+			t.Errorf("the reader sees the team's pickers at %s", path)
+		}
 	}
-	if r := reader.HTMX(http.MethodGet, team+"?pick=members&member_q=member", nil); r.Status != http.StatusForbidden || strings.Contains(r.Body, "Member 1") {
-		t.Errorf("reader's picker search: %d", r.Status)
+	for _, pick := range []string{"members&member_q=member", "member-form", "grant-form", "agents"} {
+		if r := reader.HTMX(http.MethodGet, team+"?pick="+pick, nil); r.Status != http.StatusForbidden || strings.Contains(r.Body, "Member 1") || strings.Contains(r.Body, "Agent 0") {
+			t.Errorf("reader's picker %s: %d", pick, r.Status)
+		}
 	}
 
 	// The explainer: 20 members and the search, for anyone who reads the agent.
@@ -472,7 +500,7 @@ func TestPickerFragments(t *testing.T) {
 
 	// Another org's account: not found, with or without the search.
 	out := env.SignUpVerified("out@example.com", "Otto Outsider")
-	for _, p := range []string{team + "?pick=members&member_q=m", agent + "?pick=members&member_q=m"} {
+	for _, p := range []string{team + "?pick=members&member_q=m", team + "?pick=grant-form", agent + "?pick=members&member_q=m"} {
 		if r := out.HTMX(http.MethodGet, p, nil); r.Status != http.StatusNotFound || strings.Contains(r.Body, "Member 1") {
 			t.Errorf("outsider %s: %d", p, r.Status)
 		}
