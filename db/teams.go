@@ -171,7 +171,7 @@ func (s *Store) DeleteTeam(ctx context.Context, actor model.Actor, orgID, teamID
 // for 500 teams was most of the statement's cost in Go.
 func (s *Store) Teams(ctx context.Context, accountID, orgID int64) ([]model.Team, error) {
 	rows, err := s.db.QueryContext(ctx, `SELECT t.id, t.org_id, t.name, t.description,
-			floor(extract(epoch FROM t.created_at))::bigint, floor(extract(epoch FROM t.updated_at))::bigint,
+			floor(date_part('epoch', t.created_at))::bigint, floor(date_part('epoch', t.updated_at))::bigint,
 			t.member_count, t.grant_count, COALESCE(v.role, '')
 		FROM teams t LEFT JOIN team_members v ON v.team_id = t.id AND v.account_id = $2
 		WHERE t.org_id = $1 AND EXISTS (SELECT 1 FROM memberships m WHERE m.org_id = $1 AND m.account_id = $2)
@@ -287,7 +287,7 @@ const teamHeadQuery = `SELECT m.role AS viewer_org_role,
 	WHERE m.org_id = $1 AND m.account_id = $3`
 
 // teamGrantsQuery is team $1's grants ($2 is its name) in the order of
-// grants_team_name_idx (00012): an index range, no join, no sort. Add
+// grants_team_name_cover_idx (00015): an index range, no join, no sort. Add
 // pageClause for a page of them.
 const teamGrantsQuery = `SELECT g.id, g.org_id, g.team_id, $2::text AS team_name, g.resource_kind, g.resource_id,
 	g.resource_name, g.permission, g.created_at, g.updated_at
