@@ -245,3 +245,34 @@ func GrantRow(csrf string, g GrantRowView) templ.Component {
 		return append(b, `</td></tr>`...)
 	})
 }
+
+// TeamRow is one team of the teams list.
+func TeamRow(t TeamRowView) templ.Component {
+	return rowComponent(func(b []byte) []byte {
+		b = append(b, `<tr data-team="`...)
+		b = appendEsc(b, t.Name)
+		b = append(b, `"><td class="team-name"><a href="/teams/`...)
+		b = strconv.AppendInt(b, t.ID, 10)
+		b = append(b, `">`...)
+		b = appendEsc(b, t.Name)
+		b = append(b, `</a> `...)
+		if t.Description != "" {
+			b = append(b, `<div class="muted">`...)
+			b = appendEsc(b, t.Description)
+			b = append(b, `</div>`...)
+		}
+		b = append(b, `</td><td>`...)
+		b = strconv.AppendInt(b, int64(t.Members), 10)
+		b = append(b, `</td><td>`...)
+		b = strconv.AppendInt(b, int64(t.Grants), 10)
+		b = append(b, `</td><td>`...)
+		if t.YourRole != "" {
+			b = append(b, `<span class="badge">`...)
+			b = appendEsc(b, t.YourRole)
+			b = append(b, `</span>`...)
+		} else {
+			b = append(b, `<span class="muted">—</span>`...)
+		}
+		return append(b, `</td></tr>`...)
+	})
+}

@@ -17,11 +17,19 @@ func renderString(t *testing.T, c templ.Component) string {
 	return buf.String()
 }
 
-// TestHandWrittenRows: the team page's hand-written rows write exactly what
+// TestHandWrittenRows: the team pages' hand-written rows write exactly what
 // their templ originals write, for every branch (manager or not, yourself,
 // leaving, a level change's error or notice) and names that need escaping.
 func TestHandWrittenRows(t *testing.T) {
 	names := []string{"Ada Lovelace", `<b>"Bob" & 'Co'</b>`, "émile", ""}
+	for _, n := range names {
+		for _, role := range []string{"", "Maintainer", "<Member>"} {
+			tr := TeamRowView{ID: 77, Name: n, Description: n, Members: 12, Grants: 2000, YourRole: role}
+			if got, want := renderString(t, TeamRow(tr)), renderString(t, teamRowTempl(tr)); got != want {
+				t.Errorf("team row %+v:\n got %s\nwant %s", tr, got, want)
+			}
+		}
+	}
 	csrfs := []string{"hfcIUQBJbP2LIzYlOFOp4n32U2wbSwckgswUvsKxEYY", `a"<&>'`}
 	for _, n := range names {
 		for _, csrf := range csrfs {
