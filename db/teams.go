@@ -280,7 +280,8 @@ const teamHeadQuery = `SELECT m.role AS viewer_org_role,
 	COALESCE(t.id, 0) AS id, COALESCE(t.org_id, 0) AS org_id, COALESCE(t.name, '') AS name,
 	COALESCE(t.description, '') AS description, COALESCE(t.created_at, 'epoch') AS created_at,
 	COALESCE(t.updated_at, 'epoch') AS updated_at, COALESCE(t.member_count, 0) AS member_count,
-	COALESCE(t.grant_count, 0) AS grant_count, COALESCE(v.role, '') AS viewer_role
+	COALESCE(t.grant_count, 0) AS grant_count, COALESCE(v.role, '') AS viewer_role,
+	COALESCE(t.grants_version, 0) AS grants_version
 	FROM memberships m
 	LEFT JOIN teams t ON t.org_id = m.org_id AND t.id = $2
 	LEFT JOIN team_members v ON v.team_id = t.id AND v.account_id = $3

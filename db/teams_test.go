@@ -457,7 +457,7 @@ func TestTeamScreen(t *testing.T) {
 		}
 	}
 	strip := func(d model.TeamDetail) model.TeamDetail {
-		d.CreatedAt, d.UpdatedAt = time.Time{}, time.Time{}
+		d.CreatedAt, d.UpdatedAt, d.GrantsVersion = time.Time{}, time.Time{}, 0
 		for i := range d.Members {
 			d.Members[i].CreatedAt = time.Time{}
 		}
@@ -493,4 +493,61 @@ func TestTeamScreen(t *testing.T) {
 	wantCode(t, err, model.CodeNotFound)
 	_, err = e.s.TeamScreen(e.ctx, out.AccountID, org, core.ID, 1, 25)
 	wantCode(t, err, model.CodeNotFound)
+}
+
+// TestTeamGrantsVersion: every change to a team's grants (a grant, a new
+// level, its agent renamed, its removal, the agent deleted) moves the
+// team's grants version, read by TeamHead; another team's does not move.
+func TestTeamGrantsVersion(t *testing.T) {
+	e := newTG(t)
+	owner, _ := e.user("Owner")
+	org := e.org(owner, "Versions Inc")
+	core := e.team(owner, org, "Core")
+	other := e.team(owner, org, "Other")
+	version := func(team int64) int64 {
+		t.Helper()
+		d, err := e.s.TeamHead(e.ctx, owner.AccountID, org, team)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d.GrantsVersion
+	}
+	last, lastOther := version(core.ID), version(other.ID)
+	moved := func(what string) {
+		t.Helper()
+		v := version(core.ID)
+		if v == last {
+			t.Errorf("%s: the grants version stayed %d", what, v)
+		}
+		if o := version(other.ID); o != lastOther {
+			t.Errorf("%s: the other team's version moved", what)
+		}
+		last = v
+	}
+	a := e.agent(owner, org, "Scribe")
+	g, err := e.s.SetGrant(e.ctx, owner, org, core.ID, db.SetGrantInput{ResourceID: a.ID, Permission: "read"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	moved("grant")
+	if _, err := e.s.SetGrant(e.ctx, owner, org, core.ID, db.SetGrantInput{ResourceID: a.ID, Permission: "admin"}); err != nil {
+		t.Fatal(err)
+	}
+	moved("new level")
+	if _, err := e.s.UpdateAgent(e.ctx, owner, a.ID, db.UpdateAgentInput{Name: ptr("Scribe 2")}); err != nil {
+		t.Fatal(err)
+	}
+	moved("agent renamed")
+	if err := e.s.RemoveGrant(e.ctx, owner, org, core.ID, g.ID); err != nil {
+		t.Fatal(err)
+	}
+	moved("grant removed")
+	if _, err := e.s.SetGrant(e.ctx, owner, org, core.ID, db.SetGrantInput{ResourceID: a.ID}); err != nil {
+		t.Fatal(err)
+	}
+	moved("granted again")
+	if err := e.s.DeleteAgent(e.ctx, owner, a.ID); err != nil {
+		t.Fatal(err)
+	}
+	moved("agent deleted")
 }

@@ -1,9 +1,11 @@
 package web_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
+	"reflect"
 	"strconv"
 	"strings"
 	"testing"
@@ -542,5 +544,112 @@ func TestTeamsPagePages(t *testing.T) {
 		if r := admin.Get("/teams?page=" + p); r.Status != 200 {
 			t.Fatalf("/teams?page=%s: %d", p, r.Status)
 		}
+	}
+}
+
+// TestTeamAnswerKept: the API's answer for a team of many grants is kept
+// per grants version and served again (compressed or not, the same JSON as
+// encoding/json writes with ?pretty), and every change that shows in it
+// shows at once: a new level, a renamed agent, a grant removed, a member's
+// new role.
+func TestTeamAnswerKept(t *testing.T) {
+	env := webtest.New(t)
+	g, err := demo.Generate(t.Context(), env.Store, "kept", "owner@kept.test", "reader@kept.test",
+		demo.Size{Members: 10, Teams: 3, Agents: 150, Grants: 130, Audit: 1, BigTeamGrants: 120, ReaderAgents: 2}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := env.NewAPI("").Do(http.MethodPost, "/api/auth/token", map[string]any{"email": "owner@kept.test", "password": demo.Password, "name": "t"})
+	tokText, _ := tok.Data()["token"].(string)
+	api := env.NewAPI(tokText)
+	team := idPath("/api/orgs/kept/teams/%d", g.BigTeamID)
+	get := func(what string) (string, map[string]any) {
+		t.Helper()
+		gz := api.Do(http.MethodGet, team, nil) // the client asks for gzip and inflates
+		plain := api.Do(http.MethodGet, team, nil, "Accept-Encoding", "identity")
+		pretty := api.Do(http.MethodGet, team+"?pretty", nil)
+		if gz.Status != 200 || plain.Status != 200 || gz.Raw != plain.Raw {
+			t.Fatalf("%s: gzip and plain answers differ: %d %d", what, gz.Status, plain.Status)
+		}
+		var a, b any
+		_ = json.Unmarshal([]byte(gz.Raw), &a)
+		_ = json.Unmarshal([]byte(pretty.Raw), &b)
+		if !reflect.DeepEqual(a, b) {
+			t.Fatalf("%s: the answer is not what encoding/json writes", what)
+		}
+		return gz.Raw, gz.Data()
+	}
+	first, d := get("first")
+	if again, _ := get("again"); again != first {
+		t.Fatal("the same team answers differently without a change")
+	}
+	readsGrants := func() bool {
+		t.Helper()
+		r, qs := api.Queries(team)
+		if r.Status != 200 || r.Raw != first && len(qs) == 0 {
+			t.Fatalf("counted call: %d", r.Status)
+		}
+		return strings.Contains(strings.Join(qs, "\n"), "SELECT g.id, g.resource_kind")
+	}
+	if readsGrants() {
+		t.Error("the kept answer was not served: the grants were read again")
+	}
+	grants := d["grants"].([]any)
+	if len(grants) != 120 {
+		t.Fatalf("%d grants", len(grants))
+	}
+	g0 := grants[0].(map[string]any)
+	agentID := int64(g0["resource_id"].(float64))
+	grantID := int64(g0["id"].(float64))
+	level := func(d map[string]any) string {
+		for _, x := range d["grants"].([]any) {
+			if m := x.(map[string]any); int64(m["id"].(float64)) == grantID {
+				return m["permission"].(string) + " " + m["resource_name"].(string)
+			}
+		}
+		return "gone"
+	}
+	want := "admin " + g0["resource_name"].(string)
+	if g0["permission"] == "admin" {
+		want = "read " + g0["resource_name"].(string)
+	}
+	if r := api.Do(http.MethodPut, idPath("/api/orgs/kept/teams/%d/grants", g.BigTeamID), map[string]any{"resource_kind": "agent", "resource_id": agentID, "permission": strings.Fields(want)[0]}); r.Status != 200 {
+		t.Fatalf("new level: %d %s", r.Status, r.Raw)
+	}
+	if !readsGrants() {
+		t.Error("a new level did not let go of the kept answer")
+	}
+	if _, d := get("new level"); level(d) != want {
+		t.Errorf("after a new level: %s, want %s", level(d), want)
+	}
+	if r := api.Do(http.MethodPatch, idPath("/api/agents/%d", agentID), map[string]any{"name": "Renamed agent"}); r.Status != 200 {
+		t.Fatalf("rename: %d %s", r.Status, r.Raw)
+	}
+	if _, d := get("renamed"); level(d) != strings.Fields(want)[0]+" Renamed agent" {
+		t.Errorf("after the rename: %s", level(d))
+	}
+	members := func(d map[string]any) string { b, _ := json.Marshal(d["members"]); return string(b) }
+	_, before := get("before the member change")
+	m0 := before["members"].([]any)[0].(map[string]any)
+	role := "maintainer"
+	if m0["role"] == "maintainer" {
+		role = "member"
+	}
+	if r := api.Do(http.MethodPut, idPath("/api/orgs/kept/teams/%d/members/%d", g.BigTeamID, int64(m0["user_id"].(float64))), map[string]any{"role": role}); r.Status != 200 {
+		t.Fatalf("member role: %d %s", r.Status, r.Raw)
+	}
+	if _, d := get("member role"); members(d) == members(before) || !strings.Contains(members(d), `"role":"`+role+`"`) {
+		t.Errorf("the member's new role does not show: %s", members(d))
+	}
+	if r := api.Do(http.MethodDelete, idPath("/api/orgs/kept/teams/%d/grants/%d", g.BigTeamID, grantID), nil); r.Status != 200 {
+		t.Fatalf("remove: %d %s", r.Status, r.Raw)
+	}
+	if _, d := get("removed"); level(d) != "gone" || len(d["grants"].([]any)) != 119 || d["grant_count"].(float64) != 119 {
+		t.Errorf("after the removal: %s, %d grants", level(d), len(d["grants"].([]any)))
+	}
+	// A page of them is kept apart from the whole answer.
+	if r := api.Do(http.MethodGet, team+"?page=2&per_page=100", nil); r.Status != 200 || len(r.Data()["grants"].([]any)) != 19 ||
+		!strings.Contains(r.Raw, `"pagination":{"page":2,"per_page":100,"total":119,"total_pages":2}`) {
+		t.Errorf("page 2: %d %s", r.Status, r.Raw)
 	}
 }

@@ -14,6 +14,7 @@ import (
 // Teams handles the teams, grants and resources routes of API.md.
 type Teams struct {
 	*Base
+	answers teamAnswers // large teams' answers, kept per grants version
 }
 
 // TeamView is a team in API answers.
@@ -180,8 +181,16 @@ func (h *Teams) Get(c echo.Context) error {
 		}
 		return c.JSON(http.StatusOK, env)
 	}
+	head := appendTeamDetailHead(make([]byte, 0, teamDetailSize(d, grants)), d)
+	key := teamAnswerKey{team: d.ID, version: d.GrantsVersion, page: page, perPage: perPage}
+	keep := grants >= teamAnswersMin
+	if keep {
+		if a := h.answers.get(key, head); a != nil {
+			return serveAnswer(c, a)
+		}
+	}
 	// The grants go from the driver's buffer into the answer's.
-	b := appendTeamDetailHead(make([]byte, 0, teamDetailSize(d, grants)), d)
+	b := head
 	teamName := appendJSONString(nil, d.Name)
 	i := 0
 	err = h.Store.EachTeamAPIGrant(ctx, d.ID, page, perPage, func(g *db.TeamAPIGrantRow) {
@@ -191,7 +200,21 @@ func (h *Teams) Get(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.Blob(http.StatusOK, echo.MIMEApplicationJSON, appendTeamDetailTail(b, p))
+	b = appendTeamDetailTail(b, p)
+	if keep {
+		return serveAnswer(c, h.answers.put(key, b[:len(head):len(head)], b))
+	}
+	return c.Blob(http.StatusOK, echo.MIMEApplicationJSON, b)
+}
+
+// serveAnswer sends a kept answer, compressed when the client takes gzip
+// (the compress middleware passes a body that has its encoding already).
+func serveAnswer(c echo.Context, a *teamAnswer) error {
+	if acceptsGzip(c.Request().Header.Get(echo.HeaderAcceptEncoding)) {
+		c.Response().Header().Set(echo.HeaderContentEncoding, "gzip")
+		return c.Blob(http.StatusOK, echo.MIMEApplicationJSON, a.gz)
+	}
+	return c.Blob(http.StatusOK, echo.MIMEApplicationJSON, a.body)
 }
 
 // teamDetailView is d as TeamDetailView (what appendTeamDetail writes).
