@@ -214,15 +214,12 @@ func (s *Store) TeamRowsPage(ctx context.Context, accountID, orgID int64, page, 
 	if perPage < 1 || perPage > 100 {
 		perPage = 50
 	}
-	var rows []struct {
-		model.Team
-		Total int `db:"total"`
-	}
 	// The limit is in the text and the offset a sub-select (offsetParam):
 	// a prepared statement's generic plan guesses a LIMIT $n or OFFSET $n at
 	// a tenth of the rows, and PostgreSQL then re-plans it on every call.
-	err := s.db.SelectContext(ctx, &rows, `SELECT t.id, t.org_id, t.name, t.description, t.member_count, t.grant_count,
-			COALESCE(v.role, '') AS viewer_role, o.team_count AS total
+	// Scanned without reflection (sqlx's was a fifth of the page's CPU).
+	rows, err := s.db.QueryContext(ctx, `SELECT t.id, t.org_id, t.name, t.description, t.member_count, t.grant_count,
+			COALESCE(v.role, ''), o.team_count
 		FROM orgs o JOIN teams t ON t.org_id = o.id
 		LEFT JOIN team_members v ON v.team_id = t.id AND v.account_id = $2
 		WHERE o.id = $1 AND EXISTS (SELECT 1 FROM memberships m WHERE m.org_id = $1 AND m.account_id = $2)
@@ -230,13 +227,22 @@ func (s *Store) TeamRowsPage(ctx context.Context, accountID, orgID int64, page, 
 	if err != nil {
 		return nil, 0, fmt.Errorf("list teams: %w", err)
 	}
-	ts := make([]model.Team, 0, len(rows))
+	defer rows.Close()
+	ts := make([]model.Team, 0, perPage)
 	total := 0
-	for _, r := range rows {
-		ts = append(ts, r.Team)
-		total = r.Total
+	for rows.Next() {
+		var t model.Team
+		var role string
+		if err := rows.Scan(&t.ID, &t.OrgID, &t.Name, &t.Description, &t.MemberCount, &t.GrantCount, &role, &total); err != nil {
+			return nil, 0, fmt.Errorf("list teams: %w", err)
+		}
+		t.ViewerRole = model.TeamRole(role)
+		ts = append(ts, t)
 	}
-	if len(rows) == 0 {
+	if err := rows.Err(); err != nil {
+		return nil, 0, fmt.Errorf("list teams: %w", err)
+	}
+	if len(ts) == 0 {
 		if _, err := s.RoleIn(ctx, orgID, accountID); err != nil {
 			return nil, 0, err
 		}
