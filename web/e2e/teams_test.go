@@ -201,12 +201,17 @@ func TestPickerSearch(t *testing.T) {
 		t.Fatal("the team page loaded its pickers' choices before they were opened")
 	}
 	p.CheckPage(t, "team-pickers-closed")
-	p.Run(chromedp.Focus(chromedp.CSS("#open-member-picker")))
-	p.Run(chromedp.KeyEvent("\r"))
-	pollJS(t, p.Browser, `document.activeElement && document.activeElement.id === "f-member-q"`)
-	p.Run(chromedp.Focus(chromedp.CSS("#open-grant-picker")))
-	p.Run(chromedp.KeyEvent("\r"))
-	pollJS(t, p.Browser, `document.activeElement && document.activeElement.id === "f-agent-q"`)
+	idle := `!document.querySelector(".htmx-request, .htmx-settling, .htmx-swapping, .htmx-added")`
+	for _, open := range [][2]string{{"#open-member-picker", "f-member-q"}, {"#open-grant-picker", "f-agent-q"}} {
+		pollJS(t, p.Browser, idle)
+		p.Run(chromedp.Focus(chromedp.CSS(open[0])))
+		p.Run(chromedp.KeyEvent("\r"))
+		pollJS(t, p.Browser, `document.activeElement && document.activeElement.id === "`+open[1]+`"`)
+	}
+	pollJS(t, p.Browser, idle)
+	if loc := p.Location(); strings.Contains(loc, "add=") {
+		t.Fatalf("opening a picker left the page for %s", loc)
+	}
 	// 20 candidates each, not all 58 members or 57 agents.
 	if n := optionCount("#f-user_id"); n != 20 {
 		t.Errorf("member picker offers %d, want the first 20", n)
