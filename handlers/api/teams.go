@@ -182,27 +182,28 @@ func (h *Teams) Get(c echo.Context) error {
 		return c.JSON(http.StatusOK, env)
 	}
 	head := appendTeamDetailHead(make([]byte, 0, teamDetailSize(d, grants)), d)
-	key := teamAnswerKey{team: d.ID, version: d.GrantsVersion, page: page, perPage: perPage}
-	keep := grants >= teamAnswersMin
-	if keep {
-		if a := h.answers.get(key, head); a != nil {
-			return serveAnswer(c, a)
-		}
-	}
 	// The grants go from the driver's buffer into the answer's.
-	b := head
-	teamName := appendJSONString(nil, d.Name)
-	i := 0
-	err = h.Store.EachTeamAPIGrant(ctx, d.ID, page, perPage, func(g *db.TeamAPIGrantRow) {
-		b = appendGrant(b, i, g, d.ID, teamName)
-		i++
-	})
+	build := func() ([]byte, error) {
+		b := head
+		teamName := appendJSONString(nil, d.Name)
+		i := 0
+		err := h.Store.EachTeamAPIGrant(ctx, d.ID, page, perPage, func(g *db.TeamAPIGrantRow) {
+			b = appendGrant(b, i, g, d.ID, teamName)
+			i++
+		})
+		return appendTeamDetailTail(b, p), err
+	}
+	if grants >= teamAnswersMin {
+		a, err := h.answers.answer(teamAnswerKey{team: d.ID, version: d.GrantsVersion, page: page, perPage: perPage},
+			head[:len(head):len(head)], build)
+		if err != nil {
+			return err
+		}
+		return serveAnswer(c, a)
+	}
+	b, err := build()
 	if err != nil {
 		return err
-	}
-	b = appendTeamDetailTail(b, p)
-	if keep {
-		return serveAnswer(c, h.answers.put(key, b[:len(head):len(head)], b))
 	}
 	return c.Blob(http.StatusOK, echo.MIMEApplicationJSON, b)
 }

@@ -19,10 +19,55 @@ import (
 // grants, so a kept answer is never older than the version it is kept
 // under. The zero value is ready; it holds at most teamAnswersMax bytes.
 type teamAnswers struct {
-	mu    sync.Mutex
-	m     map[teamAnswerKey]*teamAnswer
-	order []teamAnswerKey // oldest first
-	size  int
+	mu       sync.Mutex
+	m        map[teamAnswerKey]*teamAnswer
+	order    []teamAnswerKey // oldest first
+	size     int
+	building map[teamAnswerKey]chan struct{} // closed when the answer is kept (or its build failed)
+}
+
+// answer returns the answer kept for k if its head is head, or builds it
+// with build and keeps it. Calls that find k being built wait for that
+// build instead of building the same answer again: a burst of calls after a
+// change (or at start) would otherwise each read, encode and compress the
+// 2,000 grants. A waiter whose head differs, or whose builder failed,
+// builds its own.
+func (c *teamAnswers) answer(k teamAnswerKey, head []byte, build func() ([]byte, error)) (*teamAnswer, error) {
+	for waited := false; ; waited = true {
+		c.mu.Lock()
+		if a := c.m[k]; a != nil && bytes.Equal(a.head, head) {
+			c.mu.Unlock()
+			return a, nil
+		}
+		ch, busy := c.building[k]
+		if !busy || waited {
+			break // c.mu held
+		}
+		c.mu.Unlock()
+		<-ch
+	}
+	// c.mu is held here.
+	ch, busy := c.building[k]
+	if !busy {
+		ch = make(chan struct{})
+		if c.building == nil {
+			c.building = map[teamAnswerKey]chan struct{}{}
+		}
+		c.building[k] = ch
+	}
+	c.mu.Unlock()
+	body, err := build()
+	var a *teamAnswer
+	if err == nil {
+		a = c.put(k, head, body)
+	}
+	if !busy {
+		c.mu.Lock()
+		delete(c.building, k)
+		c.mu.Unlock()
+		close(ch)
+	}
+	return a, err
 }
 
 type teamAnswerKey struct {
@@ -43,17 +88,6 @@ const (
 	// teamAnswersMax bounds the bytes kept (the oldest answers go first).
 	teamAnswersMax = 16 << 20
 )
-
-// get returns the answer kept for k if its head is head.
-func (c *teamAnswers) get(k teamAnswerKey, head []byte) *teamAnswer {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	a := c.m[k]
-	if a == nil || !bytes.Equal(a.head, head) {
-		return nil
-	}
-	return a
-}
 
 // put keeps body (whose first bytes are head) under k, compressed once
 // here, and returns it.

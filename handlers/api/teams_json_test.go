@@ -3,6 +3,9 @@ package api
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -134,5 +137,68 @@ func TestTeamEncoders(t *testing.T) {
 		if got, want := string(appendTeamDetail(make([]byte, 0, teamDetailSize(c.d, len(c.d.Grants))), c.d, c.p)), encode(env); got != want {
 			t.Errorf("team detail:\n got %s\nwant %s", got, want)
 		}
+	}
+}
+
+// TestTeamAnswersBuildOnce: calls that arrive while an answer is being
+// built wait for it (one build for a burst), a new version or a different
+// head builds again, a failed build keeps nothing, and what is kept stays
+// under its byte bound.
+func TestTeamAnswersBuildOnce(t *testing.T) {
+	var c teamAnswers
+	var builds atomic.Int32
+	release := make(chan struct{})
+	build := func(body string) func() ([]byte, error) {
+		return func() ([]byte, error) {
+			builds.Add(1)
+			<-release
+			return []byte(body), nil
+		}
+	}
+	k := teamAnswerKey{team: 1, version: 1}
+	var wg sync.WaitGroup
+	got := make([]string, 20)
+	for i := range got {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			a, err := c.answer(k, []byte("head"), build("head+grants"))
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			got[i] = string(a.body)
+		}()
+	}
+	time.Sleep(50 * time.Millisecond)
+	close(release)
+	wg.Wait()
+	if n := builds.Load(); n != 1 {
+		t.Errorf("%d builds for one burst, want 1", n)
+	}
+	for _, g := range got {
+		if g != "head+grants" {
+			t.Fatalf("answer %q", g)
+		}
+	}
+	if a, _ := c.answer(k, []byte("head"), build("again")); string(a.body) != "head+grants" || builds.Load() != 1 {
+		t.Error("a kept answer was built again")
+	}
+	if a, _ := c.answer(k, []byte("other head"), build("other")); string(a.body) != "other" {
+		t.Error("an answer was served for another head")
+	}
+	k2 := teamAnswerKey{team: 1, version: 2}
+	if a, _ := c.answer(k2, []byte("head"), build("v2")); string(a.body) != "v2" || len(c.m) != 1 {
+		t.Errorf("new version: %q, %d kept (the old version should go)", a.body, len(c.m))
+	}
+	if _, err := c.answer(teamAnswerKey{team: 3}, []byte("h"), func() ([]byte, error) { return nil, errors.New("boom") }); err == nil || c.m[teamAnswerKey{team: 3}] != nil {
+		t.Error("a failed build was kept")
+	}
+	big := bytes.Repeat([]byte("x"), teamAnswersMax/3)
+	for i := range 6 {
+		_, _ = c.answer(teamAnswerKey{team: int64(10 + i)}, nil, func() ([]byte, error) { return big, nil })
+	}
+	if c.size > teamAnswersMax {
+		t.Errorf("%d bytes kept, over %d", c.size, teamAnswersMax)
 	}
 }
