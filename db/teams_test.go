@@ -1,9 +1,11 @@
 package db_test
 
 import (
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"guildhall/db"
 	"guildhall/db/model"
@@ -422,4 +424,130 @@ func TestTeamGrantsByAgentName(t *testing.T) {
 	if rs, err := e.s.TeamGrantCandidates(e.ctx, amy.AccountID, ad, "", 20); err != nil || len(rs) != 1 || rs[0].ID != mine.ID {
 		t.Errorf("maintainer's grant candidates = %+v %v", rs, err)
 	}
+}
+
+// TestTeamScreen: the team page's one statement reads what TeamPage and its
+// members query read (the same members in the same order, the same page of
+// grants), for every page, an empty team, a team of another org and a
+// viewer outside the org.
+func TestTeamScreen(t *testing.T) {
+	e := newTG(t)
+	owner, _ := e.user("Owner")
+	out, _ := e.user("Outsider")
+	org := e.org(owner, "Screen Inc")
+	other := e.org(out, "Elsewhere")
+	core := e.team(owner, org, "Core")
+	empty := e.team(owner, org, "Empty")
+	theirs := e.team(out, other, "Theirs")
+	for i, n := range []string{"zoe", "Adam", "bea", "Carl"} {
+		u, _ := e.user(n)
+		e.join(org, u, model.RoleMember)
+		role := "member"
+		if i == 2 {
+			role = "maintainer"
+		}
+		if _, err := e.s.SetTeamMember(e.ctx, owner, org, core.ID, u.AccountID, role); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, n := range []string{"charlie", "Alpha", "bravo", "Delta", "echo"} {
+		a := e.agent(owner, org, n)
+		if _, err := e.s.SetGrant(e.ctx, owner, org, core.ID, db.SetGrantInput{ResourceID: a.ID, Permission: "admin"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	strip := func(d model.TeamDetail) model.TeamDetail {
+		d.CreatedAt, d.UpdatedAt, d.GrantsVersion = time.Time{}, time.Time{}, 0
+		for i := range d.Members {
+			d.Members[i].CreatedAt = time.Time{}
+		}
+		for i := range d.Grants {
+			d.Grants[i].CreatedAt, d.Grants[i].UpdatedAt = time.Time{}, time.Time{}
+		}
+		return d
+	}
+	for _, team := range []int64{core.ID, empty.ID} {
+		for page := 0; page <= 4; page++ {
+			want, err := e.s.TeamPage(e.ctx, owner.AccountID, org, team, page, 2)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := e.s.TeamScreen(e.ctx, owner.AccountID, org, team, page, 2)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if w, g := fmt.Sprintf("%+v", strip(want)), fmt.Sprintf("%+v", strip(got)); w != g {
+				t.Errorf("team %d page %d:\n got %s\nwant %s", team, page, g, w)
+			}
+		}
+	}
+	d, _ := e.s.TeamScreen(e.ctx, owner.AccountID, org, core.ID, 1, 25)
+	var names []string
+	for _, m := range d.Members {
+		names = append(names, m.Name)
+	}
+	if got := strings.Join(names, ","); len(d.Grants) != 5 || got != "bea,Adam,Carl,Owner,zoe" && got != "bea,Adam,Carl,zoe" {
+		t.Errorf("members %s, %d grants", got, len(d.Grants))
+	}
+	_, err := e.s.TeamScreen(e.ctx, owner.AccountID, org, theirs.ID, 1, 25)
+	wantCode(t, err, model.CodeNotFound)
+	_, err = e.s.TeamScreen(e.ctx, out.AccountID, org, core.ID, 1, 25)
+	wantCode(t, err, model.CodeNotFound)
+}
+
+// TestTeamGrantsVersion: every change to a team's grants (a grant, a new
+// level, its agent renamed, its removal, the agent deleted) moves the
+// team's grants version, read by TeamHead; another team's does not move.
+func TestTeamGrantsVersion(t *testing.T) {
+	e := newTG(t)
+	owner, _ := e.user("Owner")
+	org := e.org(owner, "Versions Inc")
+	core := e.team(owner, org, "Core")
+	other := e.team(owner, org, "Other")
+	version := func(team int64) int64 {
+		t.Helper()
+		d, err := e.s.TeamHead(e.ctx, owner.AccountID, org, team)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d.GrantsVersion
+	}
+	last, lastOther := version(core.ID), version(other.ID)
+	moved := func(what string) {
+		t.Helper()
+		v := version(core.ID)
+		if v == last {
+			t.Errorf("%s: the grants version stayed %d", what, v)
+		}
+		if o := version(other.ID); o != lastOther {
+			t.Errorf("%s: the other team's version moved", what)
+		}
+		last = v
+	}
+	a := e.agent(owner, org, "Scribe")
+	g, err := e.s.SetGrant(e.ctx, owner, org, core.ID, db.SetGrantInput{ResourceID: a.ID, Permission: "read"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	moved("grant")
+	if _, err := e.s.SetGrant(e.ctx, owner, org, core.ID, db.SetGrantInput{ResourceID: a.ID, Permission: "admin"}); err != nil {
+		t.Fatal(err)
+	}
+	moved("new level")
+	if _, err := e.s.UpdateAgent(e.ctx, owner, a.ID, db.UpdateAgentInput{Name: ptr("Scribe 2")}); err != nil {
+		t.Fatal(err)
+	}
+	moved("agent renamed")
+	if err := e.s.RemoveGrant(e.ctx, owner, org, core.ID, g.ID); err != nil {
+		t.Fatal(err)
+	}
+	moved("grant removed")
+	if _, err := e.s.SetGrant(e.ctx, owner, org, core.ID, db.SetGrantInput{ResourceID: a.ID}); err != nil {
+		t.Fatal(err)
+	}
+	moved("granted again")
+	if err := e.s.DeleteAgent(e.ctx, owner, a.ID); err != nil {
+		t.Fatal(err)
+	}
+	moved("agent deleted")
 }

@@ -1,10 +1,13 @@
 package handlers
 
 import (
+	"bytes"
 	"fmt"
 	"net/http"
 	"strconv"
+	"sync"
 
+	"github.com/a-h/templ"
 	"github.com/labstack/echo/v4"
 
 	"guildhall/db"
@@ -17,6 +20,27 @@ import (
 // Teams is /teams and /teams/{id}: teams, their members and their grants.
 type Teams struct {
 	*Base
+}
+
+// pageBufs keeps the team pages' render buffers: a team page is 75 KB, and
+// growing a fresh buffer to that size cleared and copied it several times
+// per request.
+var pageBufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// renderPage is Render through a pooled buffer (the response copies what it
+// is given before renderPage returns it to the pool).
+func renderPage(c echo.Context, status int, comp templ.Component) error {
+	buf := pageBufs.Get().(*bytes.Buffer)
+	buf.Reset()
+	defer func() {
+		if buf.Cap() <= 1<<20 { // an odd huge page is not kept
+			pageBufs.Put(buf)
+		}
+	}()
+	if err := comp.Render(c.Request().Context(), buf); err != nil {
+		return err
+	}
+	return c.HTMLBlob(status, buf.Bytes())
 }
 
 func (h *Teams) listView(c echo.Context) (views.TeamsView, error) {
@@ -47,7 +71,7 @@ func (h *Teams) Page(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return Render(c, http.StatusOK, views.TeamsPage(h.Shell(c, "Teams", "teams"), v))
+	return renderPage(c, http.StatusOK, views.TeamsPage(h.Shell(c, "Teams", "teams"), v))
 }
 
 // Create is POST /teams (owners and admins).
@@ -80,13 +104,24 @@ func idParam(c echo.Context, name, what string) (int64, error) {
 	return id, nil
 }
 
-// detail builds the team page of team id in the active workspace.
-func (h *Teams) detail(c echo.Context, id int64) (views.TeamDetailView, error) {
+// openPickers are the team page's pickers open on this request: both are
+// closed links unless asked for (?add=, or a search without script), as
+// their choices cost the page's dearest queries.
+type openPickers struct{ members, grants bool }
+
+func pickersAsked(c echo.Context) openPickers {
+	add, q := c.QueryParam("add"), c.QueryParams()
+	return openPickers{members: add == "member" || q.Has("member_q"), grants: add == "grant" || q.Has("agent_q")}
+}
+
+// detail builds the team page of team id in the active workspace, with the
+// pickers open that open asks for.
+func (h *Teams) detail(c echo.Context, id int64, open openPickers) (views.TeamDetailView, error) {
 	ctx := c.Request().Context()
 	ws := request.Workspace(c)
 	acc, _ := request.Account(c)
 	gp, _ := strconv.Atoi(c.QueryParam("grants_page"))
-	d, err := h.Store.TeamPage(ctx, acc.ID, ws.ID, id, gp, GrantsPerPage)
+	d, err := h.Store.TeamScreen(ctx, acc.ID, ws.ID, id, gp, GrantsPerPage)
 	if err != nil {
 		return views.TeamDetailView{}, err
 	}
@@ -109,18 +144,41 @@ func (h *Teams) detail(c echo.Context, id int64) (views.TeamDetailView, error) {
 	if !manage {
 		return v, nil
 	}
-	v.MemberQuery, v.AgentQuery = c.QueryParam("member_q"), c.QueryParam("agent_q")
-	if v.Candidates, err = h.memberCandidates(c, id, v.MemberQuery); err != nil {
-		return v, err
+	if open.members {
+		if err := h.openMemberPicker(c, &v); err != nil {
+			return v, err
+		}
 	}
-	if v.GrantCandidates, err = h.grantCandidates(c, d, v.AgentQuery); err != nil {
-		return v, err
+	if open.grants {
+		if err := h.openGrantPicker(c, d, &v); err != nil {
+			return v, err
+		}
 	}
-	// A search box only where the list is cut (or already searched): a
-	// small org's pickers stay plain selects.
-	v.MemberSearch = len(v.Candidates) >= PickerLimit || v.MemberQuery != ""
-	v.AgentSearch = len(v.GrantCandidates) >= PickerLimit || v.AgentQuery != ""
 	return v, nil
+}
+
+// openMemberPicker loads the add-a-member picker's choices into v. A search
+// box only where the list is cut (or already searched): a small org's
+// pickers stay plain selects.
+func (h *Teams) openMemberPicker(c echo.Context, v *views.TeamDetailView) error {
+	var err error
+	v.MemberPicker, v.MemberQuery = true, c.QueryParam("member_q")
+	if v.Candidates, err = h.memberCandidates(c, v.ID, v.MemberQuery); err != nil {
+		return err
+	}
+	v.MemberSearch = len(v.Candidates) >= PickerLimit || v.MemberQuery != ""
+	return nil
+}
+
+// openGrantPicker loads the add-a-grant picker's choices into v.
+func (h *Teams) openGrantPicker(c echo.Context, d model.TeamDetail, v *views.TeamDetailView) error {
+	var err error
+	v.GrantPicker, v.AgentQuery = true, c.QueryParam("agent_q")
+	if v.GrantCandidates, err = h.grantCandidates(c, d, v.AgentQuery); err != nil {
+		return err
+	}
+	v.AgentSearch = len(v.GrantCandidates) >= PickerLimit || v.AgentQuery != ""
+	return nil
 }
 
 // memberCandidates is the add-a-member picker: the first members by name who
@@ -164,6 +222,21 @@ func (h *Teams) picker(c echo.Context, id int64, pick string) error {
 	if !d.CanManage() {
 		return model.Forbidden("Only owners, admins and the team's maintainers can manage this team.")
 	}
+	switch pick {
+	case "member-form", "grant-form":
+		// Opening a picker: its form, with the first choices.
+		v := views.TeamDetailView{ID: d.ID, CanManage: true, PickerFocus: true}
+		if pick == "member-form" {
+			if err := h.openMemberPicker(c, &v); err != nil {
+				return err
+			}
+			return Render(c, http.StatusOK, views.TeamMemberPicker(request.CSRF(c), v))
+		}
+		if err := h.openGrantPicker(c, d, &v); err != nil {
+			return err
+		}
+		return Render(c, http.StatusOK, views.TeamGrantPicker(request.CSRF(c), v))
+	}
 	var opts []components.Option
 	target, none, what := "f-user_id", "No member who can join matches", "member"
 	if pick == "agents" {
@@ -198,11 +271,11 @@ func (h *Teams) Detail(c echo.Context) error {
 	if pick := c.QueryParam("pick"); pick != "" && IsHTMX(c) {
 		return h.picker(c, id, pick)
 	}
-	v, err := h.detail(c, id)
+	v, err := h.detail(c, id, pickersAsked(c))
 	if err != nil {
 		return err
 	}
-	return Render(c, http.StatusOK, views.TeamPage(h.Shell(c, v.Name, "teams"), v))
+	return renderPage(c, http.StatusOK, views.TeamPage(h.Shell(c, v.Name, "teams"), v))
 }
 
 // Update is POST /teams/{id}: rename and describe (maintainers, admins).
@@ -215,7 +288,7 @@ func (h *Teams) Update(c echo.Context) error {
 	name, desc := c.FormValue("name"), c.FormValue("description")
 	t, err := h.Store.UpdateTeam(c.Request().Context(), request.Actor(c), ws.ID, id, db.UpdateTeamInput{Name: &name, Description: &desc})
 	if fields, msg, ok := FieldErrors(err); ok {
-		v, verr := h.detail(c, id)
+		v, verr := h.detail(c, id, openPickers{})
 		if verr != nil {
 			return verr
 		}
@@ -255,7 +328,10 @@ func (h *Teams) section(c echo.Context, id int64, which string, change error, no
 		}
 		return Redirect(c, teamPath(id), "success", notice)
 	}
-	v, err := h.detail(c, id)
+	// The picker the change came from (its form says so) stays open, for
+	// the next one; a change from a row leaves the pickers closed.
+	open := c.FormValue("picker") == "open"
+	v, err := h.detail(c, id, openPickers{members: open && which == "members", grants: open && which == "grants"})
 	if err != nil {
 		return err
 	}

@@ -1,9 +1,11 @@
 package web_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
+	"reflect"
 	"strconv"
 	"strings"
 	"testing"
@@ -318,9 +320,27 @@ func TestTeamPagesHTMX(t *testing.T) {
 		t.Fatalf("create team: %d", r.Status)
 	}
 	teamPath := r.Location
+	// The page shows its pickers closed (links that open them): their
+	// choices are read only when asked for, with htmx or without.
 	page := admin.Get(teamPath)
-	if page.Status != 200 || !strings.Contains(page.Body, "Mo Member (member@example.com)") || !strings.Contains(page.Body, ">Support bot<") {
-		t.Fatalf("team page lacks the pickers: %d", page.Status)
+	if page.Status != 200 || !strings.Contains(page.Body, `id="open-member-picker"`) || !strings.Contains(page.Body, `id="open-grant-picker"`) ||
+		strings.Contains(page.Body, `id="f-user_id"`) || strings.Contains(page.Body, `id="f-resource_id"`) || strings.Contains(page.Body, "Mo Member (member@example.com)") {
+		t.Fatalf("team page: pickers not closed: %d", page.Status)
+	}
+	if p := admin.Get(teamPath + "?add=member"); p.Status != 200 || !strings.Contains(p.Body, "Mo Member (member@example.com)") || strings.Contains(p.Body, `id="f-resource_id"`) {
+		t.Fatalf("team page with the member picker open: %d", p.Status)
+	}
+	if p := admin.Get(teamPath + "?add=grant"); p.Status != 200 || !strings.Contains(p.Body, ">Support bot<") || strings.Contains(p.Body, `id="f-user_id"`) {
+		t.Fatalf("team page with the grant picker open: %d", p.Status)
+	}
+	r = admin.HTMX(http.MethodGet, teamPath+"?pick=grant-form", nil)
+	if r.Status != 200 || strings.Contains(r.Body, "<html") || !strings.HasPrefix(r.Body, `<div id="grant-picker">`) ||
+		!strings.Contains(r.Body, `id="add-grant-form"`) || !strings.Contains(r.Body, ">Support bot<") || !strings.Contains(r.Body, "autofocus") {
+		t.Fatalf("grant picker fragment: %d %s", r.Status, r.Body)
+	}
+	r = admin.HTMX(http.MethodGet, teamPath+"?pick=member-form", nil)
+	if r.Status != 200 || !strings.HasPrefix(r.Body, `<div id="member-picker">`) || !strings.Contains(r.Body, "Mo Member (member@example.com)") {
+		t.Fatalf("member picker fragment: %d %s", r.Status, r.Body)
 	}
 	r = admin.HTMX(http.MethodPost, teamPath+"/members", url.Values{"user_id": {strconv.FormatInt(mo.ID, 10)}, "role": {"member"}})
 	if r.Status != 200 || !strings.Contains(r.Body, `id="team-members"`) || !strings.Contains(r.Body, `data-email="member@example.com"`) {
@@ -330,9 +350,14 @@ func TestTeamPagesHTMX(t *testing.T) {
 		t.Fatalf("bad member id: %d", r.Status)
 	}
 	agentID := strings.TrimPrefix(agentPath, "/agents/")
-	r = admin.HTMX(http.MethodPost, teamPath+"/grants", url.Values{"resource_kind": {"agent"}, "resource_id": {agentID}, "permission": {"read"}})
+	r = admin.HTMX(http.MethodPost, teamPath+"/grants", url.Values{"resource_kind": {"agent"}, "resource_id": {agentID}, "permission": {"read"}, "picker": {"open"}})
 	if r.Status != 200 || !strings.Contains(r.Body, `data-permission="read"`) {
 		t.Fatalf("grant fragment: %d %s", r.Status, r.Body)
+	}
+	// Granted from the open picker, the card keeps it open: here every
+	// agent is granted now.
+	if !strings.Contains(r.Body, "Every agent of the organization is granted to this team.") {
+		t.Errorf("the picker the grant came from closed: %s", r.Body)
 	}
 	var grantID int64
 	if err := env.Store.DB().Get(&grantID, `SELECT id FROM grants`); err != nil {
@@ -391,7 +416,7 @@ func TestPickerFragments(t *testing.T) {
 	}
 	owner, reader := signIn("owner@pick.test"), signIn("reader@pick.test")
 	team := idPath("/teams/%d", g.ReaderTeam)
-	page := owner.Get(team)
+	page := owner.Get(team + "?add=member")
 	if n := strings.Count(page.Body[strings.Index(page.Body, `id="f-user_id"`):], `<option value="`); page.Status != 200 || n < 20 {
 		t.Fatalf("team page: %d, %d options", page.Status, n)
 	}
@@ -432,11 +457,16 @@ func TestPickerFragments(t *testing.T) {
 		t.Errorf("filtered page: %d", p.Status)
 	}
 	// A plain member cannot manage the team: no pickers, and no search.
-	if p := reader.Get(team); strings.Contains(p.Body, `id="f-user_id"`) || strings.Contains(p.Body, `id="f-member-q"`) {
-		t.Error("the reader sees the team's pickers")
+	for _, path := range []string{team, team + "?add=member", team + "?add=grant&agent_q=a"} {
+		if p := reader.Get(path); p.Status != 200 || strings.Contains(p.Body, `id="f-user_id"`) || strings.Contains(p.Body, `id="f-member-q"`) ||
+			strings.Contains(p.Body, `id="open-member-picker"`) || strings.Contains(p.Body, `id="f-resource_id"`) || strings.Contains(p.Body, `id="open-grant-picker"`) {
+			t.Errorf("the reader sees the team's pickers at %s", path)
+		}
 	}
-	if r := reader.HTMX(http.MethodGet, team+"?pick=members&member_q=member", nil); r.Status != http.StatusForbidden || strings.Contains(r.Body, "Member 1") {
-		t.Errorf("reader's picker search: %d", r.Status)
+	for _, pick := range []string{"members&member_q=member", "member-form", "grant-form", "agents"} {
+		if r := reader.HTMX(http.MethodGet, team+"?pick="+pick, nil); r.Status != http.StatusForbidden || strings.Contains(r.Body, "Member 1") || strings.Contains(r.Body, "Agent 0") {
+			t.Errorf("reader's picker %s: %d", pick, r.Status)
+		}
 	}
 
 	// The explainer: 20 members and the search, for anyone who reads the agent.
@@ -472,7 +502,7 @@ func TestPickerFragments(t *testing.T) {
 
 	// Another org's account: not found, with or without the search.
 	out := env.SignUpVerified("out@example.com", "Otto Outsider")
-	for _, p := range []string{team + "?pick=members&member_q=m", agent + "?pick=members&member_q=m"} {
+	for _, p := range []string{team + "?pick=members&member_q=m", team + "?pick=grant-form", agent + "?pick=members&member_q=m"} {
 		if r := out.HTMX(http.MethodGet, p, nil); r.Status != http.StatusNotFound || strings.Contains(r.Body, "Member 1") {
 			t.Errorf("outsider %s: %d", p, r.Status)
 		}
@@ -514,5 +544,112 @@ func TestTeamsPagePages(t *testing.T) {
 		if r := admin.Get("/teams?page=" + p); r.Status != 200 {
 			t.Fatalf("/teams?page=%s: %d", p, r.Status)
 		}
+	}
+}
+
+// TestTeamAnswerKept: the API's answer for a team of many grants is kept
+// per grants version and served again (compressed or not, the same JSON as
+// encoding/json writes with ?pretty), and every change that shows in it
+// shows at once: a new level, a renamed agent, a grant removed, a member's
+// new role.
+func TestTeamAnswerKept(t *testing.T) {
+	env := webtest.New(t)
+	g, err := demo.Generate(t.Context(), env.Store, "kept", "owner@kept.test", "reader@kept.test",
+		demo.Size{Members: 10, Teams: 3, Agents: 150, Grants: 130, Audit: 1, BigTeamGrants: 120, ReaderAgents: 2}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := env.NewAPI("").Do(http.MethodPost, "/api/auth/token", map[string]any{"email": "owner@kept.test", "password": demo.Password, "name": "t"})
+	tokText, _ := tok.Data()["token"].(string)
+	api := env.NewAPI(tokText)
+	team := idPath("/api/orgs/kept/teams/%d", g.BigTeamID)
+	get := func(what string) (string, map[string]any) {
+		t.Helper()
+		gz := api.Do(http.MethodGet, team, nil) // the client asks for gzip and inflates
+		plain := api.Do(http.MethodGet, team, nil, "Accept-Encoding", "identity")
+		pretty := api.Do(http.MethodGet, team+"?pretty", nil)
+		if gz.Status != 200 || plain.Status != 200 || gz.Raw != plain.Raw {
+			t.Fatalf("%s: gzip and plain answers differ: %d %d", what, gz.Status, plain.Status)
+		}
+		var a, b any
+		_ = json.Unmarshal([]byte(gz.Raw), &a)
+		_ = json.Unmarshal([]byte(pretty.Raw), &b)
+		if !reflect.DeepEqual(a, b) {
+			t.Fatalf("%s: the answer is not what encoding/json writes", what)
+		}
+		return gz.Raw, gz.Data()
+	}
+	first, d := get("first")
+	if again, _ := get("again"); again != first {
+		t.Fatal("the same team answers differently without a change")
+	}
+	readsGrants := func() bool {
+		t.Helper()
+		r, qs := api.Queries(team)
+		if r.Status != 200 || r.Raw != first && len(qs) == 0 {
+			t.Fatalf("counted call: %d", r.Status)
+		}
+		return strings.Contains(strings.Join(qs, "\n"), "SELECT g.id, g.resource_kind")
+	}
+	if readsGrants() {
+		t.Error("the kept answer was not served: the grants were read again")
+	}
+	grants := d["grants"].([]any)
+	if len(grants) != 120 {
+		t.Fatalf("%d grants", len(grants))
+	}
+	g0 := grants[0].(map[string]any)
+	agentID := int64(g0["resource_id"].(float64))
+	grantID := int64(g0["id"].(float64))
+	level := func(d map[string]any) string {
+		for _, x := range d["grants"].([]any) {
+			if m := x.(map[string]any); int64(m["id"].(float64)) == grantID {
+				return m["permission"].(string) + " " + m["resource_name"].(string)
+			}
+		}
+		return "gone"
+	}
+	want := "admin " + g0["resource_name"].(string)
+	if g0["permission"] == "admin" {
+		want = "read " + g0["resource_name"].(string)
+	}
+	if r := api.Do(http.MethodPut, idPath("/api/orgs/kept/teams/%d/grants", g.BigTeamID), map[string]any{"resource_kind": "agent", "resource_id": agentID, "permission": strings.Fields(want)[0]}); r.Status != 200 {
+		t.Fatalf("new level: %d %s", r.Status, r.Raw)
+	}
+	if !readsGrants() {
+		t.Error("a new level did not let go of the kept answer")
+	}
+	if _, d := get("new level"); level(d) != want {
+		t.Errorf("after a new level: %s, want %s", level(d), want)
+	}
+	if r := api.Do(http.MethodPatch, idPath("/api/agents/%d", agentID), map[string]any{"name": "Renamed agent"}); r.Status != 200 {
+		t.Fatalf("rename: %d %s", r.Status, r.Raw)
+	}
+	if _, d := get("renamed"); level(d) != strings.Fields(want)[0]+" Renamed agent" {
+		t.Errorf("after the rename: %s", level(d))
+	}
+	members := func(d map[string]any) string { b, _ := json.Marshal(d["members"]); return string(b) }
+	_, before := get("before the member change")
+	m0 := before["members"].([]any)[0].(map[string]any)
+	role := "maintainer"
+	if m0["role"] == "maintainer" {
+		role = "member"
+	}
+	if r := api.Do(http.MethodPut, idPath("/api/orgs/kept/teams/%d/members/%d", g.BigTeamID, int64(m0["user_id"].(float64))), map[string]any{"role": role}); r.Status != 200 {
+		t.Fatalf("member role: %d %s", r.Status, r.Raw)
+	}
+	if _, d := get("member role"); members(d) == members(before) || !strings.Contains(members(d), `"role":"`+role+`"`) {
+		t.Errorf("the member's new role does not show: %s", members(d))
+	}
+	if r := api.Do(http.MethodDelete, idPath("/api/orgs/kept/teams/%d/grants/%d", g.BigTeamID, grantID), nil); r.Status != 200 {
+		t.Fatalf("remove: %d %s", r.Status, r.Raw)
+	}
+	if _, d := get("removed"); level(d) != "gone" || len(d["grants"].([]any)) != 119 || d["grant_count"].(float64) != 119 {
+		t.Errorf("after the removal: %s, %d grants", level(d), len(d["grants"].([]any)))
+	}
+	// A page of them is kept apart from the whole answer.
+	if r := api.Do(http.MethodGet, team+"?page=2&per_page=100", nil); r.Status != 200 || len(r.Data()["grants"].([]any)) != 19 ||
+		!strings.Contains(r.Raw, `"pagination":{"page":2,"per_page":100,"total":119,"total_pages":2}`) {
+		t.Errorf("page 2: %d %s", r.Status, r.Raw)
 	}
 }

@@ -52,6 +52,9 @@ type Team struct {
 	UpdatedAt   time.Time `db:"updated_at" json:"updated_at"`
 	// ViewerRole is the viewing account's role in the team ("" = not in it).
 	ViewerRole TeamRole `db:"viewer_role" json:"-"`
+	// GrantsVersion changes with every change to the team's grants (00015):
+	// what was built from them still holds while it does. Read by TeamHead.
+	GrantsVersion int64 `db:"grants_version" json:"-"`
 }
 
 // TeamMembership is one account in a team, with its team role and org role.

@@ -14,6 +14,7 @@ import (
 // Teams handles the teams, grants and resources routes of API.md.
 type Teams struct {
 	*Base
+	answers teamAnswers // large teams' answers, kept per grants version
 }
 
 // TeamView is a team in API answers.
@@ -114,11 +115,14 @@ func (h *Teams) List(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	out := make([]TeamView, 0, len(ts))
-	for _, t := range ts {
-		out = append(out, teamView(t))
-	}
-	return List(c, out, NewPagePagination(1, len(out), len(out)))
+	p := NewPagePagination(1, len(ts), len(ts))
+	return teamJSON(c, http.StatusOK, 64+260*len(ts), func(b []byte) []byte { return appendTeamsList(b, ts, p) }, func() any {
+		out := make([]TeamView, 0, len(ts))
+		for _, t := range ts {
+			out = append(out, teamView(t))
+		}
+		return Envelope{Success: true, Data: out, Pagination: p}
+	})
 }
 
 func (h *Teams) orgTeam(c echo.Context) (model.Workspace, int64, error) {
@@ -155,10 +159,67 @@ func (h *Teams) Get(c echo.Context) error {
 	if paged {
 		page, perPage = model.MemberPaging(page, perPage)
 	}
-	d, err := h.Store.TeamAPI(c.Request().Context(), Account(c).ID, ws.ID, id, page, perPage)
+	ctx := c.Request().Context()
+	d, err := h.Store.TeamAPIHead(ctx, Account(c).ID, ws.ID, id)
 	if err != nil {
 		return err
 	}
+	var p *PagePagination
+	grants := d.GrantCount
+	if paged {
+		pp := NewPagePagination(page, perPage, d.GrantCount)
+		p, grants = &pp, min(perPage, max(d.GrantCount-(page-1)*perPage, 0))
+	}
+	if _, pretty := c.QueryParams()["pretty"]; pretty || c.Echo().Debug {
+		// Indented, through encoding/json (the hand encoder writes compact).
+		if d, err = h.Store.TeamAPI(ctx, Account(c).ID, ws.ID, id, page, perPage); err != nil {
+			return err
+		}
+		env := Envelope{Success: true, Data: teamDetailView(d)}
+		if p != nil {
+			env.Pagination = *p
+		}
+		return c.JSON(http.StatusOK, env)
+	}
+	head := appendTeamDetailHead(make([]byte, 0, teamDetailSize(d, grants)), d)
+	// The grants go from the driver's buffer into the answer's.
+	build := func() ([]byte, error) {
+		b := head
+		teamName := appendJSONString(nil, d.Name)
+		i := 0
+		err := h.Store.EachTeamAPIGrant(ctx, d.ID, page, perPage, func(g *db.TeamAPIGrantRow) {
+			b = appendGrant(b, i, g, d.ID, teamName)
+			i++
+		})
+		return appendTeamDetailTail(b, p), err
+	}
+	if grants >= teamAnswersMin {
+		a, err := h.answers.answer(teamAnswerKey{team: d.ID, version: d.GrantsVersion, page: page, perPage: perPage},
+			head[:len(head):len(head)], build)
+		if err != nil {
+			return err
+		}
+		return serveAnswer(c, a)
+	}
+	b, err := build()
+	if err != nil {
+		return err
+	}
+	return c.Blob(http.StatusOK, echo.MIMEApplicationJSON, b)
+}
+
+// serveAnswer sends a kept answer, compressed when the client takes gzip
+// (the compress middleware passes a body that has its encoding already).
+func serveAnswer(c echo.Context, a *teamAnswer) error {
+	if acceptsGzip(c.Request().Header.Get(echo.HeaderAcceptEncoding)) {
+		c.Response().Header().Set(echo.HeaderContentEncoding, "gzip")
+		return c.Blob(http.StatusOK, echo.MIMEApplicationJSON, a.gz)
+	}
+	return c.Blob(http.StatusOK, echo.MIMEApplicationJSON, a.body)
+}
+
+// teamDetailView is d as TeamDetailView (what appendTeamDetail writes).
+func teamDetailView(d model.TeamDetail) TeamDetailView {
 	out := TeamDetailView{TeamView: teamView(d.Team), Members: make([]TeamMemberView, 0, len(d.Members)),
 		Grants: make([]GrantView, 0, len(d.Grants))}
 	for _, m := range d.Members {
@@ -167,10 +228,7 @@ func (h *Teams) Get(c echo.Context) error {
 	for _, g := range d.Grants {
 		out.Grants = append(out.Grants, grantView(g))
 	}
-	if paged {
-		return c.JSON(http.StatusOK, Envelope{Success: true, Data: out, Pagination: NewPagePagination(page, perPage, d.GrantCount)})
-	}
-	return OK(c, http.StatusOK, out)
+	return out
 }
 
 // Update is PATCH /api/orgs/{org}/teams/{team_id}.

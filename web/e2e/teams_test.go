@@ -77,9 +77,14 @@ func TestTeamAgentTransferPages(t *testing.T) {
 	b.Fill("#f-description", "Runs the support tooling")
 	b.RunResponse(browsertest.SubmitForm("#f-name"))
 	teamPage := b.Location()
+	// The pickers open on demand: their choices load when asked for.
+	b.Click("#open-member-picker")
+	b.WaitVisible("#f-user_id")
 	b.Choose("#f-user_id", tgOptionValue(b, "#f-user_id", "Mo Member"))
 	b.Click("#add-member")
 	b.WaitVisible(`#team-members tr[data-email="mo@example.com"]`)
+	b.Click("#open-grant-picker")
+	b.WaitVisible("#f-resource_id")
 	b.Choose("#f-resource_id", tgOptionValue(b, "#f-resource_id", "Support triage"))
 	b.Choose("#f-permission", "read")
 	b.Click("#add-grant")
@@ -189,8 +194,25 @@ func TestPickerSearch(t *testing.T) {
 		p.Run(chromedp.KeyEvent(text))
 	}
 
-	// The team page: 20 candidates each, not all 58 members or 57 agents.
+	// The team page: its pickers closed, no choices loaded; each opens with
+	// the keyboard (Enter on its link), its search box taking the focus.
 	p.visit("/teams/" + strconv.FormatInt(g.ReaderTeam, 10))
+	if p.evalBool(`!!document.querySelector("#f-user_id, #f-resource_id")`) {
+		t.Fatal("the team page loaded its pickers' choices before they were opened")
+	}
+	p.CheckPage(t, "team-pickers-closed")
+	idle := `!document.querySelector(".htmx-request, .htmx-settling, .htmx-swapping, .htmx-added")`
+	for _, open := range [][2]string{{"#open-member-picker", "f-member-q"}, {"#open-grant-picker", "f-agent-q"}} {
+		pollJS(t, p.Browser, idle)
+		p.Run(chromedp.Focus(chromedp.CSS(open[0])))
+		p.Run(chromedp.KeyEvent("\r"))
+		pollJS(t, p.Browser, `document.activeElement && document.activeElement.id === "`+open[1]+`"`)
+	}
+	pollJS(t, p.Browser, idle)
+	if loc := p.Location(); strings.Contains(loc, "add=") {
+		t.Fatalf("opening a picker left the page for %s", loc)
+	}
+	// 20 candidates each, not all 58 members or 57 agents.
 	if n := optionCount("#f-user_id"); n != 20 {
 		t.Errorf("member picker offers %d, want the first 20", n)
 	}
