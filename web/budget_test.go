@@ -236,10 +236,7 @@ func TestCachedStatementsKeepOnePlan(t *testing.T) {
 		b.count(t)
 	}
 	// The usage report's LIMIT is NULL (every agent) or a caller's choice.
-	allowed := []string{"ORDER BY requests DESC, agent_id LIMIT $7",
-		// The team page's grants and picker: being reworked on their own branch.
-		"FROM grants g WHERE g.team_id = $1 ORDER BY lower(g.resource_name), g.id LIMIT $",
-		"a.id NOT IN (SELECT g.resource_id FROM grants g"}
+	allowed := []string{"ORDER BY requests DESC, agent_id LIMIT $7"}
 	limitParam := regexp.MustCompile(`(?i)\bLIMIT\s+\$\d`)
 	rows, err := pool.QueryContext(t.Context(), `SELECT statement, generic_plans, custom_plans FROM pg_prepared_statements`)
 	if err != nil {
