@@ -203,6 +203,7 @@ var authzMatrix = map[string]decl{
 	"POST /members/invitations":            {allow: ownerAdmin, body: "email={newEmail}&role=member"},
 	"POST /members/invitations/:id/resend": {allow: ownerAdmin},
 	"POST /members/invitations/:id/cancel": {fresh: true, allow: ownerAdmin},
+	"GET /members/:user_id/role":           {allow: ownerAdmin},
 	"POST /members/:user_id/role":          {fresh: true, allow: ownerAdmin, body: "role=billing"},
 	"POST /members/:user_id/remove":        {fresh: true, allow: ownerAdmin},
 	"GET /members/:user_id/transfer":       {allow: ownerOnly},

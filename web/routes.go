@@ -72,6 +72,7 @@ func (s *Server) routes() []Route {
 		{http.MethodPost, "/members/invitations", h.Members.Invite, Member},
 		{http.MethodPost, "/members/invitations/:id/resend", h.Members.Resend, Member},
 		{http.MethodPost, "/members/invitations/:id/cancel", h.Members.Cancel, Member},
+		{http.MethodGet, "/members/:user_id/role", h.Members.RolePage, Member},
 		{http.MethodPost, "/members/:user_id/role", h.Members.ChangeRole, Member},
 		{http.MethodPost, "/members/:user_id/remove", h.Members.Remove, Member},
 		{http.MethodGet, "/members/:user_id/transfer", h.Members.TransferPage, Member},

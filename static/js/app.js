@@ -224,6 +224,63 @@
     askRow(d, a, a);
   });
 
+  // --- Members page (views/members.templ): one role dialog and one wording
+  // of each row question for the whole list, so a row carries only links.
+  // A row's "Change" link ([data-member-role]) loads the member's role form
+  // (GET /members/{id}/role, answered as a fragment to htmx) into
+  // #role-dialog; without script it opens that page. A row's Remove form and
+  // Make owner link ([data-member-ask]) ask the #member-ask-* question, with
+  // the row's data-name and data-email put in, in the shared member-dialog.
+  document.addEventListener("click", function (e) {
+    var a = e.target.closest && e.target.closest("a[data-member-role]");
+    var dlg = document.getElementById("role-dialog");
+    if (!a || !dlg || typeof dlg.showModal !== "function" || !window.htmx) return;
+    e.preventDefault();
+    var href = a.getAttribute("href");
+    window.htmx.ajax("GET", href, { target: "#role-dialog-body", swap: "innerHTML" }).then(function () {
+      if (document.getElementById("role-form-body")) openDialog(dlg, a); else window.location.href = href;
+    }, function () { window.location.href = href; });
+  });
+  document.addEventListener("htmx:afterRequest", function (e) {
+    // The role form answered with the row (the new role, or the refusal in
+    // it): the dialog closes either way so the row shows the outcome.
+    var dlg = document.getElementById("role-dialog");
+    var elt = e.detail.elt;
+    if (dlg && dlg.open && elt && elt.id === "role-form" && e.detail.xhr && e.detail.xhr.status > 0) dlg.close();
+  });
+  function memberQuestion(kind, row) {
+    var tpl = document.getElementById("member-ask-" + kind);
+    if (!tpl || !row) return null;
+    var name = row.getAttribute("data-name") || "", email = row.getAttribute("data-email") || "";
+    return { getAttribute: function (n) {
+      var v = tpl.getAttribute(n);
+      return v === null ? null : v.split("{name}").join(name).split("{email}").join(email);
+    } };
+  }
+  document.addEventListener("submit", function (e) {
+    var form = e.target;
+    if (!form.matches("form[data-member-ask]")) return;
+    if (form._confirmed) { form._confirmed = false; return; }
+    var d = document.getElementById("member-dialog");
+    var q = memberQuestion(form.getAttribute("data-member-ask"), form.closest("tr"));
+    if (!d || !q || typeof d.showModal !== "function") return;
+    e.preventDefault();
+    e.stopImmediatePropagation();
+    d._rowForm = form;
+    askRow(d, q, form.querySelector("button[type=submit]"));
+  }, true);
+  document.addEventListener("click", function (e) {
+    var a = e.target.closest && e.target.closest("a[data-member-ask]");
+    if (!a) return;
+    var d = document.getElementById("member-dialog");
+    var q = memberQuestion(a.getAttribute("data-member-ask"), a.closest("tr"));
+    if (!d || !q || typeof d.showModal !== "function") return;
+    e.preventDefault();
+    d._rowForm = null;
+    d.querySelector("[data-row-form]").setAttribute("action", a.getAttribute("href"));
+    askRow(d, q, a);
+  });
+
   // --- Busy state: every htmx request disables what triggered it.
   function controlsOf(elt) {
     if (elt.tagName === "FORM") return Array.prototype.slice.call(elt.querySelectorAll("button, input[type=submit]"));
