@@ -336,9 +336,15 @@ func (h *Members) leaveConfirm(c echo.Context, errMsg string) views.ConfirmView 
 // LeavePage is GET /members/leave: the confirmation.
 func (h *Members) LeavePage(c echo.Context) error {
 	ws := request.Workspace(c)
-	owners, err := h.Store.OwnerCount(c.Request().Context(), ws.ID)
-	if err != nil {
-		return err
+	// Only an owner can be the last owner: for anyone else the count is
+	// not read (CanLeave looks at it for owners only).
+	owners := 0
+	if ws.Role == model.RoleOwner {
+		n, err := h.Store.OwnerCount(c.Request().Context(), ws.ID)
+		if err != nil {
+			return err
+		}
+		owners = n
 	}
 	msg := ""
 	if err := model.CanLeave(ws.Kind, ws.Role, owners); err != nil {
