@@ -278,7 +278,49 @@ func (h *Members) ChangeRole(c echo.Context) error {
 	} else {
 		row.Notice = "Now " + m.Role.Label() + "."
 	}
-	return Render(c, status, views.MemberRow(request.CSRF(c), row))
+	return Render(c, status, views.MemberRow(row))
+}
+
+// RemovePage is GET /members/{user_id}/remove: the confirmation a row's
+// Remove link opens without script (with script, the page's dialog asks).
+// A refusal shows the page with its reason, under the refusal's status.
+func (h *Members) RemovePage(c echo.Context) error {
+	ctx := c.Request().Context()
+	ws := request.Workspace(c)
+	acc, _ := request.Account(c)
+	uid, err := userParam(c)
+	if err != nil {
+		return err
+	}
+	if uid == acc.ID {
+		return c.Redirect(http.StatusSeeOther, "/members/leave")
+	}
+	m, err := h.Store.Member(ctx, request.Actor(c), ws.ID, uid)
+	if err != nil {
+		return err
+	}
+	msg, status := "", http.StatusOK
+	if ws.Personal() {
+		msg, status = "A personal workspace has no other members to manage.", http.StatusForbidden
+	} else if err := model.CanRemoveMember(ws.Role, m.Role); err != nil {
+		e, _ := model.AsError(err)
+		msg, status = e.Message, StatusOf(e.Code)
+	} else if m.Role == model.RoleOwner {
+		owners, err := h.Store.OwnerCount(ctx, ws.ID)
+		if err != nil {
+			return err
+		}
+		if err := model.CheckLastOwner(m.Role, "", owners); err != nil {
+			e, _ := model.AsError(err)
+			msg, status = e.Message, StatusOf(e.Code)
+		}
+	}
+	return Render(c, status, views.ConfirmPage(h.Shell(c, "Remove "+m.Name, "members"), views.ConfirmView{
+		Title:  "Remove " + m.Name + "?",
+		Text:   m.Name + " (" + m.Email + ") loses access to " + ws.DisplayName + " at once.",
+		Detail: "They leave all of its teams, and their API tokens for it stop working. Their personal agents stay theirs.",
+		Action: memberPath(m.AccountID, "remove"), Button: "Remove " + m.Name, Danger: true, Error: msg,
+	}))
 }
 
 // Remove is POST /members/{user_id}/remove. Removing yourself is leaving.

@@ -205,6 +205,7 @@ var authzMatrix = map[string]decl{
 	"POST /members/invitations/:id/cancel": {fresh: true, allow: ownerAdmin},
 	"GET /members/:user_id/role":           {allow: ownerAdmin},
 	"POST /members/:user_id/role":          {fresh: true, allow: ownerAdmin, body: "role=billing"},
+	"GET /members/:user_id/remove":         {allow: ownerAdmin},
 	"POST /members/:user_id/remove":        {fresh: true, allow: ownerAdmin},
 	"GET /members/:user_id/transfer":       {allow: ownerOnly},
 	"POST /members/:user_id/transfer":      {allow: ownerOnly},

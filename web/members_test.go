@@ -319,6 +319,14 @@ func TestMemberRoleChangesAndRemoval(t *testing.T) {
 	wantStatus(t, res, http.StatusConflict, "promote another member to owner first")
 	wantStatus(t, owner.Get("/members/leave"), http.StatusOK, "promote another member")
 
+	// The removal's confirmation page (the Remove link without script).
+	wantStatus(t, member.Get(path(billID, "remove")), http.StatusForbidden, "Only owners and admins")
+	wantStatus(t, admin.Get(path(ownerID, "remove")), http.StatusForbidden)
+	res = admin.Get(path(billID, "remove"))
+	wantStatus(t, res, http.StatusOK, "Remove Bill?", `id="confirm-button"`, `action="`+path(billID, "remove")+`"`, "loses access to Acme")
+	if res = admin.Get(path(accountID(t, env, "adam@example.com"), "remove")); res.Status != http.StatusSeeOther {
+		t.Fatalf("removing yourself is leaving: %d", res.Status)
+	}
 	// Remove Bill (htmx): the row goes, a flash says so.
 	res = admin.HTMX(http.MethodPost, path(billID, "remove"), nil)
 	wantStatus(t, res, http.StatusOK, `hx-swap-oob="true"`, "Removed Bill from Acme")

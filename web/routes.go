@@ -74,6 +74,7 @@ func (s *Server) routes() []Route {
 		{http.MethodPost, "/members/invitations/:id/cancel", h.Members.Cancel, Member},
 		{http.MethodGet, "/members/:user_id/role", h.Members.RolePage, Member},
 		{http.MethodPost, "/members/:user_id/role", h.Members.ChangeRole, Member},
+		{http.MethodGet, "/members/:user_id/remove", h.Members.RemovePage, Member},
 		{http.MethodPost, "/members/:user_id/remove", h.Members.Remove, Member},
 		{http.MethodGet, "/members/:user_id/transfer", h.Members.TransferPage, Member},
 		{http.MethodPost, "/members/:user_id/transfer", h.Members.Transfer, Member},

@@ -228,9 +228,11 @@
   // of each row question for the whole list, so a row carries only links.
   // A row's "Change" link ([data-member-role]) loads the member's role form
   // (GET /members/{id}/role, answered as a fragment to htmx) into
-  // #role-dialog; without script it opens that page. A row's Remove form and
-  // Make owner link ([data-member-ask]) ask the #member-ask-* question, with
-  // the row's data-name and data-email put in, in the shared member-dialog.
+  // #role-dialog; without script it opens that page. A row's Remove and Make
+  // owner links ([data-member-ask]) ask the #member-ask-* question, with the
+  // row's data-name and data-email put in, in the shared member-dialog; the
+  // confirm posts to the link's address (without script: its confirmation
+  // page).
   document.addEventListener("click", function (e) {
     var a = e.target.closest && e.target.closest("a[data-member-role]");
     var dlg = document.getElementById("role-dialog");
@@ -257,29 +259,30 @@
       return v === null ? null : v.split("{name}").join(name).split("{email}").join(email);
     } };
   }
-  document.addEventListener("submit", function (e) {
-    var form = e.target;
-    if (!form.matches("form[data-member-ask]")) return;
-    if (form._confirmed) { form._confirmed = false; return; }
-    var d = document.getElementById("member-dialog");
-    var q = memberQuestion(form.getAttribute("data-member-ask"), form.closest("tr"));
-    if (!d || !q || typeof d.showModal !== "function") return;
-    e.preventDefault();
-    e.stopImmediatePropagation();
-    d._rowForm = form;
-    askRow(d, q, form.querySelector("button[type=submit]"));
-  }, true);
   document.addEventListener("click", function (e) {
     var a = e.target.closest && e.target.closest("a[data-member-ask]");
     if (!a) return;
     var d = document.getElementById("member-dialog");
-    var q = memberQuestion(a.getAttribute("data-member-ask"), a.closest("tr"));
+    var kind = a.getAttribute("data-member-ask");
+    var q = memberQuestion(kind, a.closest("tr"));
     if (!d || !q || typeof d.showModal !== "function") return;
     e.preventDefault();
     d._rowForm = null;
+    // A removal answers into its row (htmx); a transfer posts the page.
+    d._memberRow = kind === "remove" && window.htmx ? a.closest("tr") : null;
     d.querySelector("[data-row-form]").setAttribute("action", a.getAttribute("href"));
     askRow(d, q, a);
   });
+  document.addEventListener("submit", function (e) {
+    var form = e.target;
+    var d = form.closest && form.closest("#member-dialog");
+    if (!d || !form.matches("[data-row-form]") || !d._memberRow) return;
+    e.preventDefault();
+    var row = d._memberRow;
+    d._memberRow = null;
+    d.close();
+    window.htmx.ajax("POST", form.getAttribute("action"), { source: form, target: row, swap: "outerHTML" });
+  }, true);
 
   // --- Busy state: every htmx request disables what triggered it.
   function controlsOf(elt) {

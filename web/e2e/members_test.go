@@ -271,6 +271,9 @@ func TestMembersBrowser(t *testing.T) {
 
 	// Remove Bob, after the inline confirmation.
 	// Every row's action shares the page's one dialog, filled from the row.
+	if got := b.attr("#remove-"+bob+"-open", "href"); !strings.HasSuffix(got, "/members/"+bob+"/remove") {
+		t.Fatalf("the remove trigger's confirmation page without script: %q", got)
+	}
 	b.Click("#remove-" + bob + "-open")
 	b.WaitVisible("#member-dialog [data-row-ok]")
 	if txt := b.Text("#member-dialog"); !strings.Contains(txt, "Remove Bob Baker?") || !strings.Contains(txt, "They leave all of its teams.") {
