@@ -21,8 +21,9 @@ import (
 // every write of a session's last_seen_at or a token's last_used_at writes it
 // too, so the max() over both that this once read per row adds nothing
 // (migration 00011 brought older rows up to date).
-const memberCols = `m.org_id, m.account_id, a.name, a.email, m.role, m.created_at, a.last_active_at,
-	` + hasTwoFactorA + ` AS two_factor`
+const memberCols = memberColsNo2FA + `, ` + hasTwoFactorA + ` AS two_factor`
+
+const memberColsNo2FA = `m.org_id, m.account_id, a.name, a.email, m.role, m.created_at, a.last_active_at`
 
 // memberRank is the members list's role order, owners first, then admins,
 // members and billing: memberships.sort_rank (migration 00011) in Go.
@@ -129,7 +130,10 @@ func memberHead(filtered, seats bool) string {
 // $-parameter is guessed at a tenth of the org, and the planner then hashes
 // all the org's accounts instead of looking up 20), and each row's details
 // are a LATERAL lookup (LIMIT 1 keeps it one, not a join to re-plan).
-func memberPage(filtered, teams, backward bool, limit int) string {
+//
+// Only owners see members' two-factor status: for anyone else the rows skip
+// its two lookups per member (two_factor reads false).
+func memberPage(filtered, teams, backward, twoFactor bool, limit int) string {
 	dir := ``
 	if backward {
 		dir = ` DESC`
@@ -138,7 +142,10 @@ func memberPage(filtered, teams, backward bool, limit int) string {
 	if filtered {
 		where += ` AND sort_rank = $3`
 	}
-	cols := memberCols
+	cols := memberColsNo2FA + `, false AS two_factor`
+	if twoFactor {
+		cols = memberCols
+	}
 	if teams {
 		cols += `, ARRAY(SELECT t.name FROM team_members tm JOIN teams t ON t.id = tm.team_id
 			WHERE tm.org_id = m.org_id AND tm.account_id = m.account_id ORDER BY t.name) AS teams`
@@ -230,7 +237,7 @@ func (s *Store) MemberList(ctx context.Context, actor model.Actor, orgID int64, 
 		model.MemberRow
 		Teams pq.StringArray `db:"teams"`
 	}
-	if err := s.db.SelectContext(ctx, &rows, memberPage(filtered, q.Teams, backward, limit), args...); err != nil {
+	if err := s.db.SelectContext(ctx, &rows, memberPage(filtered, q.Teams, backward, head.Role == model.RoleOwner, limit), args...); err != nil {
 		return MemberList{}, fmt.Errorf("list members: %w", err)
 	}
 	skip := 0
