@@ -108,6 +108,7 @@ func (h *Members) view(c echo.Context, q membersQuery) (views.MembersView, error
 	v := views.MembersView{
 		OrgName: ws.DisplayName, Personal: ws.Personal(), ViewerRole: ws.Role.Label(), Filter: q.Role, Total: total,
 		CanInvite: canInvite,
+		CanManage: model.CanIn(ws.Kind, ws.Role, model.ActManageMembers),
 		CanLeave:  model.CanLeave(ws.Kind, ws.Role, owners) == nil,
 	}
 	for _, m := range l.Rows {
