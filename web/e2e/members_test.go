@@ -269,6 +269,18 @@ func TestMembersBrowser(t *testing.T) {
 	b.Screenshot("08d-members-phone")
 	b.Run(chromedp.EmulateViewport(1280, 900))
 
+	// Without script each row link is a page of its own: the role form and
+	// the removal's confirmation.
+	b.Navigate(env.URL + "/members/" + ann + "/role")
+	b.WaitVisible("#role-form #role-select")
+	b.Screenshot("08e-role-page")
+	b.CheckPage(t, "08e-role-page")
+	b.Navigate(env.URL + "/members/" + ann + "/remove")
+	b.WaitVisible("#confirm-button")
+	b.CheckPage(t, "08f-remove-page")
+	b.Navigate(env.URL + "/members")
+	b.WaitVisible("#member-" + bob)
+
 	// Remove Bob, after the inline confirmation.
 	// Every row's action shares the page's one dialog, filled from the row.
 	if got := b.attr("#remove-"+bob+"-open", "href"); !strings.HasSuffix(got, "/members/"+bob+"/remove") {
