@@ -207,6 +207,7 @@ func (h *Members) RolePage(c echo.Context) error {
 		}
 	}
 	if IsHTMX(c) {
+		v.InDialog = true
 		return Render(c, status, views.MemberRoleForm(request.CSRF(c), v))
 	}
 	return Render(c, status, views.MemberRolePage(h.Shell(c, "Role of "+m.Name, "members"), v))

@@ -683,6 +683,9 @@ func TestMembersRoleMenuNamesTeams(t *testing.T) {
 	// Without script: the role page, with the form and the confirmation.
 	res := owner.Get(rolePath)
 	wantStatus(t, res, http.StatusOK, "<html", "Role of Mia", `id="role-select"`, leave, `data-confirm-choice="confirm-role"`, `id="confirm-role"`)
+	if strings.Contains(res.Body, `hx-post="`+rolePath+`"`) {
+		t.Fatal("the role page's form answers into a row that is not on it")
+	}
 	// htmx (the page's role dialog): the form alone.
 	res = owner.HTMX(http.MethodGet, rolePath, nil)
 	wantStatus(t, res, http.StatusOK, `id="role-form"`, leave, `hx-target="#member-`+strconv.FormatInt(miaID, 10)+`"`)

@@ -275,6 +275,19 @@ func TestMembersBrowser(t *testing.T) {
 	b.WaitVisible("#role-form #role-select")
 	b.Screenshot("08e-role-page")
 	b.CheckPage(t, "08e-role-page")
+	// On its own page the form posts (after the same question) and the
+	// list comes back with the outcome.
+	b.Choose("#role-select", "member")
+	b.Click("#save-role")
+	b.WaitVisible("#confirm-role [data-confirm-choice-ok]")
+	if got := b.Text("#confirm-role"); !strings.Contains(got, "will no longer manage members") {
+		t.Fatalf("role page confirmation: %q", got)
+	}
+	b.Click("#confirm-role [data-confirm-choice-ok]")
+	b.waitText("Ann Archer is now Member")
+	if r := roleIn(t, env, "acme-robotics", "ann@example.com"); r != "member" {
+		t.Fatalf("ann's role after the role page: %q", r)
+	}
 	b.Navigate(env.URL + "/members/" + ann + "/remove")
 	b.WaitVisible("#confirm-button")
 	b.CheckPage(t, "08f-remove-page")
