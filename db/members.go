@@ -74,8 +74,8 @@ func (tx *Tx) countOwners(orgID int64) (int, error) {
 type MemberQuery struct {
 	Role          string // only members with this role ("" for all)
 	Page, PerPage int
-	// Teams asks for each listed member's teams (the page's role menus say
-	// which teams a move to billing leaves).
+	// Teams asks for each listed member's teams. The members page no
+	// longer does: its role form names one member's teams (MemberTeams).
 	Teams bool
 	// Invitations asks for the org's pending invitations and the seats in
 	// use, given only to actors who may see invitations.
