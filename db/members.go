@@ -2,6 +2,7 @@ package db
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"strconv"
@@ -21,8 +22,9 @@ import (
 // every write of a session's last_seen_at or a token's last_used_at writes it
 // too, so the max() over both that this once read per row adds nothing
 // (migration 00011 brought older rows up to date).
-const memberCols = `m.org_id, m.account_id, a.name, a.email, m.role, m.created_at, a.last_active_at,
-	` + hasTwoFactorA + ` AS two_factor`
+const memberCols = memberColsNo2FA + `, ` + hasTwoFactorA + ` AS two_factor`
+
+const memberColsNo2FA = `m.org_id, m.account_id, a.name, a.email, m.role, m.created_at, a.last_active_at`
 
 // memberRank is the members list's role order, owners first, then admins,
 // members and billing: memberships.sort_rank (migration 00011) in Go.
@@ -72,8 +74,8 @@ func (tx *Tx) countOwners(orgID int64) (int, error) {
 type MemberQuery struct {
 	Role          string // only members with this role ("" for all)
 	Page, PerPage int
-	// Teams asks for each listed member's teams (the page's role menus say
-	// which teams a move to billing leaves).
+	// Teams asks for each listed member's teams. The members page no
+	// longer does: its role form names one member's teams (MemberTeams).
 	Teams bool
 	// Invitations asks for the org's pending invitations and the seats in
 	// use, given only to actors who may see invitations.
@@ -95,57 +97,71 @@ type MemberList struct {
 	Seats       int
 }
 
-// memberHead checks that the actor ($2) is a member of org $1 and reads the
-// totals from the org's counters (member_count, member_role_counts), in one
-// statement; role is $3 when filtered, now the next one with seats.
-func memberHead(filtered, seats bool) string {
-	total, next := `o.member_count`, 3
-	if filtered {
-		total, next = `COALESCE((SELECT c.members FROM member_role_counts c WHERE c.org_id = o.id AND c.role = $3), 0)`, 4
-	}
-	q := `SELECT m.role, ` + total + ` AS total,
-		COALESCE((SELECT c.members FROM member_role_counts c WHERE c.org_id = o.id AND c.role = 'owner'), 0) AS owners`
-	if seats {
-		q += fmt.Sprintf(`, o.member_count + (SELECT count(*) FROM invitations i
-			WHERE i.org_id = o.id AND i.status = 'pending' AND i.expires_at > $%d) AS seats`, next)
-	} else {
-		q += `, 0 AS seats`
-	}
-	return q + ` FROM orgs o JOIN memberships m ON m.org_id = o.id AND m.account_id = $2 WHERE o.id = $1`
-}
-
-// memberPage cuts one page of limit rows from the (org_id, sort_rank,
-// sort_name, account_id) index, an index-only scan with no sort, and reads
-// the members' details for its rows only. A page past the middle is counted
-// from the end (backward), so no page skips more than half the list. With
-// teams, each row carries its team names.
+// memberListSQL is the whole list in one statement: a head (h) that checks
+// the actor ($2) is a member of org $1 and reads the totals from the org's
+// counters (member_count, member_role_counts), then one page of members
+// after it, each output row carrying the head (an empty page is one row of
+// head and NULL member). $3 is the offset; when filtered, $4 the role's
+// sort_rank and $5 the role; with seats, the next one is now.
+//
+// The page is cut from the (org_id, sort_rank, sort_name, account_id)
+// index, an index-only scan with no sort, and the members' details are read
+// for its rows only. A page past the middle of h.total is counted from the
+// end (the second branch), so no page skips more than half the list, and a
+// page past the end reads nothing: both branches are in the plan, and the
+// head's total decides at run time (one-time filters) which one runs.
 //
 // The statement is prepared once and run with a generic plan, so its shape
 // must not depend on estimates: the limit is written into the text (a
 // $-parameter is guessed at a tenth of the org, and the planner then hashes
 // all the org's accounts instead of looking up 20), and each row's details
 // are a LATERAL lookup (LIMIT 1 keeps it one, not a join to re-plan).
-func memberPage(filtered, teams, backward bool, limit int) string {
-	dir := ``
-	if backward {
-		dir = ` DESC`
-	}
-	where := `org_id = $1`
+// Only owners see members' two-factor status: for anyone else its two
+// lookups per member are not run. With teams, each row carries its team
+// names.
+func memberListSQL(filtered, seats, teams bool, limit int) string {
+	total, where, next := `o.member_count`, `org_id = $1`, 4
 	if filtered {
-		where += ` AND sort_rank = $3`
+		total = `COALESCE((SELECT c.members FROM member_role_counts c WHERE c.org_id = o.id AND c.role = $5), 0)`
+		where += ` AND sort_rank = $4`
+		next = 6
 	}
-	cols := memberCols
+	head := `SELECT m.role, ` + total + ` AS total,
+		COALESCE((SELECT c.members FROM member_role_counts c WHERE c.org_id = o.id AND c.role = 'owner'), 0) AS owners`
+	if seats {
+		// pending says whether the invitations list has anything to read
+		// (expired ones included): most of the time it has not, and the
+		// page skips that statement.
+		head += fmt.Sprintf(`, o.member_count + (SELECT count(*) FROM invitations i
+			WHERE i.org_id = o.id AND i.status = 'pending' AND i.expires_at > $%d) AS seats,
+			EXISTS (SELECT 1 FROM invitations i WHERE i.org_id = o.id AND i.status = 'pending') AS pending`, next)
+	} else {
+		head += `, 0 AS seats, false AS pending`
+	}
+	head += ` FROM orgs o JOIN memberships m ON m.org_id = o.id AND m.account_id = $2 WHERE o.id = $1`
+	lim := strconv.Itoa(limit)
+	cols := memberColsNo2FA + `, CASE WHEN h.role = 'owner' THEN ` + hasTwoFactorA + ` ELSE false END AS two_factor`
 	if teams {
 		cols += `, ARRAY(SELECT t.name FROM team_members tm JOIN teams t ON t.id = tm.team_id
 			WHERE tm.org_id = m.org_id AND tm.account_id = m.account_id ORDER BY t.name) AS teams`
+	} else {
+		cols += `, NULL::text[] AS teams`
 	}
-	return `SELECT x.* FROM (
-			SELECT account_id, sort_rank, sort_name FROM memberships WHERE ` + where + `
-			ORDER BY sort_rank` + dir + `, sort_name` + dir + `, account_id` + dir + `
-			LIMIT ` + strconv.Itoa(limit) + ` OFFSET $2) p
-		CROSS JOIN LATERAL (SELECT ` + cols + ` FROM memberships m JOIN accounts a ON a.id = m.account_id
-			WHERE m.org_id = $1 AND m.account_id = p.account_id LIMIT 1) x
-		ORDER BY p.sort_rank, p.sort_name, p.account_id`
+	return `WITH h AS MATERIALIZED (` + head + `)
+		SELECT h.role AS viewer_role, h.total, h.owners, h.seats, h.pending, x.org_id, x.account_id, x.name, x.email,
+			x.role, x.created_at, x.last_active_at, x.two_factor, x.teams
+		FROM h LEFT JOIN LATERAL (
+			SELECT p.sort_rank, p.sort_name, y.* FROM (
+				(SELECT account_id, sort_rank, sort_name FROM memberships WHERE ` + where + ` AND h.total - $3 >= $3
+					ORDER BY sort_rank, sort_name, account_id LIMIT ` + lim + ` OFFSET $3)
+				UNION ALL
+				(SELECT account_id, sort_rank, sort_name FROM memberships WHERE ` + where + ` AND h.total - $3 < $3 AND $3 < h.total
+					ORDER BY sort_rank DESC, sort_name DESC, account_id DESC LIMIT ` + lim + ` OFFSET greatest(0, h.total - $3 - ` + lim + `))
+			) p
+			CROSS JOIN LATERAL (SELECT ` + cols + ` FROM memberships m JOIN accounts a ON a.id = m.account_id
+				WHERE m.org_id = $1 AND m.account_id = p.account_id LIMIT 1) y
+		) x ON true
+		ORDER BY x.sort_rank, x.sort_name, x.account_id`
 }
 
 // Members lists an org's members, owners first, optionally only those with
@@ -157,7 +173,7 @@ func (s *Store) Members(ctx context.Context, actor model.Actor, orgID int64, rol
 }
 
 // MemberList is Members with what the Members page shows around the list
-// (MemberQuery): two statements, a third for the invitations.
+// (MemberQuery): one statement, a second when invitations are pending.
 func (s *Store) MemberList(ctx context.Context, actor model.Actor, orgID int64, q MemberQuery) (MemberList, error) {
 	var filter model.Role
 	if strings.TrimSpace(q.Role) != "" {
@@ -173,67 +189,80 @@ func (s *Store) MemberList(ctx context.Context, actor model.Actor, orgID int64, 
 	}
 	page, perPage := model.MemberPaging(q.Page, q.PerPage)
 	filtered := filter != ""
-	var head struct {
-		Role   model.Role `db:"role"`
-		Total  int        `db:"total"`
-		Owners int        `db:"owners"`
-		Seats  int        `db:"seats"`
-	}
-	args := []any{orgID, actor.AccountID}
+	offset := (page - 1) * perPage
+	args := []any{orgID, actor.AccountID, offset}
 	if filtered {
-		args = append(args, string(filter))
+		args = append(args, memberRank(filter), string(filter))
 	}
 	if q.Invitations {
 		args = append(args, s.Now())
 	}
-	if err := s.db.GetContext(ctx, &head, memberHead(filtered, q.Invitations), args...); err != nil {
-		return MemberList{}, notFound(err, "organization")
-	}
-	out := MemberList{Rows: []model.MemberRow{}, Total: head.Total, Owners: head.Owners, Role: head.Role}
-	if q.Teams {
-		out.Teams = map[int64][]string{}
-	}
-	if q.Invitations && model.CanSeeInvitations(head.Role) {
-		// The head statement checked the actor's role: no second look.
-		out.Seats, out.Invitations = head.Seats, []model.Invitation{}
-		if err := s.db.SelectContext(ctx, &out.Invitations, `SELECT `+invitationCols+invitationFrom+
-			`WHERE i.org_id = $1 AND i.status = 'pending' ORDER BY i.created_at DESC, i.id DESC`, orgID); err != nil {
-			return MemberList{}, fmt.Errorf("list invitations: %w", err)
-		}
-	}
-	offset, limit := (page-1)*perPage, perPage
-	want := min(limit, head.Total-offset) // rows on this page
-	// Fewer rows after the page's start than before it: count from the end.
-	backward := head.Total-offset < offset
-	if offset >= head.Total {
-		// Past the end: LIMIT 0 reads nothing. The statement still runs, so
-		// a page costs the same statements whatever the org's size.
-		offset, limit, backward = 0, 0, false
-	} else if backward {
-		// The last, short page reads the last perPage rows and drops the
-		// ones before it (below), so the limit, part of the statement's
-		// text, stays perPage.
-		offset = max(0, head.Total-offset-limit)
-	}
-	args = []any{orgID, offset}
-	if filtered {
-		args = append(args, memberRank(filter))
-	}
-	var rows []struct {
-		model.MemberRow
-		Teams pq.StringArray `db:"teams"`
-	}
-	if err := s.db.SelectContext(ctx, &rows, memberPage(filtered, q.Teams, backward, limit), args...); err != nil {
+	rows, err := s.db.QueryContext(ctx, memberListSQL(filtered, q.Invitations, q.Teams, perPage), args...)
+	if err != nil {
 		return MemberList{}, fmt.Errorf("list members: %w", err)
 	}
-	skip := 0
-	if backward {
-		skip = max(0, len(rows)-want) // the list may have shrunk since it was counted
+	defer rows.Close()
+	var (
+		out     = MemberList{Rows: []model.MemberRow{}}
+		teams   [][]string
+		head    bool
+		seats   int
+		pending bool
+	)
+	for rows.Next() {
+		// The member columns are NULL on the one row of an empty page.
+		var (
+			memberOrg, accountID sql.NullInt64
+			name, email, role    sql.NullString
+			joined, lastActive   sql.NullTime
+			twoFactor            sql.NullBool
+			names                pq.StringArray
+		)
+		if err := rows.Scan(&out.Role, &out.Total, &out.Owners, &seats, &pending, &memberOrg, &accountID, &name, &email,
+			&role, &joined, &lastActive, &twoFactor, &names); err != nil {
+			return MemberList{}, fmt.Errorf("list members: %w", err)
+		}
+		head = true
+		if !accountID.Valid {
+			continue
+		}
+		m := model.MemberRow{OrgID: memberOrg.Int64, AccountID: accountID.Int64, Name: name.String, Email: email.String,
+			Role: model.Role(role.String), JoinedAt: joined.Time, TwoFactor: twoFactor.Bool}
+		if lastActive.Valid {
+			t := lastActive.Time
+			m.LastActiveAt = &t
+		}
+		out.Rows = append(out.Rows, m)
+		teams = append(teams, names)
 	}
-	for _, r := range rows[skip:] {
-		out.Rows = append(out.Rows, r.MemberRow)
-		if q.Teams {
-			out.Teams[r.AccountID] = r.Teams
+	if err := rows.Err(); err != nil {
+		return MemberList{}, fmt.Errorf("list members: %w", err)
+	}
+	if !head {
+		return MemberList{}, model.NotFound("organization")
+	}
+	if out.Total-offset < offset { // read backward
+		// The page was read from the end: the last perPage rows up to its
+		// end, of which it keeps the ones after its start.
+		want := max(0, min(perPage, out.Total-offset))
+		if skip := len(out.Rows) - want; skip > 0 {
+			out.Rows, teams = out.Rows[skip:], teams[skip:]
+		}
+	}
+	if q.Teams {
+		out.Teams = map[int64][]string{}
+		for i, m := range out.Rows {
+			out.Teams[m.AccountID] = teams[i]
+		}
+	}
+	if q.Invitations && model.CanSeeInvitations(out.Role) {
+		// The list statement checked the actor's role: no second look.
+		out.Seats, out.Invitations = seats, []model.Invitation{}
+		if pending {
+			if err := s.db.SelectContext(ctx, &out.Invitations, `SELECT `+invitationCols+invitationFrom+
+				`WHERE i.org_id = $1 AND i.status = 'pending' ORDER BY i.created_at DESC, i.id DESC`, orgID); err != nil {
+				return MemberList{}, fmt.Errorf("list invitations: %w", err)
+			}
 		}
 	}
 	return out, nil

@@ -69,13 +69,14 @@ func inviteRoles(viewer model.Role) []components.Option {
 	return out
 }
 
-// rowView builds one table row with the actions the viewer may take.
-func (h *Members) rowView(ws model.Workspace, viewerID int64, m model.MemberRow, owners int, teams []string) views.MemberRowView {
+// rowView builds one table row with the actions the viewer may take. The
+// role choices are not in it: the role dialog loads them (RolePage).
+func (h *Members) rowView(ws model.Workspace, viewerID int64, m model.MemberRow, owners int) views.MemberRowView {
 	a := model.ActionsOn(ws.Kind, viewerID, ws.Role, m, owners)
 	r := views.MemberRowView{
 		UserID: m.AccountID, Name: m.Name, Email: m.Email, Role: string(m.Role), RoleLabel: m.Role.Label(),
 		Joined: m.JoinedAt.UTC().Format("Jan 2, 2006"), IsYou: m.AccountID == viewerID,
-		CanRemove: a.Remove, CanLeave: a.Leave, CanTransfer: a.Transfer,
+		CanChangeRole: a.ChangeRole, CanRemove: a.Remove, CanLeave: a.Leave, CanTransfer: a.Transfer,
 	}
 	if ws.Role == model.RoleOwner { // only owners see who lacks two-factor
 		on := m.TwoFactor
@@ -84,12 +85,6 @@ func (h *Members) rowView(ws model.Workspace, viewerID int64, m model.MemberRow,
 	r.LastActive = "Never"
 	if m.LastActiveAt != nil {
 		r.LastActive = views.Ago(*m.LastActiveAt, h.Store.Now())
-	}
-	if a.ChangeRole {
-		for _, role := range a.Roles {
-			r.Roles = append(r.Roles, components.Option{Value: string(role), Label: role.Label(),
-				Consequence: model.RoleChangeConsequence(m.Name, m.Role, role, teams)})
-		}
 	}
 	return r
 }
@@ -103,9 +98,7 @@ func (h *Members) view(c echo.Context, q membersQuery) (views.MembersView, error
 	canInvite := model.CanIn(ws.Kind, ws.Role, model.ActInvite)
 	l, err := h.Store.MemberList(ctx, actor, ws.ID, db.MemberQuery{
 		Role: q.Role, Page: q.Page, PerPage: q.PerPage,
-		// Only owners and admins get role menus, whose consequences name
-		// the member's teams.
-		Teams:       model.CanIn(ws.Kind, ws.Role, model.ActManageMembers),
+		// No teams: the role dialog (RolePage) names them for one member.
 		Invitations: canInvite,
 	})
 	if err != nil {
@@ -115,10 +108,11 @@ func (h *Members) view(c echo.Context, q membersQuery) (views.MembersView, error
 	v := views.MembersView{
 		OrgName: ws.DisplayName, Personal: ws.Personal(), ViewerRole: ws.Role.Label(), Filter: q.Role, Total: total,
 		CanInvite: canInvite,
+		CanManage: model.CanIn(ws.Kind, ws.Role, model.ActManageMembers),
 		CanLeave:  model.CanLeave(ws.Kind, ws.Role, owners) == nil,
 	}
 	for _, m := range l.Rows {
-		v.Rows = append(v.Rows, h.rowView(ws, acc.ID, m, owners, l.Teams[m.AccountID]))
+		v.Rows = append(v.Rows, h.rowView(ws, acc.ID, m, owners))
 	}
 	v.Pager = components.Pager{Page: q.Page, TotalPages: model.TotalPages(total, q.PerPage), Total: total, Href: q.href, Target: "#members-list"}
 	if v.CanInvite {
@@ -176,6 +170,74 @@ func userParam(c echo.Context) (int64, error) {
 	return id, nil
 }
 
+// RolePage is GET /members/{user_id}/role: the roles the viewer may give
+// this member, each with what it takes away (the teams a move to billing
+// leaves). htmx gets the form alone for the page's role dialog; without
+// script it is a page of its own. A refusal shows its reason under its
+// status, as the transfer page does.
+func (h *Members) RolePage(c echo.Context) error {
+	ctx := c.Request().Context()
+	ws := request.Workspace(c)
+	acc, _ := request.Account(c)
+	uid, err := userParam(c)
+	if err != nil {
+		return err
+	}
+	m, err := h.Store.Member(ctx, request.Actor(c), ws.ID, uid)
+	if err != nil {
+		return err
+	}
+	owners, err := h.Store.OwnerCount(ctx, ws.ID)
+	if err != nil {
+		return err
+	}
+	v := views.MemberRoleView{UserID: m.AccountID, Name: m.Name, Email: m.Email, Role: string(m.Role)}
+	status := http.StatusOK
+	a := model.ActionsOn(ws.Kind, acc.ID, ws.Role, m, owners)
+	if !a.ChangeRole {
+		v.Refusal, status = roleRefusal(ws, m, owners)
+	} else {
+		teams, err := h.Store.MemberTeams(ctx, ws.ID, m.AccountID)
+		if err != nil {
+			return err
+		}
+		for _, role := range a.Roles {
+			v.Roles = append(v.Roles, components.Option{Value: string(role), Label: role.Label(),
+				Consequence: model.RoleChangeConsequence(m.Name, m.Role, role, teams)})
+		}
+	}
+	if IsHTMX(c) {
+		v.InDialog = true
+		return Render(c, status, views.MemberRoleForm(request.CSRF(c), v))
+	}
+	return Render(c, status, views.MemberRolePage(h.Shell(c, "Role of "+m.Name, "members"), v))
+}
+
+// roleRefusal says why the viewer may set no other role for m, with the
+// status the change itself would be refused with.
+func roleRefusal(ws model.Workspace, m model.MemberRow, owners int) (string, int) {
+	if ws.Personal() {
+		return "A personal workspace has no other members to manage.", http.StatusForbidden
+	}
+	if !model.Can(ws.Role, model.ActManageMembers) {
+		return "Only owners and admins can change members' roles.", http.StatusForbidden
+	}
+	for _, to := range model.Roles {
+		if to == m.Role {
+			continue
+		}
+		if err := model.CanChangeRole(ws.Role, m.Role, to); err != nil {
+			e, _ := model.AsError(err)
+			return e.Message, StatusOf(e.Code)
+		}
+		if err := model.CheckLastOwner(m.Role, to, owners); err != nil {
+			e, _ := model.AsError(err)
+			return e.Message, StatusOf(e.Code)
+		}
+	}
+	return "This role cannot be changed.", http.StatusForbidden
+}
+
 // ChangeRole is POST /members/{user_id}/role. htmx gets the re-rendered row
 // (with the refusal in it when the change is refused); a plain form post is
 // redirected back with a flash.
@@ -211,18 +273,56 @@ func (h *Members) ChangeRole(c echo.Context) error {
 	if oerr != nil {
 		return oerr
 	}
-	teams, terr := h.Store.MemberTeams(ctx, ws.ID, m.AccountID)
-	if terr != nil {
-		return terr
-	}
-	row := h.rowView(ws, acc.ID, m, owners, teams)
+	row := h.rowView(ws, acc.ID, m, owners)
 	status := http.StatusOK
 	if e != nil {
 		row.Error, status = e.Message, StatusOf(e.Code)
 	} else {
 		row.Notice = "Now " + m.Role.Label() + "."
 	}
-	return Render(c, status, views.MemberRow(request.CSRF(c), row))
+	return Render(c, status, views.MemberRow(row))
+}
+
+// RemovePage is GET /members/{user_id}/remove: the confirmation a row's
+// Remove link opens without script (with script, the page's dialog asks).
+// A refusal shows the page with its reason, under the refusal's status.
+func (h *Members) RemovePage(c echo.Context) error {
+	ctx := c.Request().Context()
+	ws := request.Workspace(c)
+	acc, _ := request.Account(c)
+	uid, err := userParam(c)
+	if err != nil {
+		return err
+	}
+	if uid == acc.ID {
+		return c.Redirect(http.StatusSeeOther, "/members/leave")
+	}
+	m, err := h.Store.Member(ctx, request.Actor(c), ws.ID, uid)
+	if err != nil {
+		return err
+	}
+	msg, status := "", http.StatusOK
+	if ws.Personal() {
+		msg, status = "A personal workspace has no other members to manage.", http.StatusForbidden
+	} else if err := model.CanRemoveMember(ws.Role, m.Role); err != nil {
+		e, _ := model.AsError(err)
+		msg, status = e.Message, StatusOf(e.Code)
+	} else if m.Role == model.RoleOwner {
+		owners, err := h.Store.OwnerCount(ctx, ws.ID)
+		if err != nil {
+			return err
+		}
+		if err := model.CheckLastOwner(m.Role, "", owners); err != nil {
+			e, _ := model.AsError(err)
+			msg, status = e.Message, StatusOf(e.Code)
+		}
+	}
+	return Render(c, status, views.ConfirmPage(h.Shell(c, "Remove "+m.Name, "members"), views.ConfirmView{
+		Title:  "Remove " + m.Name + "?",
+		Text:   m.Name + " (" + m.Email + ") loses access to " + ws.DisplayName + " at once.",
+		Detail: "They leave all of its teams, and their API tokens for it stop working. Their personal agents stay theirs.",
+		Action: memberPath(m.AccountID, "remove"), Button: "Remove " + m.Name, Danger: true, Error: msg,
+	}))
 }
 
 // Remove is POST /members/{user_id}/remove. Removing yourself is leaving.
@@ -280,9 +380,15 @@ func (h *Members) leaveConfirm(c echo.Context, errMsg string) views.ConfirmView 
 // LeavePage is GET /members/leave: the confirmation.
 func (h *Members) LeavePage(c echo.Context) error {
 	ws := request.Workspace(c)
-	owners, err := h.Store.OwnerCount(c.Request().Context(), ws.ID)
-	if err != nil {
-		return err
+	// Only an owner can be the last owner: for anyone else the count is
+	// not read (CanLeave looks at it for owners only).
+	owners := 0
+	if ws.Role == model.RoleOwner {
+		n, err := h.Store.OwnerCount(c.Request().Context(), ws.ID)
+		if err != nil {
+			return err
+		}
+		owners = n
 	}
 	msg := ""
 	if err := model.CanLeave(ws.Kind, ws.Role, owners); err != nil {

@@ -119,6 +119,7 @@ func (b *budgetEnv) routes() []route {
 	api("owner", "GET /api/orgs/:org/wallet", "/api/orgs/"+o+"/wallet")
 	api("owner", "GET /api/orgs/:org/wallet/transactions", "/api/orgs/"+o+"/wallet/transactions")
 	page("owner", "GET /members/:id/transfer", fmt.Sprintf("/members/%d/transfer", g.MemberID))
+	page("owner", "GET /members/:id/role", fmt.Sprintf("/members/%d/role", g.MemberID))
 	api("owner", "GET /api/orgs/:org/audit", "/api/orgs/"+o+"/audit")
 	api("owner", "GET /api/orgs/:org/invitations", "/api/orgs/"+o+"/invitations")
 	rs = append(rs, route{name: "anon GET /login", who: "anon", path: "/login"}, route{name: "anon GET /signup", who: "anon", path: "/signup"})

@@ -252,7 +252,7 @@ func TestMemberRoleChangesAndRemoval(t *testing.T) {
 	// A member sees the list but no controls.
 	res := member.Get("/members")
 	wantStatus(t, res, http.StatusOK, "olive@example.com", "4 members")
-	for _, s := range []string{`class="role-select"`, "Remove…", `id="invite-form"`, "Make owner"} {
+	for _, s := range []string{`data-member-role`, "Remove…", `id="invite-form"`, "Make owner"} {
 		if strings.Contains(res.Body, s) {
 			t.Fatalf("member sees %q", s)
 		}
@@ -263,6 +263,12 @@ func TestMemberRoleChangesAndRemoval(t *testing.T) {
 	res = member.Post("/members/invitations", url.Values{"email": {"x@example.com"}})
 	wantStatus(t, res, http.StatusForbidden)
 
+	// The role form refuses as the change would, with the reason.
+	res = member.Get(path(billID, "role"))
+	wantStatus(t, res, http.StatusForbidden, "Only owners and admins")
+	if strings.Contains(res.Body, `id="role-form"`) {
+		t.Fatal("a member gets a role form")
+	}
 	// The admin sees role selects for non-owners only, and no owner option.
 	res = admin.Get("/members")
 	wantStatus(t, res, http.StatusOK, `id="role-`+strconv.FormatInt(miaID, 10)+`"`)
@@ -274,6 +280,13 @@ func TestMemberRoleChangesAndRemoval(t *testing.T) {
 	wantStatus(t, res, http.StatusForbidden, `id="member-`+strconv.FormatInt(miaID, 10)+`"`, "Only an owner", `data-role="member"`)
 	res = admin.HTMX(http.MethodPost, path(ownerID, "role"), url.Values{"role": {"admin"}})
 	wantStatus(t, res, http.StatusForbidden, "Only an owner")
+	res = admin.HTMX(http.MethodGet, path(ownerID, "role"), nil)
+	wantStatus(t, res, http.StatusForbidden, "Only an owner")
+	res = admin.Get(path(miaID, "role"))
+	wantStatus(t, res, http.StatusOK, `<option value="billing"`, `<option value="member" selected`)
+	if strings.Contains(res.Body, `<option value="owner"`) {
+		t.Fatal("an admin is offered owner")
+	}
 	if roleOf(t, env, org, "olive@example.com") != "owner" || roleOf(t, env, org, "mia@example.com") != "member" {
 		t.Fatal("refused changes changed something")
 	}
@@ -298,12 +311,22 @@ func TestMemberRoleChangesAndRemoval(t *testing.T) {
 	}
 
 	// The last owner cannot demote themself or leave.
+	wantStatus(t, owner.Get(path(ownerID, "role")), http.StatusConflict, "promote another member to owner first")
+	wantStatus(t, owner.HTMX(http.MethodGet, path(accountID(t, env, "sam@example.com"), "role"), nil), http.StatusNotFound)
 	res = owner.HTMX(http.MethodPost, path(ownerID, "role"), url.Values{"role": {"admin"}})
 	wantStatus(t, res, http.StatusConflict, "promote another member to owner first")
 	res = owner.Post("/members/leave", nil)
 	wantStatus(t, res, http.StatusConflict, "promote another member to owner first")
 	wantStatus(t, owner.Get("/members/leave"), http.StatusOK, "promote another member")
 
+	// The removal's confirmation page (the Remove link without script).
+	wantStatus(t, member.Get(path(billID, "remove")), http.StatusForbidden, "Only owners and admins")
+	wantStatus(t, admin.Get(path(ownerID, "remove")), http.StatusForbidden)
+	res = admin.Get(path(billID, "remove"))
+	wantStatus(t, res, http.StatusOK, "Remove Bill?", `id="confirm-button"`, `action="`+path(billID, "remove")+`"`, "loses access to Acme")
+	if res = admin.Get(path(accountID(t, env, "adam@example.com"), "remove")); res.Status != http.StatusSeeOther {
+		t.Fatalf("removing yourself is leaving: %d", res.Status)
+	}
 	// Remove Bill (htmx): the row goes, a flash says so.
 	res = admin.HTMX(http.MethodPost, path(billID, "remove"), nil)
 	wantStatus(t, res, http.StatusOK, `hx-swap-oob="true"`, "Removed Bill from Acme")
@@ -647,16 +670,35 @@ func TestMembersRoleMenuNamesTeams(t *testing.T) {
 		}
 	}
 	const leave = "They will leave 2 teams: Alpha, Beta."
-	res := owner.Get("/members")
-	wantStatus(t, res, http.StatusOK, leave)
-	res = owner.Get("/members?role=member")
-	wantStatus(t, res, http.StatusOK, leave)
-	res = owner.HTMX(http.MethodPost, fmt.Sprintf("/members/%d/role", miaID), url.Values{"role": {"admin"}})
-	wantStatus(t, res, http.StatusOK, `data-role="admin"`, leave)
-	// Owners only are listed on this page: nobody's teams.
+	// The list renders no role choices (nor anyone's teams): a row links
+	// to its role form, which names them.
+	rolePath := fmt.Sprintf("/members/%d/role", miaID)
+	for _, p := range []string{"/members", "/members?role=member"} {
+		res := owner.Get(p)
+		wantStatus(t, res, http.StatusOK, `href="`+rolePath+`"`, `data-member-role`)
+		if strings.Contains(res.Body, "They will leave") || strings.Contains(res.Body, `<option value="billing" data-consequence`) {
+			t.Fatalf("%s renders role choices", p)
+		}
+	}
+	// Without script: the role page, with the form and the confirmation.
+	res := owner.Get(rolePath)
+	wantStatus(t, res, http.StatusOK, "<html", "Role of Mia", `id="role-select"`, leave, `data-confirm-choice="confirm-role"`, `id="confirm-role"`)
+	if strings.Contains(res.Body, `hx-post="`+rolePath+`"`) {
+		t.Fatal("the role page's form answers into a row that is not on it")
+	}
+	// htmx (the page's role dialog): the form alone.
+	res = owner.HTMX(http.MethodGet, rolePath, nil)
+	wantStatus(t, res, http.StatusOK, `id="role-form"`, leave, `hx-target="#member-`+strconv.FormatInt(miaID, 10)+`"`)
+	if strings.Contains(res.Body, "<html") {
+		t.Fatal("the role dialog's form came as a whole page")
+	}
+	res = owner.HTMX(http.MethodPost, rolePath, url.Values{"role": {"admin"}})
+	wantStatus(t, res, http.StatusOK, `data-role="admin"`, "Now Admin", `href="`+rolePath+`"`)
+	wantStatus(t, owner.Get(rolePath), http.StatusOK, leave)
+	// Owners only are listed on this page.
 	res = owner.Get("/members?role=owner")
 	wantStatus(t, res, http.StatusOK, "1 member")
-	if strings.Contains(res.Body, "They will leave") {
-		t.Fatal("a page without Mia names her teams")
+	if strings.Contains(res.Body, rolePath) {
+		t.Fatal("a page without Mia links her role")
 	}
 }

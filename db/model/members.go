@@ -56,7 +56,8 @@ type MemberRow struct {
 	Role         Role       `db:"role" json:"role"`
 	JoinedAt     time.Time  `db:"created_at" json:"joined_at"`
 	LastActiveAt *time.Time `db:"last_active_at" json:"last_active_at"`
-	// TwoFactor is shown to owners only (the API adds it for them).
+	// TwoFactor is shown to owners only (the API adds it for them); the
+	// members list reads it only when its viewer is an owner.
 	TwoFactor bool `db:"two_factor" json:"-"`
 }
 

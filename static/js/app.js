@@ -224,6 +224,66 @@
     askRow(d, a, a);
   });
 
+  // --- Members page (views/members.templ): one role dialog and one wording
+  // of each row question for the whole list, so a row carries only links.
+  // A row's "Change" link ([data-member-role]) loads the member's role form
+  // (GET /members/{id}/role, answered as a fragment to htmx) into
+  // #role-dialog; without script it opens that page. A row's Remove and Make
+  // owner links ([data-member-ask]) ask the #member-ask-* question, with the
+  // row's data-name and data-email put in, in the shared member-dialog; the
+  // confirm posts to the link's address (without script: its confirmation
+  // page).
+  document.addEventListener("click", function (e) {
+    var a = e.target.closest && e.target.closest("a[data-member-role]");
+    var dlg = document.getElementById("role-dialog");
+    if (!a || !dlg || typeof dlg.showModal !== "function" || !window.htmx) return;
+    e.preventDefault();
+    var href = a.getAttribute("href");
+    window.htmx.ajax("GET", href, { target: "#role-dialog-body", swap: "innerHTML" }).then(function () {
+      if (document.getElementById("role-form-body")) openDialog(dlg, a); else window.location.href = href;
+    }, function () { window.location.href = href; });
+  });
+  document.addEventListener("htmx:afterRequest", function (e) {
+    // The role form answered with the row (the new role, or the refusal in
+    // it): the dialog closes either way so the row shows the outcome.
+    var dlg = document.getElementById("role-dialog");
+    var elt = e.detail.elt;
+    if (dlg && dlg.open && elt && elt.id === "role-form" && e.detail.xhr && e.detail.xhr.status > 0) dlg.close();
+  });
+  function memberQuestion(kind, row) {
+    var tpl = document.getElementById("member-ask-" + kind);
+    if (!tpl || !row) return null;
+    var name = row.getAttribute("data-name") || "", email = row.getAttribute("data-email") || "";
+    return { getAttribute: function (n) {
+      var v = tpl.getAttribute(n);
+      return v === null ? null : v.split("{name}").join(name).split("{email}").join(email);
+    } };
+  }
+  document.addEventListener("click", function (e) {
+    var a = e.target.closest && e.target.closest("a[data-member-ask]");
+    if (!a) return;
+    var d = document.getElementById("member-dialog");
+    var kind = a.getAttribute("data-member-ask");
+    var q = memberQuestion(kind, a.closest("tr"));
+    if (!d || !q || typeof d.showModal !== "function") return;
+    e.preventDefault();
+    d._rowForm = null;
+    // A removal answers into its row (htmx); a transfer posts the page.
+    d._memberRow = kind === "remove" && window.htmx ? a.closest("tr") : null;
+    d.querySelector("[data-row-form]").setAttribute("action", a.getAttribute("href"));
+    askRow(d, q, a);
+  });
+  document.addEventListener("submit", function (e) {
+    var form = e.target;
+    var d = form.closest && form.closest("#member-dialog");
+    if (!d || !form.matches("[data-row-form]") || !d._memberRow) return;
+    e.preventDefault();
+    var row = d._memberRow;
+    d._memberRow = null;
+    d.close();
+    window.htmx.ajax("POST", form.getAttribute("action"), { source: form, target: row, swap: "outerHTML" });
+  }, true);
+
   // --- Busy state: every htmx request disables what triggered it.
   function controlsOf(elt) {
     if (elt.tagName === "FORM") return Array.prototype.slice.call(elt.querySelectorAll("button, input[type=submit]"));

@@ -69,6 +69,35 @@ func (b memberBrowser) attr(selector, name string) string {
 	return v
 }
 
+func (b memberBrowser) count(selector string) int {
+	b.t.Helper()
+	n, err := chromedp.Run(b.Ctx(), chromedp.Evaluate[int](`document.querySelectorAll(`+strconv.Quote(selector)+`).length`))
+	if err != nil {
+		b.t.Fatalf("count %s: %v", selector, err)
+	}
+	return n
+}
+
+func (b memberBrowser) dialogOpen(id string) bool {
+	b.t.Helper()
+	open, err := chromedp.Run(b.Ctx(), chromedp.Evaluate[bool](`!!document.getElementById(`+strconv.Quote(id)+`).open`))
+	if err != nil {
+		b.t.Fatalf("dialog %s: %v", id, err)
+	}
+	return open
+}
+
+// waitFocus waits until the element with id has the keyboard focus.
+func (b memberBrowser) waitFocus(id string) {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.Ctx(), 5*time.Second)
+	defer cancel()
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`document.activeElement && document.activeElement.id === `+strconv.Quote(id))); err != nil {
+		got, _ := chromedp.Run(b.Ctx(), chromedp.Evaluate[string](`document.activeElement ? document.activeElement.id || document.activeElement.tagName : ""`))
+		b.t.Fatalf("focus never reached #%s (it is on %q): %v", id, got, err)
+	}
+}
+
 func (b memberBrowser) invite(email, role string) {
 	b.t.Helper()
 	b.Fill("#invite-form #f-email", email)
@@ -176,35 +205,100 @@ func TestMembersBrowser(t *testing.T) {
 	}
 	b.signOut()
 
-	// The owner changes Bob's role with the select: htmx re-renders the row.
+	// The owner changes Bob's role: the row's Change link opens the page's
+	// one role dialog (the list renders no role choices), by keyboard.
 	b.signIn("olive@example.com")
 	b.switchTo("acme-robotics")
 	b.Navigate(env.URL + "/members")
 	bob, ann := idOf(t, env, "bob@example.com"), idOf(t, env, "ann@example.com")
+	if n := b.count("#members-list tbody select, #members-list tbody option"); n != 0 {
+		t.Fatalf("the list renders %d selects", n)
+	}
+	if got := b.attr("#role-"+bob, "href"); !strings.HasSuffix(got, "/members/"+bob+"/role") {
+		t.Fatalf("the role link's page without script: %q", got)
+	}
+	b.Run(chromedp.Focus(chromedp.CSS("#role-"+bob)), chromedp.KeyEvent("\r"))
+	b.WaitVisible("#role-dialog #role-select")
+	b.waitFocus("role-select")
+	if got := b.Text("#role-dialog"); !strings.Contains(got, "Role of Bob Baker") {
+		t.Fatalf("role dialog: %q", got)
+	}
+	b.Screenshot("08a-role-dialog")
 	// Choosing alone changes nothing; Save does.
-	b.Choose("#role-"+bob, "billing")
+	b.Choose("#role-select", "billing")
 	if r := roleIn(t, env, "acme-robotics", "bob@example.com"); r != "member" {
 		t.Fatalf("choosing a role changed it before Save: %q", r)
 	}
 	// Billing takes something away: Save asks first, saying what.
-	b.Click("#save-role-" + bob)
-	b.WaitVisible("#role-dialog [data-confirm-choice-ok]")
-	if got := b.Text("#role-dialog"); !strings.Contains(got, "cannot use agents or packages") {
-		t.Fatalf("role dialog: %q", got)
+	b.Click("#save-role")
+	b.WaitVisible("#confirm-role [data-confirm-choice-ok]")
+	if got := b.Text("#confirm-role"); !strings.Contains(got, "cannot use agents or packages") {
+		t.Fatalf("role confirmation: %q", got)
 	}
-	b.Screenshot("08a-role-confirm")
-	b.Click("#role-dialog [data-confirm-choice-ok]")
+	b.Screenshot("08b-role-confirm")
+	b.Click("#confirm-role [data-confirm-choice-ok]")
 	b.WaitVisible("#member-" + bob + " .row-ok")
 	if got := b.attr("#member-"+bob, "data-role"); got != "billing" {
 		t.Fatalf("row role after change: %q", got)
 	}
+	if got := b.Text("#member-" + bob + " .role-cell"); !strings.Contains(got, "Billing") {
+		t.Fatalf("the row shows the role %q", got)
+	}
 	if r := roleIn(t, env, "acme-robotics", "bob@example.com"); r != "billing" {
 		t.Fatalf("stored role %q", r)
 	}
+	if b.dialogOpen("role-dialog") {
+		t.Fatal("the role dialog stayed open")
+	}
+	// Focus is back on the row's Change link.
+	b.waitFocus("role-" + bob)
 	b.Screenshot("08-role-changed")
+	// Escape closes the dialog without a change.
+	b.Run(chromedp.KeyEvent("\r"))
+	b.WaitVisible("#role-dialog #role-select")
+	b.Run(chromedp.KeyEvent("\u001b"))
+	b.waitFocus("role-" + bob)
+	// On a phone the dialog fits the screen.
+	b.Run(chromedp.EmulateViewport(390, 844))
+	b.OpenDialog("#role-"+bob, "role-dialog")
+	b.WaitVisible("#role-dialog #role-select")
+	b.Screenshot("08c-role-dialog-phone")
+	b.CheckPage(t, "08c-role-dialog-phone")
+	b.Click("#role-dialog [data-dialog-close]")
+	b.Run(chromedp.EmulateViewport(390, 844)) // CheckPage ends at 1280
+	b.Screenshot("08d-members-phone")
+	b.Run(chromedp.EmulateViewport(1280, 900))
+
+	// Without script each row link is a page of its own: the role form and
+	// the removal's confirmation.
+	b.Navigate(env.URL + "/members/" + ann + "/role")
+	b.WaitVisible("#role-form #role-select")
+	b.Screenshot("08e-role-page")
+	b.CheckPage(t, "08e-role-page")
+	// On its own page the form posts (after the same question) and the
+	// list comes back with the outcome.
+	b.Choose("#role-select", "member")
+	b.Click("#save-role")
+	b.WaitVisible("#confirm-role [data-confirm-choice-ok]")
+	if got := b.Text("#confirm-role"); !strings.Contains(got, "will no longer manage members") {
+		t.Fatalf("role page confirmation: %q", got)
+	}
+	b.Click("#confirm-role [data-confirm-choice-ok]")
+	b.waitText("Ann Archer is now Member")
+	if r := roleIn(t, env, "acme-robotics", "ann@example.com"); r != "member" {
+		t.Fatalf("ann's role after the role page: %q", r)
+	}
+	b.Navigate(env.URL + "/members/" + ann + "/remove")
+	b.WaitVisible("#confirm-button")
+	b.CheckPage(t, "08f-remove-page")
+	b.Navigate(env.URL + "/members")
+	b.WaitVisible("#member-" + bob)
 
 	// Remove Bob, after the inline confirmation.
 	// Every row's action shares the page's one dialog, filled from the row.
+	if got := b.attr("#remove-"+bob+"-open", "href"); !strings.HasSuffix(got, "/members/"+bob+"/remove") {
+		t.Fatalf("the remove trigger's confirmation page without script: %q", got)
+	}
 	b.Click("#remove-" + bob + "-open")
 	b.WaitVisible("#member-dialog [data-row-ok]")
 	if txt := b.Text("#member-dialog"); !strings.Contains(txt, "Remove Bob Baker?") || !strings.Contains(txt, "They leave all of its teams.") {
