@@ -163,10 +163,11 @@ func (h *Agents) detail(c echo.Context, id int64) (views.AgentDetailView, error)
 		v.Teams = append(v.Teams, views.GrantRowView{ID: g.ID, TeamID: g.TeamID, TeamName: g.TeamName, Permission: string(g.Permission)})
 	}
 	v.MemberQuery = c.QueryParam("member_q")
-	if v.Members, err = h.explainCandidates(c, a.OrgID, v.MemberQuery); err != nil {
+	q := c.QueryParams()
+	v.ExplainerOpen = q.Get("explain") != "" || q.Has("member_q") || q.Get("user_id") != ""
+	if err := h.openExplainer(c, a.OrgID, &v); err != nil {
 		return v, err
 	}
-	v.MemberSearch = len(v.Members) >= PickerLimit || v.MemberQuery != ""
 	if v.CanAdmin {
 		if a.OrgKind == model.OrgPersonal && a.OrgID == acc.PersonalOrgID {
 			for _, w := range request.Workspaces(c) {
@@ -184,6 +185,20 @@ func (h *Agents) detail(c echo.Context, id int64) (views.AgentDetailView, error)
 		}
 	}
 	return v, nil
+}
+
+// openExplainer loads the explainer's first choices into v when it is open
+// (closed, the page reads no members: views.AgentExplainer).
+func (h *Agents) openExplainer(c echo.Context, orgID int64, v *views.AgentDetailView) error {
+	if !v.ExplainerOpen {
+		return nil
+	}
+	var err error
+	if v.Members, err = h.explainCandidates(c, orgID, v.MemberQuery); err != nil {
+		return err
+	}
+	v.MemberSearch = len(v.Members) >= PickerLimit || v.MemberQuery != ""
+	return nil
 }
 
 // explainCandidates is the explainer's picker: the first members of the
@@ -211,6 +226,19 @@ func (h *Agents) Detail(c echo.Context) error {
 	id, err := idParam(c, "id", "agent")
 	if err != nil {
 		return err
+	}
+	if c.QueryParam("pick") == "explainer" && IsHTMX(c) {
+		// Opening the explainer: its picker, with the first members.
+		acc, _ := request.Account(c)
+		a, err := h.Store.GetAgent(c.Request().Context(), acc.ID, id)
+		if err != nil {
+			return err
+		}
+		v := views.AgentDetailView{ID: a.ID, ExplainerOpen: true, ExplainerFocus: true}
+		if err := h.openExplainer(c, a.OrgID, &v); err != nil {
+			return err
+		}
+		return Render(c, http.StatusOK, views.AgentExplainer(v))
 	}
 	if c.QueryParam("pick") == "members" && IsHTMX(c) {
 		// The explainer's search: its options only.

@@ -469,8 +469,23 @@ func TestPickerFragments(t *testing.T) {
 		}
 	}
 
-	// The explainer: 20 members and the search, for anyone who reads the agent.
+	// The explainer opens on demand: the page reads no members until asked
+	// (a link without script, htmx with it), then 20 and the search.
 	agent := idPath("/agents/%d", g.AgentID)
+	if r := reader.Get(agent); r.Status != 200 || strings.Contains(r.Body, `id="f-explain"`) || !strings.Contains(r.Body, `id="open-explainer"`) ||
+		!strings.Contains(r.Body, "?explain=open#explainer") {
+		t.Errorf("agent page: the explainer should start closed: %d", r.Status)
+	}
+	if r := reader.Get(agent + "?explain=open"); strings.Count(r.Body, `<option`) < 21 || !strings.Contains(r.Body, `id="f-explain-q"`) {
+		t.Errorf("explainer opened without script: %d options", strings.Count(r.Body, `<option`))
+	}
+	if r := reader.HTMX(http.MethodGet, agent+"?pick=explainer", nil); r.Status != 200 || strings.Count(r.Body, "<option") != 21 ||
+		!strings.HasPrefix(strings.TrimSpace(r.Body), `<div id="explainer-body">`) || strings.Contains(r.Body, "<html") || !strings.Contains(r.Body, "autofocus") {
+		t.Errorf("explainer fragment: %d %s", r.Status, r.Body)
+	}
+	if r := env.NewClient().Get(agent + "?pick=explainer"); r.Status == 200 && strings.Contains(r.Body, `id="f-explain"`) {
+		t.Error("the explainer opens signed out")
+	}
 	r = reader.HTMX(http.MethodGet, agent+"?pick=members&member_q=member+11", nil)
 	if r.Status != 200 || strings.Count(r.Body, "<option") != 11 || !strings.Contains(r.Body, "Choose a member") {
 		t.Errorf("explainer search: %d %s", r.Status, r.Body)

@@ -108,6 +108,10 @@ func TestTeamAgentTransferPages(t *testing.T) {
 		t.Fatal(err)
 	}
 	b.Navigate(env.URL + "/agents/" + strconv.FormatInt(triageID, 10))
+	// The explainer opens on demand; its member list gets the focus.
+	b.Click("#open-explainer")
+	pollJS(t, b, `document.activeElement && document.activeElement.id === "f-explain" &&
+		!document.querySelector(".htmx-settling") && document.querySelector("#explain-form")["htmx-internal-data"] !== undefined`)
 	b.Choose("#f-explain", strconv.FormatInt(mo.ID, 10))
 	b.WaitVisible(`#explain-result .perm-explain[data-permission="admin"]`)
 	if got := b.Text("#explain-reason"); !strings.Contains(got, "through team Platform") {
@@ -260,6 +264,13 @@ func TestPickerSearch(t *testing.T) {
 
 	// The explainer finds a member past the first 20 and explains them.
 	p.visit("/agents/" + strconv.FormatInt(g.AgentID, 10))
+	if p.evalBool(`document.querySelector("#f-explain") !== null`) {
+		t.Error("the explainer's picker is open before it is asked for")
+	}
+	p.Run(chromedp.Focus(chromedp.CSS("#open-explainer")))
+	p.Run(chromedp.KeyEvent("\r"))
+	pollJS(t, p.Browser, `document.activeElement && document.activeElement.id === "f-explain-q" &&
+		!document.querySelector(".htmx-settling") && document.querySelector("#explain-form")["htmx-internal-data"] !== undefined`)
 	if n := optionCount("#f-explain"); n != 21 { // "Choose a member…" and 20
 		t.Errorf("explainer offers %d options, want 21", n)
 	}
