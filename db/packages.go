@@ -117,9 +117,17 @@ type PackageFilter struct {
 	Type  string
 	OrgID int64 // only this publisher's packages (0 = all)
 	Limit int
+	// HideOrgs are orgs whose enforced SSO the viewer's session or token
+	// did not come through: their org-only and private packages are not
+	// listed (public ones are, as for anyone).
+	HideOrgs map[int64]bool
 }
 
+// defaultPackagesLimit is Packages' limit and the API catalogue's page.
 const defaultPackagesLimit = 100
+
+// DefaultPackagesPerPage is GET /api/packages's page when none is asked for.
+const DefaultPackagesPerPage = defaultPackagesLimit
 
 // packageWhere is the catalogue's conditions for viewerID and f, with their
 // arguments.
@@ -149,6 +157,16 @@ func packageWhere(viewerID int64, f PackageFilter) (string, []any, error) {
 		args = append(args, f.OrgID)
 		conds = append(conds, "p.org_id = $"+strconv.Itoa(len(args)))
 	}
+	if len(f.HideOrgs) > 0 {
+		ids := make([]int64, 0, len(f.HideOrgs))
+		for id, hide := range f.HideOrgs {
+			if hide {
+				ids = append(ids, id)
+			}
+		}
+		args = append(args, pq.Array(ids))
+		conds = append(conds, "(p.visibility = 'public' OR p.org_id <> ALL($"+strconv.Itoa(len(args))+"::bigint[]))")
+	}
 	return strings.Join(conds, " AND "), args, nil
 }
 
@@ -174,16 +192,19 @@ func (s *Store) Packages(ctx context.Context, viewerID int64, f PackageFilter) (
 // three or four columns).
 const CataloguePageSize = 24
 
-// CataloguePage is one page of the catalogue (page from 1, by name) and how
-// many packages match in all, counted in the same statement.
-func (s *Store) CataloguePage(ctx context.Context, viewerID int64, f PackageFilter, page int) ([]model.Package, int, error) {
+// CataloguePage is one page of the catalogue (page from 1, perPage packages
+// from 1 to 200, by name) and how many packages match in all, counted in the
+// same statement. The page and the API both read it.
+func (s *Store) CataloguePage(ctx context.Context, viewerID int64, f PackageFilter, page, perPage int) ([]model.Package, int, error) {
 	where, args, err := packageWhere(viewerID, f)
 	if err != nil {
 		return nil, 0, err
 	}
 	page = max(min(page, model.MaxPage), 1)
-	query, args := offsetArgs(`SELECT `+packageCols+`, count(*) OVER () AS total`+packageFrom+` WHERE `+where+
-		` ORDER BY lower(p.name), p.id LIMIT `+strconv.Itoa(CataloguePageSize)+` OFFSET :offset`, (page-1)*CataloguePageSize, args)
+	perPage = max(min(perPage, 200), 1)
+	query, args := limitArgs(`SELECT `+packageCols+`, count(*) OVER () AS total`+packageFrom+` WHERE `+where+
+		` ORDER BY lower(p.name), p.id LIMIT :limit OFFSET :offset`, perPage, args, CataloguePageSize, defaultPackagesLimit)
+	query, args = offsetArgs(query, (page-1)*perPage, args)
 	var rows []struct {
 		model.Package
 		Total int `db:"total"`

@@ -58,10 +58,13 @@ func (h *Packages) Catalogue(c echo.Context) error {
 	page, _ := strconv.Atoi(c.QueryParam("page"))
 	page = max(min(page, model.MaxPage), 1)
 	f := db.PackageFilter{Query: v.Query, Type: v.Type}
-	ps, total, err := h.Store.CataloguePage(c.Request().Context(), viewerID(c), f, page)
+	// An org whose enforced SSO this session did not come through shows
+	// only its public packages, as to anyone outside it.
+	f.HideOrgs, _ = request.SSOBlocked(c)
+	ps, total, err := h.Store.CataloguePage(c.Request().Context(), viewerID(c), f, page, db.CataloguePageSize)
 	if err == nil && len(ps) == 0 && page > 1 {
 		// Past the last page: keep the pager, so there is a way back.
-		_, total, err = h.Store.CataloguePage(c.Request().Context(), viewerID(c), f, 1)
+		_, total, err = h.Store.CataloguePage(c.Request().Context(), viewerID(c), f, 1, db.CataloguePageSize)
 	}
 	if err != nil {
 		return err

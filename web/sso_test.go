@@ -520,6 +520,14 @@ func TestSSOEnforcementCoversEveryTokenRoute(t *testing.T) {
 	if !has(names(mia, "/api/agents", ""), "Acme bot") || !has(names(mia, "/api/orgs", ""), "acme") {
 		t.Fatal("before enforcement mia's token reaches Acme")
 	}
+	// A browser session of mia's from before enforcement, by password.
+	miaWeb := s.NewClient()
+	if r := miaWeb.SignIn("mia@acme.test", webtest.Password); r.Status != http.StatusSeeOther {
+		t.Fatalf("mia's password sign-in before enforcement: %d", r.Status)
+	}
+	if p := miaWeb.Get("/packages"); !strings.Contains(p.Body, `data-slug="acme-tool"`) {
+		t.Fatal("before enforcement mia's catalogue page lists Acme's org-only package")
+	}
 
 	s.ready(t, true)
 
@@ -551,6 +559,13 @@ func TestSSOEnforcementCoversEveryTokenRoute(t *testing.T) {
 	}
 	if got := names(ext, "/api/packages", ""); !has(got, "acme-tool") {
 		t.Fatalf("a partner outside the domain lost Acme's package: %v", got)
+	}
+	// The catalogue page hides it from that session too, and counts it not.
+	if p := miaWeb.Get("/packages"); p.Status != http.StatusOK || strings.Contains(p.Body, `data-slug="acme-tool"`) {
+		t.Fatalf("mia's password session's catalogue page lists Acme's org-only package: %d", p.Status)
+	}
+	if r := mia.Do(http.MethodGet, "/api/packages", nil); !strings.Contains(r.Raw, `"total":`+strconv.Itoa(len(r.List()))) {
+		t.Fatalf("mia's catalogue counts what it hides: %s", r.Raw)
 	}
 	if got := names(mia, "/api/agents", ""); has(got, "Acme bot") || !has(got, "My bot") {
 		t.Fatalf("mia's agent list %v: Acme's agents must be gone, her own stay", got)

@@ -413,24 +413,41 @@ func (h *Wallet) viewer(c echo.Context) (int64, error) {
 	return acc.ID, nil
 }
 
-// Packages is GET /api/packages?q=&type=: what the caller can see (public
-// ones even without a token).
+// Packages is GET /api/packages?q=&type=&page=&per_page=: what the caller
+// can see (public ones even without a token), by name, a page at a time
+// (100 by default, at most 200), as the catalogue page reads it.
 func (h *Wallet) Packages(c echo.Context) error {
 	viewer, err := h.viewer(c)
 	if err != nil {
 		return err
 	}
-	ps, err := h.Store.Packages(c.Request().Context(), viewer, db.PackageFilter{Query: c.QueryParam("q"), Type: strings.TrimSpace(c.QueryParam("type"))})
+	fields := model.Fields{}
+	page, err := intQuery(c, "page")
+	if err != nil {
+		fields.Add("page", err.(*model.Error).Fields["page"])
+	}
+	perPage, err := intQuery(c, "per_page")
+	if err != nil {
+		fields.Add("per_page", err.(*model.Error).Fields["per_page"])
+	}
+	if err := fields.Err(); err != nil {
+		return err
+	}
+	page, perPage = max(min(page, model.MaxPage), 1), min(max(perPage, 0), 200)
+	if perPage == 0 {
+		perPage = db.DefaultPackagesPerPage
+	}
+	f := db.PackageFilter{Query: c.QueryParam("q"), Type: strings.TrimSpace(c.QueryParam("type"))}
+	if viewer != 0 {
+		if f.HideOrgs, err = h.SSOBlocked(c); err != nil {
+			return err
+		}
+	}
+	ps, total, err := h.Store.CataloguePage(c.Request().Context(), viewer, f, page, perPage)
 	if err != nil {
 		return err
 	}
-	if ps, err = h.withoutSSOBlockedPackages(c, viewer, ps); err != nil {
-		return err
-	}
-	if ps == nil {
-		ps = []model.Package{}
-	}
-	return List(c, ps, NewPagePagination(1, len(ps), len(ps)))
+	return List(c, ps, NewPagePagination(page, perPage, total))
 }
 
 // Package is GET /api/packages/{id} (id or slug); invisible is 404.
