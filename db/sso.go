@@ -633,15 +633,23 @@ type BrowserSession struct {
 
 // browserSessionQuery is sessionQuery with the account's workspaces and
 // their SSO gate facts (the statement of SessionWorkspaces), one row per
-// workspace, so a page pays one round trip before its own data. The session
-// is read once (OFFSET 0 keeps its flags from being evaluated per row).
+// workspace, and what keeping it needs (db/sessionkeep.go): the account's
+// version (session_versions), the session_epoch, and the first expiry among the
+// pending invitations and transfers to the account's email, when the
+// banner flags may turn off with no row changing. The session is read once
+// (OFFSET 0 keeps its flags from being evaluated per row).
 const browserSessionQuery = `SELECT x.id, x.email, x.name, x.password_hash, x.email_verified_at, x.personal_org_id,
 	x.created_at, x.last_active_at, x.two_factor, x.last_seen_at_s, x.auth_method, x.sso_org_id,
-	x.has_invitations, x.has_transfers, x.has_auto_join,
+	x.has_invitations, x.has_transfers, x.has_auto_join, f.version, f.epoch, f.until,
 	w.id, w.kind, w.slug, w.display_name, w.description, w.member_base_permission, w.plan,
 	w.limit_team_members, w.limit_api_keys, w.limit_agents, w.limit_monthly_requests,
 	w.created_at, w.updated_at, w.require_two_factor, w.role, w.sso_enforced, w.sso_at_domain
 FROM (` + sessionQuery + ` OFFSET 0) x
+CROSS JOIN LATERAL (SELECT (SELECT v FROM session_epoch) AS epoch,
+	COALESCE((SELECT v FROM session_versions WHERE account_id = x.id), 0) AS version,
+	LEAST((SELECT min(i.expires_at) FROM invitations i WHERE i.email = x.email AND i.status = 'pending' AND i.expires_at > $2),
+		(SELECT min(tr.expires_at) FROM agent_transfers tr WHERE tr.to_email = x.email AND tr.status = 'pending' AND tr.expires_at > $2)) AS until
+	OFFSET 0) f
 JOIN LATERAL (SELECT ` + orgCols + `, m.role,
 		COALESCE(c.enforced AND c.enabled, false) AS sso_enforced,
 		(COALESCE(c.enforced AND c.enabled, false) AND EXISTS (SELECT 1 FROM sso_domains d
@@ -651,50 +659,111 @@ JOIN LATERAL (SELECT ` + orgCols + `, m.role,
 	WHERE m.account_id = x.id) w ON true
 ORDER BY w.kind = 'personal' DESC, lower(w.display_name), w.id`
 
-// BrowserSession loads a browser session in one statement (see
-// BrowserSession), and marks it seen as Session does.
+// sessionCheckQuery is what a page reads when the server keeps the
+// session's account: the session row itself (sign-out deletes it, so it is
+// read every time) and the versions its kept copy must match.
+const sessionCheckQuery = `SELECT s.account_id, s.last_seen_at, s.auth_method, s.sso_org_id,
+	COALESCE((SELECT v FROM session_versions WHERE account_id = s.account_id), 0), (SELECT v FROM session_epoch)
+FROM sessions s WHERE s.id_hash = $1`
+
+// BrowserSession loads a browser session, and marks it seen as Session
+// does. It reads the session and its versions; the account, its flags and
+// workspaces come from the copy this server keeps while those versions hold
+// (db/sessionkeep.go), and from browserSessionQuery otherwise.
 func (s *Store) BrowserSession(ctx context.Context, sessionID string) (BrowserSession, error) {
 	if sessionID == "" {
 		return BrowserSession{}, model.ErrUnauthorized
 	}
 	now := s.Now()
-	rows, err := s.db.QueryContext(ctx, browserSessionQuery, HashSecret(sessionID), now)
+	var chk sessionCheck
+	rows, err := s.db.QueryContext(ctx, sessionCheckQuery, HashSecret(sessionID))
 	if err != nil {
 		return BrowserSession{}, fmt.Errorf("load session: %w", err)
 	}
+	found := rows.Next()
+	if found {
+		err = rows.Scan(&chk.accountID, &chk.lastSeen, &chk.method, &chk.ssoOrgID, &chk.version, &chk.epoch)
+	}
+	if cerr := rows.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = rows.Err()
+	}
+	if err != nil {
+		return BrowserSession{}, fmt.Errorf("load session: %w", err)
+	}
+	if !found {
+		return BrowserSession{}, model.ErrUnauthorized
+	}
+	k := s.sessions.get(chk.accountID, chk.version, chk.epoch, now)
+	if k == nil {
+		if k, err = s.loadBrowserSession(ctx, sessionID, now); err != nil || k == nil {
+			if err != nil {
+				return BrowserSession{}, err
+			}
+			// An account in no workspace at all (never kept).
+			acc, facts, err := s.Session(ctx, sessionID)
+			return BrowserSession{Account: acc, Facts: facts, Workspaces: []model.Workspace{}, Blocked: map[int64]bool{}}, err
+		}
+		s.sessions.put(k)
+	}
+	if err := s.touchSession(ctx, sessionID, chk.accountID, chk.lastSeen, now); err != nil {
+		return BrowserSession{}, err
+	}
+	b := BrowserSession{Account: k.account, Facts: SessionFacts{Method: chk.method, SSOOrgID: chk.ssoOrgID,
+		Invitations: k.invitations, Transfers: k.transfers, AutoJoin: k.autoJoin}}
+	b.Workspaces, b.Blocked = gateWorkspaces(k.rows, b.Facts)
+	return b, nil
+}
+
+// sessionCheck is one row of sessionCheckQuery.
+type sessionCheck struct {
+	accountID      int64
+	lastSeen       time.Time
+	method         string
+	ssoOrgID       *int64
+	version, epoch int64
+}
+
+// loadBrowserSession runs browserSessionQuery: nil when it finds no row (no
+// such session, or an account in no workspace).
+func (s *Store) loadBrowserSession(ctx context.Context, sessionID string, now time.Time) (*keptSession, error) {
+	rows, err := s.db.QueryContext(ctx, browserSessionQuery, HashSecret(sessionID), now)
+	if err != nil {
+		return nil, fmt.Errorf("load session: %w", err)
+	}
 	defer rows.Close()
-	// Scanned by hand: every page runs this, and reflection was a tenth of
-	// a small page's server time. TestBrowserSessionMatchesItsParts compares
-	// every field with the sqlx-scanned Session and SessionWorkspaces.
-	var b BrowserSession
+	// Scanned by hand: reflection was a tenth of a small page's server time.
+	// TestBrowserSessionMatchesItsParts compares every field with the
+	// sqlx-scanned Session and SessionWorkspaces.
+	var k keptSession
 	var lastSeen time.Time
-	var ws []sessionWorkspace
+	var until *time.Time
 	for rows.Next() {
 		var w sessionWorkspace
-		a, f := &b.Account, &b.Facts
+		var f SessionFacts
+		a := &k.account
 		if err := rows.Scan(&a.ID, &a.Email, &a.Name, &a.PasswordHash, &a.EmailVerifiedAt, &a.PersonalOrgID,
 			&a.CreatedAt, &a.LastActiveAt, &a.TwoFactor, &lastSeen, &f.Method, &f.SSOOrgID,
-			&f.Invitations, &f.Transfers, &f.AutoJoin,
+			&k.invitations, &k.transfers, &k.autoJoin, &k.version, &k.epoch, &until,
 			&w.ID, &w.Kind, &w.Slug, &w.DisplayName, &w.Description, &w.MemberBasePermission, &w.Plan,
 			&w.LimitTeamMembers, &w.LimitAPIKeys, &w.LimitAgents, &w.LimitMonthlyRequests,
 			&w.CreatedAt, &w.UpdatedAt, &w.RequireTwoFactor, &w.Role, &w.Enforced, &w.AtDomain); err != nil {
-			return BrowserSession{}, fmt.Errorf("load session: %w", err)
+			return nil, fmt.Errorf("load session: %w", err)
 		}
-		ws = append(ws, w)
+		k.rows = append(k.rows, w)
 	}
 	if err := rows.Err(); err != nil {
-		return BrowserSession{}, fmt.Errorf("load session: %w", err)
+		return nil, fmt.Errorf("load session: %w", err)
 	}
-	if len(ws) == 0 {
-		// No such session, or an account in no workspace at all.
-		acc, facts, err := s.Session(ctx, sessionID)
-		return BrowserSession{Account: acc, Facts: facts, Workspaces: []model.Workspace{}, Blocked: map[int64]bool{}}, err
+	if len(k.rows) == 0 {
+		return nil, nil
 	}
-	if err := s.touchSession(ctx, sessionID, b.Account.ID, lastSeen, now); err != nil {
-		return BrowserSession{}, err
+	if until != nil {
+		k.until = *until
 	}
-	b.Workspaces, b.Blocked = gateWorkspaces(ws, b.Facts)
-	return b, nil
+	return &k, nil
 }
 
 // PasswordGate decides a password sign-in of acc. refused names an org whose

@@ -29,6 +29,7 @@ type Store struct {
 	provider PaymentProvider // funds wallets; nil is the manual provider
 	writers  *writers        // group-commit writer per hot wallet; nil: off
 	wstats   *walletStats    // batch sizes and purchase outcomes for /metrics
+	sessions sessionKeep     // browser sessions' accounts, kept per version
 }
 
 // Option configures a Store.

@@ -149,7 +149,9 @@ func buildDigest(t *testing.T, store *db.Store) (string, []string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	skipTable := map[string]bool{"audit_events": true, "outbox": true, "goose_db_version": true}
+	// session_versions only numbers changes to the rows digested here (and
+	// moves with the volatile last_active_at too): migration 00016.
+	skipTable := map[string]bool{"audit_events": true, "outbox": true, "goose_db_version": true, "session_versions": true}
 	volatile := map[string]bool{"last_seen_at": true, "last_used_at": true, "last_active_at": true}
 	// A column names an org or an account by its name: org_id, *_org_id;
 	// account_id, *_account_id, user_id, *_by.

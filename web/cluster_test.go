@@ -197,3 +197,64 @@ func walkPurchase(t *testing.T, cl *webtest.Cluster) {
 		t.Fatal(err)
 	}
 }
+
+// TestKeptSessionsFollowChangesOnEitherServer: each server keeps a signed-in
+// account's workspaces between pages (db/sessionkeep.go). A change made
+// through one server shows on the very next page of either: a new role in
+// the switcher, an org's new name, a removal. Both servers must have served
+// pages from their copy along the way, or the walk would prove nothing.
+func TestKeptSessionsFollowChangesOnEitherServer(t *testing.T) {
+	cl := webtest.NewCluster(t, 2, webtest.Options{})
+	env := cl.Env
+	owner := memberOrg(t, env, "olive@example.com", "Olive Owner", "Acme")
+	org := orgIDBySlug(t, env, "acme")
+	bob := env.SignUpVerified("bob@example.com", "Bob Member")
+	bobID := accountID(t, env, "bob@example.com")
+	if _, err := env.Store.DB().Exec(`INSERT INTO memberships (org_id, account_id, role, created_at) VALUES ($1, $2, 'member', now())`, org, bobID); err != nil {
+		t.Fatal(err)
+	}
+	// acme is Bob's switcher entry for the org ("" when it is not there).
+	acme := func(body string) string {
+		i := strings.Index(body, `data-slug="acme"`)
+		if i < 0 {
+			return ""
+		}
+		j := strings.Index(body[i:], "</button>")
+		return body[i : i+j]
+	}
+	// twice: one page on each server (the proxy alternates).
+	twice := func(step string, ok func(entry string) bool) {
+		t.Helper()
+		for i := 0; i < 2; i++ {
+			res := bob.Get("/")
+			if res.Status != http.StatusOK || !ok(acme(res.Body)) {
+				t.Fatalf("%s, page %d: %d, switcher entry %q", step, i+1, res.Status, acme(res.Body))
+			}
+		}
+	}
+	hits := func() (n []int64) {
+		for _, s := range cl.Servers {
+			h, _ := s.Store.SessionKeepStats()
+			n = append(n, h)
+		}
+		return n
+	}
+	twice("joined", func(e string) bool { return strings.Contains(e, ">Acme<") && strings.Contains(e, ">Member<") })
+	twice("nothing changed", func(e string) bool { return strings.Contains(e, ">Member<") })
+	if h := hits(); h[0] == 0 || h[1] == 0 {
+		t.Fatalf("kept copies used %v times per server, want both", h)
+	}
+
+	wantStatus(t, owner.Post("/members/"+strconv.FormatInt(bobID, 10)+"/role", url.Values{"role": {"admin"}}), http.StatusSeeOther)
+	twice("made admin", func(e string) bool { return strings.Contains(e, ">Admin<") })
+	wantStatus(t, owner.Post("/settings", url.Values{"display_name": {"Acme Renamed"}, "slug": {"acme"}, "description": {""},
+		"member_base_permission": {"none"}}), http.StatusSeeOther)
+	twice("org renamed", func(e string) bool { return strings.Contains(e, ">Acme Renamed<") })
+	before := hits()
+	twice("nothing changed again", func(e string) bool { return strings.Contains(e, ">Acme Renamed<") })
+	if h := hits(); h[0] <= before[0] || h[1] <= before[1] {
+		t.Fatalf("unchanged pages not served from the copies: hits %v then %v", before, h)
+	}
+	wantStatus(t, owner.Post("/members/"+strconv.FormatInt(bobID, 10)+"/remove", nil), http.StatusSeeOther)
+	twice("removed", func(e string) bool { return e == "" })
+}

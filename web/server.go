@@ -79,7 +79,7 @@ func New(o Options) *Server {
 	s.base = &handlers.Base{Store: o.Store, Mail: o.Mailer, BaseURL: o.Config.BaseURL, Dev: o.Config.Dev}
 	s.h = newHandlers(s.base, &api.Base{Store: o.Store, BaseURL: o.Config.BaseURL}, ratelimit.NewShared(o.Store, limit, 15*time.Minute, o.Store.Now, quiet))
 	s.h.setSecretBox(db.NewSecretBox(o.Secret)) // two-factor secrets at rest (web/twofactor.go)
-	s.registerWalletMetrics()                   // group-commit batch sizes, purchases by outcome (web/walletmetrics.go)
+	s.registerStoreMetrics()                    // group-commit batch sizes, purchases by outcome (web/walletmetrics.go)
 	s.h.addSSO(s.base, s.h.APIAuth.Base, o)
 	s.meter = metering.New(o.Store, metering.Options{Logf: func(format string, a ...any) { s.log.Error(fmt.Sprintf(format, a...)) }})
 	s.meter.Start() // stopped (and flushed) by Meter().Close()

@@ -14,18 +14,25 @@ var (
 	walletPurchasesDesc = prometheus.NewDesc("guildhall_wallet_purchases_total",
 		"Purchases (buys and approvals) answered by this server, by outcome: completed, pending_approval, replayed, or the error code.",
 		[]string{"outcome"}, nil)
+	sessionKeepDesc = prometheus.NewDesc("guildhall_session_keep_total",
+		"Signed-in pages on this server by whether the session's account and workspaces came from its kept copy (hit) or were read again (miss).",
+		[]string{"outcome"}, nil)
 )
 
-// walletCollector reads the store's wallet counters at scrape time (db keeps
-// them without a metrics library).
-type walletCollector struct{ store *db.Store }
+// storeCollector reads the store's counters (wallet batches and purchases,
+// kept sessions) at scrape time: db keeps them without a metrics library.
+type storeCollector struct{ store *db.Store }
 
-func (c walletCollector) Describe(ch chan<- *prometheus.Desc) {
+func (c storeCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- walletBatchDesc
 	ch <- walletPurchasesDesc
+	ch <- sessionKeepDesc
 }
 
-func (c walletCollector) Collect(ch chan<- prometheus.Metric) {
+func (c storeCollector) Collect(ch chan<- prometheus.Metric) {
+	hits, misses := c.store.SessionKeepStats()
+	ch <- prometheus.MustNewConstMetric(sessionKeepDesc, prometheus.CounterValue, float64(hits), "hit")
+	ch <- prometheus.MustNewConstMetric(sessionKeepDesc, prometheus.CounterValue, float64(misses), "miss")
 	st := c.store.WalletStats()
 	ch <- prometheus.MustNewConstHistogram(walletBatchDesc, st.Batches, float64(st.Purchases), st.Buckets)
 	for outcome, n := range st.Outcomes {
@@ -33,11 +40,11 @@ func (c walletCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
-// registerWalletMetrics adds the wallet's collector to the server's
+// registerStoreMetrics adds the store's collector to the server's
 // registry; a registry shared by several servers on one store keeps the
 // first.
-func (s *Server) registerWalletMetrics() {
-	err := s.metrics.Registry.Register(walletCollector{store: s.store})
+func (s *Server) registerStoreMetrics() {
+	err := s.metrics.Registry.Register(storeCollector{store: s.store})
 	var are prometheus.AlreadyRegisteredError
 	if err != nil && !errors.As(err, &are) {
 		panic(err) // a clash of metric names is a programming error
