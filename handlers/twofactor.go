@@ -339,15 +339,21 @@ func (h *TwoFactor) RevokeOtherSessions(c echo.Context) error {
 }
 
 // orgTwoFactorView is the settings page's requirement form.
-func (b *Base) orgTwoFactorView(c echo.Context, ws model.Workspace) (views.OrgTwoFactorView, error) {
+// unenrolled is the count of members without a second factor, read when
+// orgTwoFactorCounts says the form shows it.
+func orgTwoFactorView(c echo.Context, ws model.Workspace, unenrolled int) views.OrgTwoFactorView {
 	acc, _ := request.Account(c)
 	v := views.OrgTwoFactorView{Personal: ws.Personal(), CanEdit: model.Can(ws.Role, model.ActUpdateOrg), On: ws.RequireTwoFactor, ActorHas: acc.TwoFactor}
-	if ws.Personal() || !v.CanEdit {
-		return v, nil
+	if orgTwoFactorCounts(ws) {
+		v.Unenrolled = unenrolled
 	}
-	n, err := b.Store.MembersWithoutTwoFactor(c.Request().Context(), ws.ID)
-	v.Unenrolled = n
-	return v, err
+	return v
+}
+
+// orgTwoFactorCounts: the requirement form shows how many members have no
+// second factor (to those who may change it, in a team org).
+func orgTwoFactorCounts(ws model.Workspace) bool {
+	return !ws.Personal() && model.Can(ws.Role, model.ActUpdateOrg)
 }
 
 // RequireSetting turns the org's requirement on or off.
