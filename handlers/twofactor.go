@@ -161,20 +161,14 @@ func (h *TwoFactor) CancelSecondStep(c echo.Context) error {
 // withSecurity adds the two-factor and sessions sections to the profile.
 func (b *Base) withSecurity(c echo.Context, f views.ProfileForm) (views.ProfileForm, error) {
 	acc, _ := request.Account(c)
-	ctx := c.Request().Context()
-	st, err := b.Store.TwoFactorStatus(ctx, acc.ID)
+	sec, err := b.Store.Security(c.Request().Context(), acc.ID, request.SessionID(c))
 	if err != nil {
 		return f, err
 	}
-	sessions, err := b.Store.Sessions(ctx, acc.ID, request.SessionID(c))
-	if err != nil {
-		return f, err
-	}
+	st, sessions := sec.Status, sec.Sessions
 	now := b.Store.Now()
-	v := views.SecurityView{TwoFactorOn: st.Enabled(), Enrolling: st.Enrolling, RecoveryLeft: st.RecoveryLeft, DisableErrors: f.Security.DisableErrors, PasskeysOn: true}
-	if v.Passkeys, err = b.passkeyViews(c, acc.ID); err != nil {
-		return f, err
-	}
+	v := views.SecurityView{TwoFactorOn: st.Enabled(), Enrolling: st.Enrolling, RecoveryLeft: st.RecoveryLeft, DisableErrors: f.Security.DisableErrors, PasskeysOn: true,
+		Passkeys: b.passkeyViews(sec.Passkeys)}
 	if st.TOTPSince != nil {
 		v.Since = views.FormatTime(*st.TOTPSince)
 	}
