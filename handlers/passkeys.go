@@ -246,11 +246,7 @@ func (h *TwoFactor) Login(c echo.Context) error {
 }
 
 // passkeyViews lists the passkeys for the profile.
-func (b *Base) passkeyViews(c echo.Context, accountID int64) ([]views.PasskeyView, error) {
-	pks, err := b.Store.Passkeys(c.Request().Context(), accountID)
-	if err != nil {
-		return nil, err
-	}
+func (b *Base) passkeyViews(pks []model.Passkey) []views.PasskeyView {
 	now := b.Store.Now()
 	var out []views.PasskeyView
 	for _, pk := range pks {
@@ -260,5 +256,5 @@ func (b *Base) passkeyViews(c echo.Context, accountID int64) ([]views.PasskeyVie
 		}
 		out = append(out, v)
 	}
-	return out, nil
+	return out
 }

@@ -72,7 +72,7 @@ func formOf(c *model.SSOConnection) views.SSOForm {
 func (h *SSO) pageView(c echo.Context) (views.SSOView, *db.SSOSettings, error) {
 	ws := request.Workspace(c)
 	v := views.SSOView{OrgName: ws.DisplayName}
-	st, err := h.Store.SSOSettings(c.Request().Context(), request.Actor(c), ws.ID)
+	st, err := h.Store.SSOPage(c.Request().Context(), ws)
 	if errors.Is(err, model.ErrNotFound) {
 		v.Notice = "Single sign-on is managed by this organization's owners and admins."
 		if ws.Personal() {

@@ -77,8 +77,8 @@ func orgNames(c echo.Context) (map[int64]string, []components.Option) {
 }
 
 func (h *Tokens) pageView(c echo.Context, f views.TokenForm) (views.TokensView, error) {
-	acc, _ := request.Account(c)
-	ts, err := h.Store.Tokens(c.Request().Context(), acc.ID)
+	ws := request.Workspace(c)
+	ts, ps, err := h.Store.TokensPage(c.Request().Context(), request.Actor(c), ws.ID)
 	if err != nil {
 		return views.TokensView{}, err
 	}
@@ -88,11 +88,6 @@ func (h *Tokens) pageView(c echo.Context, f views.TokenForm) (views.TokensView, 
 		v.Rows = append(v.Rows, h.tokenRow(t, names))
 	}
 	f.Orgs = opts
-	ws := request.Workspace(c)
-	ps, err := h.Store.Policies(c.Request().Context(), request.Actor(c), ws.ID)
-	if err != nil {
-		return views.TokensView{}, err
-	}
 	f.Policies = []components.Option{{Value: "", Label: "The workspace's default policy"}}
 	for _, p := range ps {
 		f.Policies = append(f.Policies, components.Option{Value: strconv.FormatInt(p.ID, 10), Label: p.Name})

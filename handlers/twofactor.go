@@ -161,20 +161,14 @@ func (h *TwoFactor) CancelSecondStep(c echo.Context) error {
 // withSecurity adds the two-factor and sessions sections to the profile.
 func (b *Base) withSecurity(c echo.Context, f views.ProfileForm) (views.ProfileForm, error) {
 	acc, _ := request.Account(c)
-	ctx := c.Request().Context()
-	st, err := b.Store.TwoFactorStatus(ctx, acc.ID)
+	sec, err := b.Store.Security(c.Request().Context(), acc.ID, request.SessionID(c))
 	if err != nil {
 		return f, err
 	}
-	sessions, err := b.Store.Sessions(ctx, acc.ID, request.SessionID(c))
-	if err != nil {
-		return f, err
-	}
+	st, sessions := sec.Status, sec.Sessions
 	now := b.Store.Now()
-	v := views.SecurityView{TwoFactorOn: st.Enabled(), Enrolling: st.Enrolling, RecoveryLeft: st.RecoveryLeft, DisableErrors: f.Security.DisableErrors, PasskeysOn: true}
-	if v.Passkeys, err = b.passkeyViews(c, acc.ID); err != nil {
-		return f, err
-	}
+	v := views.SecurityView{TwoFactorOn: st.Enabled(), Enrolling: st.Enrolling, RecoveryLeft: st.RecoveryLeft, DisableErrors: f.Security.DisableErrors, PasskeysOn: true,
+		Passkeys: b.passkeyViews(sec.Passkeys)}
 	if st.TOTPSince != nil {
 		v.Since = views.FormatTime(*st.TOTPSince)
 	}
@@ -339,15 +333,21 @@ func (h *TwoFactor) RevokeOtherSessions(c echo.Context) error {
 }
 
 // orgTwoFactorView is the settings page's requirement form.
-func (b *Base) orgTwoFactorView(c echo.Context, ws model.Workspace) (views.OrgTwoFactorView, error) {
+// unenrolled is the count of members without a second factor, read when
+// orgTwoFactorCounts says the form shows it.
+func orgTwoFactorView(c echo.Context, ws model.Workspace, unenrolled int) views.OrgTwoFactorView {
 	acc, _ := request.Account(c)
 	v := views.OrgTwoFactorView{Personal: ws.Personal(), CanEdit: model.Can(ws.Role, model.ActUpdateOrg), On: ws.RequireTwoFactor, ActorHas: acc.TwoFactor}
-	if ws.Personal() || !v.CanEdit {
-		return v, nil
+	if orgTwoFactorCounts(ws) {
+		v.Unenrolled = unenrolled
 	}
-	n, err := b.Store.MembersWithoutTwoFactor(c.Request().Context(), ws.ID)
-	v.Unenrolled = n
-	return v, err
+	return v
+}
+
+// orgTwoFactorCounts: the requirement form shows how many members have no
+// second factor (to those who may change it, in a team org).
+func orgTwoFactorCounts(ws model.Workspace) bool {
+	return !ws.Personal() && model.Can(ws.Role, model.ActUpdateOrg)
 }
 
 // RequireSetting turns the org's requirement on or off.

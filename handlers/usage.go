@@ -46,12 +46,7 @@ func limitBars(org model.Org, use db.LimitUse) []views.LimitBar {
 }
 
 // PlanCard builds the settings page's plan card for the viewer.
-func (b *Base) PlanCard(c echo.Context, ws model.Workspace) (views.PlanView, error) {
-	acc, _ := request.Account(c)
-	use, err := b.Store.LimitUsage(c.Request().Context(), acc.ID, ws.Org)
-	if err != nil {
-		return views.PlanView{}, err
-	}
+func (b *Base) PlanCard(ws model.Workspace, use db.LimitUse) views.PlanView {
 	v := views.PlanView{Plan: string(ws.Plan), Label: ws.Plan.Label(), Limits: limitBars(ws.Org, use),
 		CanChange: model.CanChangePlan(ws.Role) == nil}
 	for _, p := range model.Plans {
@@ -61,7 +56,7 @@ func (b *Base) PlanCard(c echo.Context, ws model.Workspace) (views.PlanView, err
 				views.Count(int64(l.Agents)) + " agents, " + views.Count(int64(l.MonthlyRequests)) + " requests a month",
 			Consequence: planChangeText(ws.Org, p, use)})
 	}
-	return v, nil
+	return v
 }
 
 // ChangePlan is the owner's plan change from /settings (no payment).

@@ -156,28 +156,22 @@ func (h *Workspaces) SettingsPage(c echo.Context) error {
 }
 
 func (h *Workspaces) settingsView(c echo.Context, ws model.Workspace) (views.SettingsView, error) {
-	plan, err := h.PlanCard(c, ws)
+	acc, _ := request.Account(c)
+	// Listed up front, so nobody types the slug to learn it cannot work.
+	withBlockers := model.Can(ws.Role, model.ActDeleteOrg) && !ws.Personal()
+	f, err := h.Store.SettingsFacts(c.Request().Context(), acc.ID, ws.Org, orgTwoFactorCounts(ws), withBlockers)
 	if err != nil {
 		return views.SettingsView{}, err
 	}
-	tf, err := h.orgTwoFactorView(c, ws) // handlers/twofactor.go
-	if err != nil {
-		return views.SettingsView{}, err
-	}
+	plan := h.PlanCard(ws, f.Use)
+	tf := orgTwoFactorView(c, ws, f.Unenrolled) // handlers/twofactor.go
 	var blocked []string
-	if model.Can(ws.Role, model.ActDeleteOrg) && !ws.Personal() {
-		// Listed up front, so nobody types the slug to learn it cannot work.
-		bs, err := h.Store.DeleteBlockers(c.Request().Context(), ws.ID)
-		if err != nil {
-			return views.SettingsView{}, err
-		}
-		listed := map[string]int64{}
-		for i, b := range bs {
-			blocked = append(blocked, blockerLabel(b))
-			listed[b.Kind]++
-			if more := b.OfKind - listed[b.Kind]; more > 0 && (i == len(bs)-1 || bs[i+1].Kind != b.Kind) {
-				blocked = append(blocked, moreBlockers(b.Kind, more))
-			}
+	listed := map[string]int64{}
+	for i, b := range f.Blockers {
+		blocked = append(blocked, blockerLabel(b))
+		listed[b.Kind]++
+		if more := b.OfKind - listed[b.Kind]; more > 0 && (i == len(f.Blockers)-1 || f.Blockers[i+1].Kind != b.Kind) {
+			blocked = append(blocked, moreBlockers(b.Kind, more))
 		}
 	}
 	return views.SettingsView{
