@@ -442,15 +442,78 @@ type TeamAPIGrantRow struct {
 	ResourceKind, ResourceName, Permission sql.RawBytes
 }
 
+// teamAPIHeadQuery is teamHeadQuery with the team's members, a row each
+// (none: one row with NULL member columns), in teamMembers' order.
+const teamAPIHeadQuery = `SELECT m.role AS viewer_org_role,
+	COALESCE(t.id, 0), COALESCE(t.org_id, 0), COALESCE(t.name, ''), COALESCE(t.description, ''),
+	COALESCE(t.created_at, 'epoch'), COALESCE(t.updated_at, 'epoch'), COALESCE(t.member_count, 0),
+	COALESCE(t.grant_count, 0), COALESCE(v.role, ''), COALESCE(t.grants_version, 0),
+	x.account_id, x.email, x.name, x.role, x.org_role, x.created_at
+	FROM memberships m
+	LEFT JOIN teams t ON t.org_id = m.org_id AND t.id = $2
+	LEFT JOIN team_members v ON v.team_id = t.id AND v.account_id = $3
+	LEFT JOIN LATERAL (SELECT tm.account_id, a.email, a.name, tm.role, mm.role AS org_role, tm.created_at, lower(a.name) AS sort_name
+		FROM team_members tm
+		JOIN accounts a ON a.id = tm.account_id
+		JOIN memberships mm ON mm.org_id = tm.org_id AND mm.account_id = tm.account_id
+		WHERE tm.team_id = t.id) x ON true
+	WHERE m.org_id = $1 AND m.account_id = $3
+	ORDER BY x.role = 'maintainer' DESC, x.sort_name, x.account_id`
+
 // TeamAPIHead is the team and its members for the JSON API (any member of
-// the org); EachTeamAPIGrant then reads its grants.
+// the org); EachTeamAPIGrant then reads its grants. One statement, read
+// without reflection (TeamHead and teamMembers were two through sqlx); the
+// team's columns, repeated on each member's row, are parsed from the first.
 func (s *Store) TeamAPIHead(ctx context.Context, accountID, orgID, teamID int64) (model.TeamDetail, error) {
-	d, err := s.TeamHead(ctx, accountID, orgID, teamID)
+	var d model.TeamDetail
+	rows, err := s.db.QueryContext(ctx, teamAPIHeadQuery, orgID, teamID, accountID)
 	if err != nil {
-		return d, err
+		return d, fmt.Errorf("load team: %w", err)
 	}
-	d.Members, err = s.teamMembers(ctx, teamID)
-	return d, err
+	defer rows.Close()
+	var (
+		skip              [11]sql.RawBytes
+		account           sql.NullInt64
+		email, name, role sql.NullString
+		orgRole           sql.NullString
+		joined            sql.NullTime
+		first             = true
+	)
+	member := []any{&account, &email, &name, &role, &orgRole, &joined}
+	head := append([]any{&d.ViewerOrgRole, &d.ID, &d.OrgID, &d.Name, &d.Description, &d.CreatedAt, &d.UpdatedAt,
+		&d.MemberCount, &d.GrantCount, &d.ViewerRole, &d.GrantsVersion}, member...)
+	repeated := make([]any, 0, len(head))
+	for i := range skip {
+		repeated = append(repeated, &skip[i])
+	}
+	repeated = append(repeated, member...)
+	for rows.Next() {
+		dest := repeated
+		if first {
+			dest = head
+		}
+		if err := rows.Scan(dest...); err != nil {
+			return d, fmt.Errorf("load team: %w", err)
+		}
+		if first {
+			d.Members = make([]model.TeamMembership, 0, d.MemberCount)
+			first = false
+		}
+		if account.Valid {
+			d.Members = append(d.Members, model.TeamMembership{TeamID: d.ID, AccountID: account.Int64, Email: email.String,
+				Name: name.String, Role: model.TeamRole(role.String), OrgRole: model.Role(orgRole.String), CreatedAt: joined.Time})
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return d, fmt.Errorf("load team: %w", err)
+	}
+	switch {
+	case first:
+		return d, model.NotFound("organization")
+	case d.ID == 0:
+		return model.TeamDetail{}, model.NotFound("team")
+	}
+	return d, nil
 }
 
 // EachTeamAPIGrant calls fn for each of one page of team's grants (page
