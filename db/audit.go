@@ -102,8 +102,7 @@ func (s *Store) ListAudit(ctx context.Context, actor model.Actor, orgID int64, f
 	where, args := auditWhere(orgID, f)
 	query, args := limitArgs(`SELECT `+auditCols+` FROM audit_events WHERE `+where+
 		` ORDER BY `+auditOrder(f)+` LIMIT :limit`, f.Limit+1, args, DefaultAuditLimit+1, AuditPageSize+1)
-	var evs []model.AuditEvent
-	err := s.db.SelectContext(ctx, &evs, query, args...)
+	evs, err := s.auditEvents(ctx, query, args)
 	if err != nil {
 		return AuditPage{}, fmt.Errorf("list audit: %w", err)
 	}
@@ -113,6 +112,26 @@ func (s *Store) ListAudit(ctx context.Context, actor model.Actor, orgID int64, f
 		page.Next = page.Events[f.Limit-1].ID
 	}
 	return page, nil
+}
+
+// auditEvents runs an audit query (auditCols in their order), read without
+// reflection.
+func (s *Store) auditEvents(ctx context.Context, query string, args []any) ([]model.AuditEvent, error) {
+	rows, err := s.db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var evs []model.AuditEvent
+	for rows.Next() {
+		var e model.AuditEvent
+		if err := rows.Scan(&e.ID, &e.OrgID, &e.ActorID, &e.ActorEmail, &e.TokenID, &e.Action, &e.TargetKind, &e.TargetID,
+			&e.TargetLabel, &e.Outcome, &e.IP, &e.CreatedAt); err != nil {
+			return nil, err
+		}
+		evs = append(evs, e)
+	}
+	return evs, rows.Err()
 }
 
 // ExportAudit streams every matching event, newest first, to emit, and

@@ -345,78 +345,94 @@ func (s *Store) TeamPage(ctx context.Context, accountID, orgID, teamID int64, gr
 	return d, nil
 }
 
-// teamScreenQuery is the team page's head and one page of grants in one
-// statement: account $3's role in org $1, team $2 of the org and the
-// viewer's role in it, and the team's grants from offset $4 (25 and 1,
-// see TeamScreen), joined once per grant. No row is not a member; a row
-// without a team (id 0) is a team the org does not have; a team without
-// grants has one row with a null grant.
+// teamScreenQuery is the team page in one statement: account $3's role in
+// org $1, team $2 of the org and the viewer's role in it, and then, one a
+// row, the team's members (kind 0, in teamMembers' order) and its grants
+// from offset $4 (kind 1, in name order; 25 and 1, see TeamScreen). A
+// member's row carries (account, email, -, name, team role, org role), a
+// grant's (id, kind, agent, agent name, level, -). No row is not a member;
+// a row without a team (id 0) is a team the org does not have; a team
+// without members or grants has one row with a null kind. The collation is
+// C, so ordering the page's rows by name is a few byte compares.
 const teamScreenQuery = `SELECT m.role, COALESCE(t.id, 0), COALESCE(t.org_id, 0), COALESCE(t.name, ''),
 	COALESCE(t.description, ''), COALESCE(t.member_count, 0), COALESCE(t.grant_count, 0), COALESCE(v.role, ''),
-	g.id, g.resource_kind, g.resource_id, g.resource_name, g.permission
+	x.kind, x.id, x.s1, x.n, x.s2, x.s3, x.s4
 	FROM memberships m
 	LEFT JOIN teams t ON t.org_id = m.org_id AND t.id = $2
 	LEFT JOIN team_members v ON v.team_id = t.id AND v.account_id = $3
-	LEFT JOIN LATERAL (SELECT g.id, g.resource_kind, g.resource_id, g.resource_name, g.permission FROM grants g
-		WHERE g.team_id = t.id ORDER BY lower(g.resource_name), g.id`
+	LEFT JOIN LATERAL (
+		SELECT 0 AS kind, tm.account_id AS id, a.email AS s1, 0::bigint AS n, a.name AS s2, tm.role AS s3, mm.role AS s4,
+			tm.role <> 'maintainer' AS k1, lower(a.name) AS k2
+		FROM team_members tm
+		JOIN accounts a ON a.id = tm.account_id
+		JOIN memberships mm ON mm.org_id = tm.org_id AND mm.account_id = tm.account_id
+		WHERE tm.team_id = t.id
+		UNION ALL
+		(SELECT 1, g.id, g.resource_kind, g.resource_id, g.resource_name, g.permission, '', false, lower(g.resource_name)
+		FROM grants g WHERE g.team_id = t.id ORDER BY lower(g.resource_name), g.id`
 
-// TeamScreen is TeamPage with what the team page shows, in two statements
+// TeamScreen is TeamPage with what the team page shows, in one statement
 // instead of three and read without reflection: the team (no timestamps),
 // its members (no join dates), one page of its grants (id, agent, level).
-// perPage is a page size in the text (the page's one constant).
+// perPage is a page size in the text (the page's one constant). The team's
+// columns, repeated on every row, are parsed from the first.
 func (s *Store) TeamScreen(ctx context.Context, accountID, orgID, teamID int64, grantsPage, perPage int) (model.TeamDetail, error) {
 	var d model.TeamDetail
 	perPage = max(perPage, 1)
-	rows, err := s.db.QueryContext(ctx, teamScreenQuery+pageClause(perPage, 4)+`) g ON true
-	WHERE m.org_id = $1 AND m.account_id = $3 ORDER BY lower(g.resource_name), g.id`,
+	rows, err := s.db.QueryContext(ctx, teamScreenQuery+pageClause(perPage, 4)+`)) x ON true
+	WHERE m.org_id = $1 AND m.account_id = $3 ORDER BY x.kind, x.k1, x.k2, x.id`,
 		pageArgs([]any{orgID, teamID, accountID}, grantsPage, perPage)...)
 	if err != nil {
 		return d, fmt.Errorf("load team: %w", err)
 	}
 	defer rows.Close()
-	member := false
-	d.Grants = make([]model.Grant, 0, perPage)
+	var (
+		skip       [8]sql.RawBytes
+		kind       sql.NullInt64
+		id, n      sql.NullInt64
+		s1, s2, s3 sql.NullString
+		s4         sql.NullString
+		first      = true
+	)
+	item := []any{&kind, &id, &s1, &n, &s2, &s3, &s4}
+	head := append([]any{&d.ViewerOrgRole, &d.ID, &d.OrgID, &d.Name, &d.Description, &d.MemberCount, &d.GrantCount,
+		&d.ViewerRole}, item...)
+	repeated := make([]any, 0, len(head))
+	for i := range skip {
+		repeated = append(repeated, &skip[i])
+	}
+	repeated = append(repeated, item...)
 	for rows.Next() {
-		var gid, rid sql.NullInt64
-		var kind, rname, perm sql.NullString
-		if err := rows.Scan(&d.ViewerOrgRole, &d.ID, &d.OrgID, &d.Name, &d.Description, &d.MemberCount, &d.GrantCount,
-			&d.ViewerRole, &gid, &kind, &rid, &rname, &perm); err != nil {
+		dest := repeated
+		if first {
+			dest = head
+		}
+		if err := rows.Scan(dest...); err != nil {
 			return d, fmt.Errorf("load team: %w", err)
 		}
-		member = true
-		if gid.Valid {
-			d.Grants = append(d.Grants, model.Grant{ID: gid.Int64, OrgID: d.OrgID, TeamID: d.ID, TeamName: d.Name,
-				ResourceKind: model.ResourceKind(kind.String), ResourceID: rid.Int64, ResourceName: rname.String, Permission: model.Permission(perm.String)})
+		if first {
+			d.Members = make([]model.TeamMembership, 0, d.MemberCount)
+			d.Grants = make([]model.Grant, 0, perPage)
+			first = false
+		}
+		switch {
+		case !kind.Valid:
+		case kind.Int64 == 0:
+			d.Members = append(d.Members, model.TeamMembership{TeamID: d.ID, AccountID: id.Int64, Email: s1.String, Name: s2.String,
+				Role: model.TeamRole(s3.String), OrgRole: model.Role(s4.String)})
+		default:
+			d.Grants = append(d.Grants, model.Grant{ID: id.Int64, OrgID: d.OrgID, TeamID: d.ID, TeamName: d.Name,
+				ResourceKind: model.ResourceKind(s1.String), ResourceID: n.Int64, ResourceName: s2.String, Permission: model.Permission(s3.String)})
 		}
 	}
 	if err := rows.Err(); err != nil {
 		return d, fmt.Errorf("load team: %w", err)
 	}
 	switch {
-	case !member:
+	case first:
 		return d, model.NotFound("organization")
 	case d.ID == 0:
-		return d, model.NotFound("team")
-	}
-	rows, err = s.db.QueryContext(ctx, `SELECT tm.account_id, a.email, a.name, tm.role, m.role
-		FROM team_members tm
-		JOIN accounts a ON a.id = tm.account_id
-		JOIN memberships m ON m.org_id = tm.org_id AND m.account_id = tm.account_id
-		WHERE tm.team_id = $1 ORDER BY tm.role = 'maintainer' DESC, lower(a.name), a.id`, teamID)
-	if err != nil {
-		return d, fmt.Errorf("list team members: %w", err)
-	}
-	defer rows.Close()
-	d.Members = make([]model.TeamMembership, 0, d.MemberCount)
-	for rows.Next() {
-		m := model.TeamMembership{TeamID: teamID}
-		if err := rows.Scan(&m.AccountID, &m.Email, &m.Name, &m.Role, &m.OrgRole); err != nil {
-			return d, fmt.Errorf("list team members: %w", err)
-		}
-		d.Members = append(d.Members, m)
-	}
-	if err := rows.Err(); err != nil {
-		return d, fmt.Errorf("list team members: %w", err)
+		return model.TeamDetail{}, model.NotFound("team")
 	}
 	return d, nil
 }
@@ -442,15 +458,78 @@ type TeamAPIGrantRow struct {
 	ResourceKind, ResourceName, Permission sql.RawBytes
 }
 
+// teamAPIHeadQuery is teamHeadQuery with the team's members, a row each
+// (none: one row with NULL member columns), in teamMembers' order.
+const teamAPIHeadQuery = `SELECT m.role AS viewer_org_role,
+	COALESCE(t.id, 0), COALESCE(t.org_id, 0), COALESCE(t.name, ''), COALESCE(t.description, ''),
+	COALESCE(t.created_at, 'epoch'), COALESCE(t.updated_at, 'epoch'), COALESCE(t.member_count, 0),
+	COALESCE(t.grant_count, 0), COALESCE(v.role, ''), COALESCE(t.grants_version, 0),
+	x.account_id, x.email, x.name, x.role, x.org_role, x.created_at
+	FROM memberships m
+	LEFT JOIN teams t ON t.org_id = m.org_id AND t.id = $2
+	LEFT JOIN team_members v ON v.team_id = t.id AND v.account_id = $3
+	LEFT JOIN LATERAL (SELECT tm.account_id, a.email, a.name, tm.role, mm.role AS org_role, tm.created_at, lower(a.name) AS sort_name
+		FROM team_members tm
+		JOIN accounts a ON a.id = tm.account_id
+		JOIN memberships mm ON mm.org_id = tm.org_id AND mm.account_id = tm.account_id
+		WHERE tm.team_id = t.id) x ON true
+	WHERE m.org_id = $1 AND m.account_id = $3
+	ORDER BY x.role = 'maintainer' DESC, x.sort_name, x.account_id`
+
 // TeamAPIHead is the team and its members for the JSON API (any member of
-// the org); EachTeamAPIGrant then reads its grants.
+// the org); EachTeamAPIGrant then reads its grants. One statement, read
+// without reflection (TeamHead and teamMembers were two through sqlx); the
+// team's columns, repeated on each member's row, are parsed from the first.
 func (s *Store) TeamAPIHead(ctx context.Context, accountID, orgID, teamID int64) (model.TeamDetail, error) {
-	d, err := s.TeamHead(ctx, accountID, orgID, teamID)
+	var d model.TeamDetail
+	rows, err := s.db.QueryContext(ctx, teamAPIHeadQuery, orgID, teamID, accountID)
 	if err != nil {
-		return d, err
+		return d, fmt.Errorf("load team: %w", err)
 	}
-	d.Members, err = s.teamMembers(ctx, teamID)
-	return d, err
+	defer rows.Close()
+	var (
+		skip              [11]sql.RawBytes
+		account           sql.NullInt64
+		email, name, role sql.NullString
+		orgRole           sql.NullString
+		joined            sql.NullTime
+		first             = true
+	)
+	member := []any{&account, &email, &name, &role, &orgRole, &joined}
+	head := append([]any{&d.ViewerOrgRole, &d.ID, &d.OrgID, &d.Name, &d.Description, &d.CreatedAt, &d.UpdatedAt,
+		&d.MemberCount, &d.GrantCount, &d.ViewerRole, &d.GrantsVersion}, member...)
+	repeated := make([]any, 0, len(head))
+	for i := range skip {
+		repeated = append(repeated, &skip[i])
+	}
+	repeated = append(repeated, member...)
+	for rows.Next() {
+		dest := repeated
+		if first {
+			dest = head
+		}
+		if err := rows.Scan(dest...); err != nil {
+			return d, fmt.Errorf("load team: %w", err)
+		}
+		if first {
+			d.Members = make([]model.TeamMembership, 0, d.MemberCount)
+			first = false
+		}
+		if account.Valid {
+			d.Members = append(d.Members, model.TeamMembership{TeamID: d.ID, AccountID: account.Int64, Email: email.String,
+				Name: name.String, Role: model.TeamRole(role.String), OrgRole: model.Role(orgRole.String), CreatedAt: joined.Time})
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return d, fmt.Errorf("load team: %w", err)
+	}
+	switch {
+	case first:
+		return d, model.NotFound("organization")
+	case d.ID == 0:
+		return model.TeamDetail{}, model.NotFound("team")
+	}
+	return d, nil
 }
 
 // EachTeamAPIGrant calls fn for each of one page of team's grants (page

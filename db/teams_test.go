@@ -2,6 +2,7 @@ package db_test
 
 import (
 	"fmt"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -492,6 +493,62 @@ func TestTeamScreen(t *testing.T) {
 	_, err := e.s.TeamScreen(e.ctx, owner.AccountID, org, theirs.ID, 1, 25)
 	wantCode(t, err, model.CodeNotFound)
 	_, err = e.s.TeamScreen(e.ctx, out.AccountID, org, core.ID, 1, 25)
+	wantCode(t, err, model.CodeNotFound)
+}
+
+// TestTeamAPIHeadMatchesItsParts: the API's one head statement reads, field
+// by field (times included), the team and members TeamPage reads through
+// sqlx (TeamHead and its members query), for a team with members (a
+// maintainer first), an empty team, a viewer in the team and one not, and
+// finds neither another org's team nor anything for an outsider.
+func TestTeamAPIHeadMatchesItsParts(t *testing.T) {
+	e := newTG(t)
+	owner, _ := e.user("Owner")
+	out, _ := e.user("Outsider")
+	org := e.org(owner, "Heads Inc")
+	other := e.org(out, "Elsewhere")
+	core := e.team(owner, org, "Core")
+	empty := e.team(owner, org, "Empty")
+	theirs := e.team(out, other, "Theirs")
+	var viewers []model.Actor
+	for i, n := range []string{"zoe", "Adam", "bea", "Carl"} {
+		u, _ := e.user(n)
+		e.join(org, u, model.RoleMember)
+		viewers = append(viewers, u)
+		role := "member"
+		if i == 2 {
+			role = "maintainer"
+		}
+		if _, err := e.s.SetTeamMember(e.ctx, owner, org, core.ID, u.AccountID, role); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.advance(time.Minute)
+	if _, err := e.s.UpdateTeam(e.ctx, owner, org, core.ID, db.UpdateTeamInput{Description: ptr("the core")}); err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range append([]model.Actor{owner}, viewers[2], viewers[0]) {
+		for _, team := range []int64{core.ID, empty.ID} {
+			want, err := e.s.TeamPage(e.ctx, v.AccountID, org, team, 1, 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want.Grants = nil
+			got, err := e.s.TeamAPIHead(e.ctx, v.AccountID, org, team)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("viewer %d team %d:\n got %+v\nwant %+v", v.AccountID, team, got, want)
+			}
+			if team == core.ID && (len(got.Members) != 4 || got.Members[0].Name != "bea" || got.Description != "the core") {
+				t.Errorf("core read as %+v", got)
+			}
+		}
+	}
+	_, err := e.s.TeamAPIHead(e.ctx, owner.AccountID, org, theirs.ID)
+	wantCode(t, err, model.CodeNotFound)
+	_, err = e.s.TeamAPIHead(e.ctx, out.AccountID, org, core.ID)
 	wantCode(t, err, model.CodeNotFound)
 }
 

@@ -214,20 +214,7 @@ func (s *Store) UsageReport(ctx context.Context, orgID int64, r model.UsageRange
 			rep.Total += d.Requests
 		}
 	}
-	// Whole months inside the range, and the days around them.
-	first := model.MonthStart(r.From)
-	if !first.Equal(r.From) {
-		first = first.AddDate(0, 1, 0)
-	}
-	end := model.MonthStart(r.To.AddDate(0, 0, 1)) // the first month not wholly inside
-	var months []string
-	for m := first; m.Before(end); m = m.AddDate(0, 1, 0) {
-		months = append(months, m.Format(time.DateOnly))
-	}
-	headTo, tailFrom := r.To, r.To.AddDate(0, 0, 1) // no months: the daily rows cover it all
-	if len(months) > 0 {
-		headTo, tailFrom = first.AddDate(0, 0, -1), end
-	}
+	months, headTo, tailFrom := usageMonths(r)
 	var limit *int
 	if agentLimit > 0 {
 		limit = &agentLimit
@@ -256,18 +243,41 @@ func (s *Store) UsageReport(ctx context.Context, orgID int64, r model.UsageRange
 		return rep, fmt.Errorf("usage by agent: %w", err)
 	}
 	for _, row := range rows {
-		a := row.AgentUsage
-		if a.AgentID == 0 {
-			a.Gone, a.Name = false, ""
-		} else {
-			rep.Agents = row.Agents
-			if a.Gone {
-				a.Name = "Agent #" + strconv.FormatInt(a.AgentID, 10) + " (moved or deleted)"
-			}
-		}
-		rep.ByAgent = append(rep.ByAgent, a)
+		rep.addAgent(row.AgentUsage, row.Agents)
 	}
 	return rep, nil
+}
+
+// addAgent appends a, one row of the by-agent read (agents: how many agents
+// the limit cut from), named as the report shows it.
+func (rep *UsageReport) addAgent(a AgentUsage, agents int) {
+	if a.AgentID == 0 {
+		a.Gone, a.Name = false, ""
+	} else {
+		rep.Agents = agents
+		if a.Gone {
+			a.Name = "Agent #" + strconv.FormatInt(a.AgentID, 10) + " (moved or deleted)"
+		}
+	}
+	rep.ByAgent = append(rep.ByAgent, a)
+}
+
+// usageMonths splits r into the whole months inside it and the days before
+// (r.From to headTo) and after them (tailFrom to r.To).
+func usageMonths(r model.UsageRange) (months []string, headTo, tailFrom time.Time) {
+	first := model.MonthStart(r.From)
+	if !first.Equal(r.From) {
+		first = first.AddDate(0, 1, 0)
+	}
+	end := model.MonthStart(r.To.AddDate(0, 0, 1)) // the first month not wholly inside
+	for m := first; m.Before(end); m = m.AddDate(0, 1, 0) {
+		months = append(months, m.Format(time.DateOnly))
+	}
+	headTo, tailFrom = r.To, r.To.AddDate(0, 0, 1) // no months: the daily rows cover it all
+	if len(months) > 0 {
+		headTo, tailFrom = first.AddDate(0, 0, -1), end
+	}
+	return months, headTo, tailFrom
 }
 
 // LimitUse is how much of each plan limit an org uses, as viewer sees it.
@@ -372,3 +382,96 @@ func (s *Store) ChangePlan(ctx context.Context, actor model.Actor, orgID int64, 
 	})
 	return org, err
 }
+
+// usageScreenQuery is what /usage and GET /api/orgs/{org}/usage show, in
+// one statement instead of three (by day, by agent, LimitUsage), read
+// without reflection. Its rows are in parts, each with the columns it needs
+// of (n1, n2, n3, n4, name, gone):
+//
+//	part 0, one row: the limit use (team members, API keys, agents, requests this month)
+//	part 1, a row per day with requests: (day - from, requests)
+//	part 2, the agents as UsageReport orders them: (agent, requests, agents before the limit, -, name, gone)
+//
+// $1 org, $2 whole months, $3-$4 and $5-$6 the days around them ($3 is
+// the range's first day, $6 its last), $7 viewer, $8 now, $9 personal, $10
+// this month; :limit is the agents kept (ALL for every one).
+const usageScreenQuery = `
+	WITH u AS (SELECT agent_id, sum(requests)::bigint AS requests FROM (
+			SELECT agent_id, requests FROM usage_agent_monthly WHERE org_id = $1 AND month = ANY($2::date[])
+			UNION ALL
+			SELECT agent_id, requests FROM usage_daily WHERE org_id = $1 AND day BETWEEN $3 AND $4
+			UNION ALL
+			SELECT agent_id, requests FROM usage_daily WHERE org_id = $1 AND day BETWEEN $5 AND $6
+		) x GROUP BY agent_id),
+	top AS (SELECT agent_id, requests, count(*) OVER () AS agents FROM u WHERE agent_id <> 0
+		ORDER BY requests DESC, agent_id LIMIT :limit)
+	SELECT * FROM (
+		SELECT 0 AS part,
+			(SELECT member_count FROM orgs WHERE id = $1)::bigint +
+			(SELECT count(*) FROM invitations WHERE org_id = $1 AND status = 'pending' AND expires_at > $8) AS n1,
+			(SELECT count(*) FROM api_tokens WHERE account_id = $7 AND (org_id = $1 OR ($9 AND org_id IS NULL))
+				AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $8)) AS n2,
+			(SELECT agent_count FROM orgs WHERE id = $1)::bigint AS n3,
+			COALESCE((SELECT requests FROM usage_monthly WHERE org_id = $1 AND month = $10), 0)::bigint AS n4,
+			'' AS name, false AS gone
+		UNION ALL
+		SELECT 1, (day - $3::date)::bigint, requests, 0, 0, '', false
+		FROM usage_org_daily WHERE org_id = $1 AND day BETWEEN $3 AND $6
+		UNION ALL
+		SELECT 2, t.agent_id, t.requests, t.agents, 0, COALESCE(a.name, ''), a.id IS NULL
+		FROM (SELECT * FROM top UNION ALL SELECT agent_id, requests, 0 FROM u WHERE agent_id = 0) t
+		LEFT JOIN agents a ON a.id = t.agent_id AND a.org_id = $1
+	) s ORDER BY part, n1 <> 0, n2 DESC, n1`
+
+// UsageScreen is UsageReport and LimitUsage (for viewerID) in one statement.
+func (s *Store) UsageScreen(ctx context.Context, viewerID int64, org model.Org, r model.UsageRange, agentLimit int) (UsageReport, LimitUse, error) {
+	rep := UsageReport{ByDay: make([]DayUsage, r.Days()), ByAgent: []AgentUsage{}}
+	var use LimitUse
+	for i := range rep.ByDay {
+		rep.ByDay[i].Day = r.From.AddDate(0, 0, i)
+	}
+	months, headTo, tailFrom := usageMonths(r)
+	now := s.Now()
+	query, args := usageScreenQuery, []any{org.ID, pq.StringArray(months), r.From.Format(time.DateOnly), headTo.Format(time.DateOnly),
+		tailFrom.Format(time.DateOnly), r.To.Format(time.DateOnly), viewerID, now, org.Personal(), model.MonthStart(now).Format(time.DateOnly)}
+	if agentLimit > 0 {
+		query, args = limitArgs(query, agentLimit, args, UsageAgentRows)
+	} else {
+		query = strings.Replace(query, ":limit", "ALL", 1)
+	}
+	rows, err := s.db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return rep, use, fmt.Errorf("usage: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			part           int
+			n1, n2, n3, n4 int64
+			a              AgentUsage
+		)
+		if err := rows.Scan(&part, &n1, &n2, &n3, &n4, &a.Name, &a.Gone); err != nil {
+			return rep, use, fmt.Errorf("usage: %w", err)
+		}
+		switch part {
+		case 0:
+			use = LimitUse{TeamMembers: int(n1), APIKeys: int(n2), Agents: int(n3), MonthlyRequests: n4}
+		case 1:
+			if i := int(n1); i >= 0 && i < len(rep.ByDay) {
+				rep.ByDay[i].Requests += n2
+				rep.Total += n2
+			}
+		case 2:
+			a.AgentID, a.Requests = n1, n2
+			rep.addAgent(a, int(n3))
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return rep, use, fmt.Errorf("usage: %w", err)
+	}
+	return rep, use, nil
+}
+
+// UsageAgentRows is how many agents /usage lists before "Show all": a
+// constant in the text of UsageScreen's statement.
+const UsageAgentRows = 25

@@ -2,6 +2,7 @@ package db_test
 
 import (
 	"fmt"
+	"reflect"
 	"sync"
 	"testing"
 	"time"
@@ -277,6 +278,85 @@ func TestDowngradeRacesAgentCreates(t *testing.T) {
 		n := e.count(`SELECT count(*) FROM agents WHERE org_id = $1`, org)
 		if plan == "free" && n > 10 {
 			t.Fatalf("round %d: free plan with %d agents", round, n)
+		}
+	}
+}
+
+// TestUsageScreenMatchesItsParts: the one statement of /usage reads, field
+// by field, what UsageReport and LimitUsage read apart, whatever the range
+// (whole months or not, days without requests) and agent limit, with
+// unassigned requests, a deleted agent, a pending invitation and an API key.
+func TestUsageScreenMatchesItsParts(t *testing.T) {
+	e := newTG(t)
+	owner, oacc := e.user("Owner")
+	org := e.org(owner, "Screens")
+	var agents []int64
+	for _, n := range []string{"Alpha", "Beta", "Gamma", "Gone"} {
+		agents = append(agents, e.agent(owner, org, n).ID)
+	}
+	var ds []db.UsageDelta
+	for d := time.Date(2025, 1, 20, 0, 0, 0, 0, time.UTC); d.Before(time.Date(2025, 5, 10, 0, 0, 0, 0, time.UTC)); d = d.AddDate(0, 0, 1) {
+		if d.Day()%5 == 0 {
+			continue // a day without requests
+		}
+		ds = append(ds, db.UsageDelta{OrgID: org, Day: d, Requests: int64(d.Day())})
+		for i, a := range agents {
+			ds = append(ds, db.UsageDelta{OrgID: org, AgentID: a, Day: d, Requests: int64(d.YearDay()%7+i) * int64(i+1)})
+		}
+	}
+	now := e.s.Now()
+	ds = append(ds, db.UsageDelta{OrgID: org, AgentID: agents[0], Day: now, Requests: 3})
+	if err := e.s.RecordUsage(e.ctx, ds); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.s.DeleteAgent(e.ctx, owner, agents[3]); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := e.s.CreateInvitation(e.ctx, owner, org, "new.person@example.com", ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := e.s.CreateToken(e.ctx, owner, db.CreateTokenInput{Name: "ci", OrgID: &org}); err != nil {
+		t.Fatal(err)
+	}
+	o, err := e.s.OrgByID(e.ctx, org)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantUse, err := e.s.LimitUsage(e.ctx, oacc.ID, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if wantUse.TeamMembers != 2 || wantUse.APIKeys != 1 || wantUse.Agents != 3 || wantUse.MonthlyRequests < 3 {
+		t.Fatalf("limit use %+v: the test should count each", wantUse)
+	}
+	ranges := [][2]string{{"2025-02-03", "2025-02-20"}, {"2025-01-25", "2025-03-05"}, {"2025-02-01", "2025-03-31"},
+		{"2025-01-31", "2025-04-01"}, {"2025-03-01", "2025-03-01"}, {"2024-12-01", "2025-06-30"}, {"2023-01-01", "2023-01-31"}}
+	var rs []model.UsageRange
+	for _, rg := range ranges {
+		r, err := model.ParseUsageRange("", rg[0], rg[1], now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rs = append(rs, r)
+	}
+	month, _ := model.ParseUsageRange("month", "", "", now)
+	rs = append(rs, month)
+	for _, r := range rs {
+		for _, limit := range []int{0, 1, 2, db.UsageAgentRows} {
+			want, err := e.s.UsageReport(e.ctx, org, r, limit)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, use, err := e.s.UsageScreen(e.ctx, oacc.ID, o, r, limit)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, want) {
+				t.Errorf("%v - %v limit %d:\n got %+v\nwant %+v", r.From, r.To, limit, got, want)
+			}
+			if use != wantUse {
+				t.Errorf("limit use %+v, want %+v", use, wantUse)
+			}
 		}
 	}
 }

@@ -19,7 +19,7 @@ type Usage struct {
 }
 
 // agentRows is how many agents /usage lists before "Show all".
-const agentRows = 25
+const agentRows = db.UsageAgentRows
 
 var limitLabels = map[string]string{
 	model.LimitTeamMembers:     "Seats (members and open invitations)", // one definition with /members
@@ -99,11 +99,7 @@ func (h *Usage) Page(c echo.Context) error {
 	if v.AllAgents {
 		limit = 0
 	}
-	rep, err := h.Store.UsageReport(ctx, ws.ID, r, limit)
-	if err != nil {
-		return err
-	}
-	use, err := h.Store.LimitUsage(ctx, acc.ID, ws.Org)
+	rep, use, err := h.Store.UsageScreen(ctx, acc.ID, ws.Org, r, limit)
 	if err != nil {
 		return err
 	}

@@ -63,11 +63,7 @@ func (h *Usage) Get(c echo.Context) error {
 		return err
 	}
 	ctx := c.Request().Context()
-	rep, err := h.Store.UsageReport(ctx, ws.ID, r, 0)
-	if err != nil {
-		return err
-	}
-	use, err := h.Store.LimitUsage(ctx, Account(c).ID, ws.Org)
+	rep, use, err := h.Store.UsageScreen(ctx, Account(c).ID, ws.Org, r, 0)
 	if err != nil {
 		return err
 	}
