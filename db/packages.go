@@ -276,12 +276,29 @@ func (s *Store) Download(ctx context.Context, actor model.Actor, ref string, bou
 	if err != nil {
 		return p, fmt.Errorf("check entitlement: %w", err)
 	}
-	if n > 0 || deref(p.PublisherID) == actor.AccountID && !slices.Contains(exclude, p.OrgID) {
+	if mayDownload(p, actor.AccountID, n > 0, "", boundOrg, exclude) {
 		return p, nil
 	}
 	role, err := s.RoleIn(ctx, p.OrgID, actor.AccountID)
-	if err == nil && (role == model.RoleOwner || role == model.RoleAdmin) && (boundOrg == nil || *boundOrg == p.OrgID) && !slices.Contains(exclude, p.OrgID) {
+	if err == nil && mayDownload(p, actor.AccountID, false, role, boundOrg, exclude) {
 		return p, nil
 	}
 	return p, model.Forbidden("Downloading %s needs an entitlement: buy or install it first.", p.Slug)
+}
+
+// mayDownload is Download's rule: an entitlement (entitled: in an org the
+// account belongs to other than as billing, the bound org if any), or
+// having published the package, as its publisher or as an owner or admin
+// (publisherRole, "" when unknown or none) of its org.
+func mayDownload(p model.Package, accountID int64, entitled bool, publisherRole model.Role, boundOrg *int64, exclude []int64) bool {
+	if entitled {
+		return true
+	}
+	if slices.Contains(exclude, p.OrgID) {
+		return false
+	}
+	if deref(p.PublisherID) == accountID {
+		return true
+	}
+	return (publisherRole == model.RoleOwner || publisherRole == model.RoleAdmin) && (boundOrg == nil || *boundOrg == p.OrgID)
 }
