@@ -93,3 +93,49 @@ func TestPackageDetailMatchesItsParts(t *testing.T) {
 		t.Errorf("missing package: %v, want not found", err)
 	}
 }
+
+// TestCataloguePageMatchesPackages: the catalogue's hand-scanned page is,
+// field by field, the slice of what Packages (sqlx) reads with the same
+// filter, and its total is the number of all matches, for a signed-out
+// viewer, a member and an outsider, with a search, a type and hidden orgs.
+func TestCataloguePageMatchesPackages(t *testing.T) {
+	e := newTG(t)
+	owner, _ := e.user("Owner Person")
+	member, _ := e.user("Member Person")
+	outsider, _ := e.user("Outside Person")
+	pub := e.org(owner, "Publisher Org")
+	e.join(pub, member, model.RoleMember)
+	for i := range 30 {
+		vis := []string{"public", "org_only", "private"}[i%3]
+		typ := model.PackageTypes[i%len(model.PackageTypes)]
+		name := "Kit " + strconv.Itoa(i)
+		if _, err := e.s.PublishPackage(e.ctx, owner, pub, model.PackageInput{Slug: ptr("kit-" + strconv.Itoa(i)), Name: &name, Type: &typ,
+			Visibility: &vis, Description: ptr("about kit " + strconv.Itoa(i)), Manifest: ptr("m"), PriceCents: ptr(int64(i * 10))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	filters := []db.PackageFilter{{}, {Query: "kit 1"}, {Type: model.PackageTypes[0]}, {HideOrgs: map[int64]bool{pub: true}}}
+	for _, viewer := range []int64{0, owner.AccountID, member.AccountID, outsider.AccountID} {
+		for fi, f := range filters {
+			f.Limit = 200
+			all, err := e.s.Packages(e.ctx, viewer, f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for page := 1; page <= 3; page++ {
+				got, total, err := e.s.CataloguePage(e.ctx, viewer, f, page, 12)
+				if err != nil {
+					t.Fatal(err)
+				}
+				lo, hi := min((page-1)*12, len(all)), min(page*12, len(all))
+				want := all[lo:hi]
+				if len(got) == 0 && len(want) == 0 {
+					continue
+				}
+				if total != len(all) || !reflect.DeepEqual(got, want) {
+					t.Errorf("viewer %d filter %d page %d: total %d want %d\n%+v\nwant %+v", viewer, fi, page, total, len(all), got, want)
+				}
+			}
+		}
+	}
+}

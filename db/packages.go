@@ -205,17 +205,25 @@ func (s *Store) CataloguePage(ctx context.Context, viewerID int64, f PackageFilt
 	query, args := limitArgs(`SELECT `+packageCols+`, count(*) OVER () AS total`+packageFrom+` WHERE `+where+
 		` ORDER BY lower(p.name), p.id LIMIT :limit OFFSET :offset`, perPage, args, CataloguePageSize, defaultPackagesLimit)
 	query, args = offsetArgs(query, (page-1)*perPage, args)
-	var rows []struct {
-		model.Package
-		Total int `db:"total"`
-	}
-	if err := s.db.SelectContext(ctx, &rows, query, args...); err != nil {
+	// Scanned by hand, in packageCols order: sqlx's reflection over a
+	// page of packages cost more than its statement.
+	rows, err := s.db.QueryContext(ctx, query, args...)
+	if err != nil {
 		return nil, 0, fmt.Errorf("list packages: %w", err)
 	}
-	ps := make([]model.Package, len(rows))
+	defer rows.Close()
+	ps := make([]model.Package, 0, perPage)
 	total := 0
-	for i, r := range rows {
-		ps[i], total = r.Package, r.Total
+	for rows.Next() {
+		var p model.Package
+		if err := rows.Scan(&p.ID, &p.OrgID, &p.PublisherID, &p.Vendor, &p.VendorName, &p.Slug, &p.Name, &p.Type,
+			&p.Description, &p.PriceCents, &p.Visibility, &p.Manifest, &p.CreatedAt, &p.UpdatedAt, &total); err != nil {
+			return nil, 0, fmt.Errorf("list packages: %w", err)
+		}
+		ps = append(ps, p)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, 0, fmt.Errorf("list packages: %w", err)
 	}
 	return ps, total, nil
 }
