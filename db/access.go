@@ -343,6 +343,11 @@ ORDER BY page.sort_name, a.id`
 // role or base permission), or what its teams were granted and what it
 // created (own: whether it created any).
 func (s *Store) agentsReach(ctx context.Context, accountID, orgID int64) (member, all, own bool, err error) {
+	if r, ok := knownRole(ctx, orgID, accountID); ok && r != model.RoleMember {
+		// An owner, admin or billing member reads every agent whatever the
+		// base permission: the role this request already read answers.
+		return true, true, false, nil
+	}
 	var r struct {
 		All bool `db:"all"`
 		Own bool `db:"own"`
