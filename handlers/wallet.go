@@ -93,8 +93,8 @@ func (h *Wallet) view(c echo.Context, st walletForms) (views.WalletView, error) 
 		return views.WalletView{Balance: views.Cents(w.BalanceCents), CanTransfer: ws.Role == model.RoleOwner, Provider: h.Store.ProviderName(),
 			TopUp: st.topUp, Transfer: st.transfer}, nil
 	}
-	// A manager's page is one statement: the wallet, a page of its history
-	// and the spending per day. The filter is read first.
+	// A manager's page is two statements: the wallet with the spending per
+	// day, and a page of its history. The filter is read first.
 	var v views.WalletView
 	f, err := parseEntryQuery(c)
 	if err != nil {
