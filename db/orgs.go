@@ -179,13 +179,21 @@ func (s *Store) Workspace(ctx context.Context, accountID int64, ref string) (mod
 		return ws, model.NotFound("organization") // PostgreSQL would refuse it as text
 	}
 	q := `SELECT ` + orgCols + `, m.role FROM orgs o JOIN memberships m ON m.org_id = o.id AND m.account_id = $1 WHERE `
-	var err error
+	var arg any
 	if id, perr := strconv.ParseInt(ref, 10, 64); perr == nil {
-		err = s.db.GetContext(ctx, &ws, q+`o.id = $2`, accountID, id)
+		q, arg = q+`o.id = $2`, id
 	} else {
-		err = s.db.GetContext(ctx, &ws, q+`o.slug = $2`, accountID, strings.ToLower(ref))
+		q, arg = q+`o.slug = $2`, strings.ToLower(ref)
 	}
-	return ws, notFound(err, "organization")
+	// Scanned by hand, in orgCols order: every API call naming an org reads it.
+	o := &ws.Org
+	err := s.db.scanRow(ctx, q, []any{accountID, arg}, &o.ID, &o.Kind, &o.Slug, &o.DisplayName, &o.Description, &o.MemberBasePermission,
+		&o.Plan, &o.LimitTeamMembers, &o.LimitAPIKeys, &o.LimitAgents, &o.LimitMonthlyRequests, &o.CreatedAt, &o.UpdatedAt,
+		&o.RequireTwoFactor, &ws.Role)
+	if err != nil {
+		return model.Workspace{}, notFound(err, "organization")
+	}
+	return ws, nil
 }
 
 // OrgByID loads an org without any membership check; callers must have

@@ -103,6 +103,26 @@ func (h *handle) QueryContext(ctx context.Context, query string, args ...any) (*
 	return h.DB.QueryContext(ctx, query, args...)
 }
 
+// scanRow runs query through the statement cache and scans its first row
+// into dest by hand; no row is sql.ErrNoRows, as with GetContext.
+func (h *handle) scanRow(ctx context.Context, query string, args []any, dest ...any) error {
+	rows, err := h.QueryContext(ctx, query, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		return sql.ErrNoRows
+	}
+	if err := rows.Scan(dest...); err != nil {
+		return err
+	}
+	return rows.Close()
+}
+
 // limitArgs writes limit into query's `:limit`: as a constant when it is the
 // usual page size (one of usual), else as one more parameter appended to args.
 // A generic plan estimates `LIMIT $n` at a tenth of the rows, so PostgreSQL

@@ -173,9 +173,8 @@ func (s *Store) TokenAccount(ctx context.Context, secret string) (model.APIToken
 // tokenSessionQuery is a token with its account in one statement, and
 // whether the account belongs to any org enforcing SSO (most do not, and
 // then the SSO gate needs no query of its own).
-const tokenSessionQuery = `SELECT t.id AS "t.id", t.account_id AS "t.account_id", t.name AS "t.name", t.prefix AS "t.prefix",
-	t.scopes AS "t.scopes", t.org_id AS "t.org_id", t.policy_id AS "t.policy_id", t.expires_at AS "t.expires_at",
-	t.last_used_at AS "t.last_used_at", t.revoked_at AS "t.revoked_at", t.created_at AS "t.created_at",
+const tokenSessionQuery = `SELECT t.id, t.account_id, t.name, t.prefix, t.scopes, t.org_id, t.policy_id, t.expires_at,
+	t.last_used_at, t.revoked_at, t.created_at,
 	` + accountCols + `,
 	EXISTS (SELECT 1 FROM memberships m JOIN sso_connections c ON c.org_id = m.org_id AND c.enforced AND c.enabled
 		WHERE m.account_id = a.id) AS sso_enforced_somewhere
@@ -184,22 +183,24 @@ FROM api_tokens t JOIN accounts a ON a.id = t.account_id WHERE t.token_hash = $1
 // TokenSession authenticates an API token: the token, its account, and
 // whether any org the account belongs to enforces SSO (ssoAnywhere false:
 // SSOBlockedOrgs would find nothing). It marks the token used, at most once
-// a minute.
+// a minute. Every API call starts here, so its row is scanned by hand, in
+// tokenSessionQuery's order.
 func (s *Store) TokenSession(ctx context.Context, secret string) (model.APIToken, model.Account, bool, error) {
-	var row struct {
-		Token tokenRow `db:"t"`
-		model.Account
-		SSO bool `db:"sso_enforced_somewhere"`
-	}
 	invalid := &model.Error{Code: model.CodeUnauthorized, Message: "Invalid or expired token."}
-	err := s.db.GetContext(ctx, &row, tokenSessionQuery, HashSecret(secret))
+	var t model.APIToken
+	var acc model.Account
+	var scopes pq.StringArray
+	var sso bool
+	err := s.db.scanRow(ctx, tokenSessionQuery, []any{HashSecret(secret)}, &t.ID, &t.AccountID, &t.Name, &t.Prefix, &scopes, &t.OrgID,
+		&t.PolicyID, &t.ExpiresAt, &t.LastUsedAt, &t.RevokedAt, &t.CreatedAt, &acc.ID, &acc.Email, &acc.Name, &acc.PasswordHash,
+		&acc.EmailVerifiedAt, &acc.PersonalOrgID, &acc.CreatedAt, &acc.LastActiveAt, &acc.TwoFactor, &sso)
 	if errors.Is(err, sql.ErrNoRows) {
 		return model.APIToken{}, model.Account{}, false, invalid
 	}
 	if err != nil {
 		return model.APIToken{}, model.Account{}, false, fmt.Errorf("load token: %w", err)
 	}
-	t, acc := row.Token.token(), row.Account
+	t.Scopes = []string(scopes)
 	now := s.Now()
 	if t.RevokedAt != nil || (t.ExpiresAt != nil && !t.ExpiresAt.After(now)) {
 		return model.APIToken{}, model.Account{}, false, invalid
@@ -212,7 +213,7 @@ func (s *Store) TokenSession(ctx context.Context, secret string) (model.APIToken
 			return model.APIToken{}, model.Account{}, false, fmt.Errorf("touch account: %w", err)
 		}
 	}
-	return t, acc, row.SSO, nil
+	return t, acc, sso, nil
 }
 
 // Tokens lists the account's tokens, newest first.

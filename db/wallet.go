@@ -324,6 +324,11 @@ func (s *Store) Entries(ctx context.Context, actor model.Actor, orgID int64, f m
 	if err := validateEntryFilter(f); err != nil {
 		return EntryPage{}, err
 	}
+	return s.entryPage(ctx, orgID, f)
+}
+
+// entryPage is Entries once the caller is allowed and f is valid.
+func (s *Store) entryPage(ctx context.Context, orgID int64, f model.EntryFilter) (EntryPage, error) {
 	if f.Limit <= 0 || f.Limit > 200 {
 		f.Limit = defaultEntriesLimit
 	}

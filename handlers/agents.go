@@ -143,10 +143,12 @@ func agentPath(id int64) string { return "/agents/" + strconv.FormatInt(id, 10) 
 func (h *Agents) detail(c echo.Context, id int64) (views.AgentDetailView, error) {
 	ctx := c.Request().Context()
 	acc, _ := request.Account(c)
-	a, err := h.Store.GetAgent(ctx, acc.ID, id)
+	// One statement: the agent, its grants and its pending transfer.
+	d, err := h.Store.AgentDetail(ctx, acc.ID, id)
 	if err != nil {
 		return views.AgentDetailView{}, err
 	}
+	a := d.Agent
 	v := views.AgentDetailView{ID: a.ID, Name: a.Name, Description: a.Description, Config: a.Config, OrgName: a.OrgName,
 		Creator: or(a.CreatorName, "—"), Created: views.FormatTime(a.CreatedAt), Permission: string(a.Permission),
 		Reason:   a.Source.Explain(a.Permission, a.ViewerOrgRole),
@@ -155,11 +157,7 @@ func (h *Agents) detail(c echo.Context, id int64) (views.AgentDetailView, error)
 	if a.OrgKind == model.OrgPersonal {
 		v.OrgName = "Personal workspace of " + a.OrgName
 	}
-	gs, err := h.Store.GrantsOnAgent(ctx, a)
-	if err != nil {
-		return v, err
-	}
-	for _, g := range gs {
+	for _, g := range d.Grants {
 		v.Teams = append(v.Teams, views.GrantRowView{ID: g.ID, TeamID: g.TeamID, TeamName: g.TeamName, Permission: string(g.Permission)})
 	}
 	v.MemberQuery = c.QueryParam("member_q")
@@ -176,11 +174,7 @@ func (h *Agents) detail(c echo.Context, id int64) (views.AgentDetailView, error)
 				}
 			}
 		}
-		t, err := h.Store.PendingTransferOf(ctx, a)
-		if err != nil {
-			return v, err
-		}
-		if t != nil {
+		if t := d.Transfer; t != nil {
 			v.Transfer = &views.TransferView{ToEmail: t.ToEmail, Expires: views.FormatTime(t.ExpiresAt) + " UTC"}
 		}
 	}

@@ -87,13 +87,14 @@ func (h *Packages) Catalogue(c echo.Context) error {
 	return Render(c, http.StatusOK, views.PackagesPage(h.Shell(c, "Packages", "packages"), v))
 }
 
-func (h *Packages) detail(c echo.Context, p model.Package) (views.PackageView, error) {
+// detail is a package's page for p; d is its status in the active
+// workspace when already read (nil: read it here).
+func (h *Packages) detail(c echo.Context, p model.Package, d *db.PackageDetail) (views.PackageView, error) {
 	v := views.PackageView{Card: packageCard(p)}
 	_, v.SignedIn = request.Account(c)
 	if !v.SignedIn {
 		return v, nil
 	}
-	ctx := c.Request().Context()
 	ws := request.Workspace(c)
 	v.Workspace = ws.DisplayName
 	if ws.Personal() {
@@ -104,39 +105,53 @@ func (h *Packages) detail(c echo.Context, p model.Package) (views.PackageView, e
 		v.BuyRefusal = "Billing members fund the wallet but do not buy packages. Ask a member or admin."
 	}
 	v.CanEdit = p.OrgID == ws.ID && model.Can(ws.Role, model.ActPublishPackages)
-	st, err := h.Store.PackageStatusIn(ctx, ws.ID, p.ID)
-	if err != nil {
-		return v, err
+	if d == nil {
+		got, err := h.Store.PackageDetailIn(c.Request().Context(), viewerID(c), strconv.FormatInt(p.ID, 10), ws.ID)
+		if err != nil {
+			return v, err
+		}
+		d = &got
 	}
-	v.Owned = st.Owned
-	if st.Approval != nil && !st.Owned {
-		switch st.Approval.Status {
+	v.Owned = d.Owned
+	if d.Approval != nil && !d.Owned {
+		switch d.Approval.Status {
 		case "pending":
-			if st.Approval.ExpiresAt.After(h.Store.Now()) {
+			if d.Approval.ExpiresAt.After(h.Store.Now()) {
 				v.Status = "pending_approval"
 			} else {
 				v.Status = "expired"
 			}
 		case "rejected":
-			v.Status, v.Reason = "rejected", st.Approval.Reason
+			v.Status, v.Reason = "rejected", d.Approval.Reason
 		case "expired":
 			v.Status = "expired"
 		}
 	}
-	if _, err := h.Store.Download(ctx, request.Actor(c), strconv.FormatInt(p.ID, 10), &ws.ID); err == nil {
-		v.CanDownload = true
-	}
+	v.CanDownload = d.CanDownload
 	v.Key = formKey()
 	return v, nil
 }
 
 // Detail is GET /packages/{id}; a package the viewer cannot see is 404.
+// A signed-in viewer's page is one statement: the package with its status
+// in the active workspace.
 func (h *Packages) Detail(c echo.Context) error {
-	p, err := h.Store.Package(c.Request().Context(), viewerID(c), c.Param("id"))
-	if err != nil {
-		return err
+	ctx := c.Request().Context()
+	var p model.Package
+	var d *db.PackageDetail
+	if _, signedIn := request.Account(c); signedIn {
+		got, err := h.Store.PackageDetailIn(ctx, viewerID(c), c.Param("id"), request.Workspace(c).ID)
+		if err != nil {
+			return err
+		}
+		p, d = got.Package, &got
+	} else {
+		var err error
+		if p, err = h.Store.Package(ctx, 0, c.Param("id")); err != nil {
+			return err
+		}
 	}
-	v, err := h.detail(c, p)
+	v, err := h.detail(c, p, d)
 	if err != nil {
 		return err
 	}
@@ -172,7 +187,7 @@ func (h *Packages) Buy(c echo.Context) error {
 	if code == "" || code == model.CodeNotFound {
 		return err
 	}
-	v, derr := h.detail(c, p)
+	v, derr := h.detail(c, p, nil)
 	if derr != nil {
 		return derr
 	}

@@ -85,15 +85,44 @@ func (h *Wallet) view(c echo.Context, st walletForms) (views.WalletView, error) 
 	ctx := c.Request().Context()
 	ws := request.Workspace(c)
 	actor := request.Actor(c)
-	w, err := h.Store.Wallet(ctx, actor, ws.ID)
+	if !model.Can(ws.Role, model.ActManageWallet) {
+		w, err := h.Store.Wallet(ctx, actor, ws.ID)
+		if err != nil {
+			return views.WalletView{}, err
+		}
+		return views.WalletView{Balance: views.Cents(w.BalanceCents), CanTransfer: ws.Role == model.RoleOwner, Provider: h.Store.ProviderName(),
+			TopUp: st.topUp, Transfer: st.transfer}, nil
+	}
+	// A manager's page is two statements: the wallet with the spending per
+	// day, and a page of its history. The filter is read first.
+	var v views.WalletView
+	f, err := parseEntryQuery(c)
 	if err != nil {
-		return views.WalletView{}, err
+		return v, err
 	}
-	v := views.WalletView{Balance: views.Cents(w.BalanceCents), CanManage: model.Can(ws.Role, model.ActManageWallet),
-		CanTransfer: ws.Role == model.RoleOwner, Provider: h.Store.ProviderName(), TopUp: st.topUp, Transfer: st.transfer}
-	if !v.CanManage {
-		return v, nil
+	f.Limit = db.WalletPageEntries
+	// The member filter takes an email or an account id, as the audit log's
+	// actor filter does: a 10,000-member org does not fit a list.
+	member := strings.TrimSpace(c.QueryParam("member"))
+	memberError := ""
+	nobody := false
+	if member != "" {
+		f.UserID, nobody, err = h.memberID(ctx, member)
+		if fields, _, ok := FieldErrors(err); ok {
+			memberError, nobody = fields["member"], true
+		} else if err != nil {
+			return v, err
+		}
 	}
+	// An email of no account: the same empty history as an account without entries.
+	o, err := h.Store.WalletOverview(ctx, actor, ws.ID, f, !nobody, 30)
+	if err != nil {
+		return v, err
+	}
+	w := o.Wallet
+	v = views.WalletView{Balance: views.Cents(w.BalanceCents), CanManage: true,
+		CanTransfer: ws.Role == model.RoleOwner, Provider: h.Store.ProviderName(), TopUp: st.topUp, Transfer: st.transfer,
+		Member: member, MemberError: memberError}
 	if v.TopUp.Key == "" {
 		v.TopUp.Key = formKey()
 	}
@@ -109,29 +138,7 @@ func (h *Wallet) view(c echo.Context, st walletForms) (views.WalletView, error) 
 	if w.Enabled {
 		v.AutoSummary = "Add " + views.Cents(w.TopUpAmountCents) + " below " + views.Cents(w.ThresholdCents)
 	}
-	f, err := parseEntryQuery(c)
-	if err != nil {
-		return v, err
-	}
-	f.Limit = db.WalletPageEntries
-	// The member filter takes an email or an account id, as the audit log's
-	// actor filter does: a 10,000-member org does not fit a list.
-	v.Member = strings.TrimSpace(c.QueryParam("member"))
-	nobody := false
-	if v.Member != "" {
-		f.UserID, nobody, err = h.memberID(ctx, v.Member)
-		if fields, _, ok := FieldErrors(err); ok {
-			v.MemberError, nobody = fields["member"], true
-		} else if err != nil {
-			return v, err
-		}
-	}
-	page := db.EntryPage{}
-	if !nobody { // an email of no account: the same empty history as an account without entries
-		if page, err = h.Store.Entries(ctx, actor, ws.ID, f); err != nil {
-			return v, err
-		}
-	}
+	page := o.Entries
 	now := h.Store.Now()
 	for _, e := range page.Entries {
 		row := views.EntryRow{ID: e.ID, When: views.Ago(e.CreatedAt, now), WhenFull: views.FormatTime(e.CreatedAt) + " UTC", Kind: e.Kind,
@@ -177,10 +184,7 @@ func (h *Wallet) view(c echo.Context, st walletForms) (views.WalletView, error) 
 	for _, k := range model.EntryKinds {
 		v.Kinds = append(v.Kinds, components.Option{Value: k, Label: strings.ReplaceAll(k, "_", " ")})
 	}
-	days, err := h.Store.SpendingByDay(ctx, actor, ws.ID, 30)
-	if err != nil {
-		return v, err
-	}
+	days := o.Days
 	ts := make([]time.Time, len(days))
 	cs := make([]int64, len(days))
 	for i, d := range days {
