@@ -759,8 +759,8 @@ func SettingsPage(s Shell, v SettingsView) templ.Component {
 					ID: "delete-org", Trigger: "Delete this organization…", TriggerClass: "btn btn-danger",
 					Title:    "Delete " + v.Form.DisplayName + "?",
 					Text:     "Members lose access at once and its pending invitations stop working. The audit log is kept. This cannot be undone.",
-					Blockers: v.DeleteBlocked, BlockersShown: "delete-blockers",
-					Action: "/settings/delete", Button: "Delete this organization", Danger: true,
+					Blockers: v.DeleteBlocked,
+					Action:   "/settings/delete", Button: "Delete this organization", Danger: true,
 					TypeToConfirm: v.Slug, CSRF: s.CSRF,
 				}).Render(ctx, templ_7745c5c3_Buffer)
 				if templ_7745c5c3_Err != nil {
