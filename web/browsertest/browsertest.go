@@ -198,7 +198,10 @@ func (b *Browser) OpenDialog(trigger, dialogID string) {
 }
 
 // Fill replaces the value of the input or textarea matching the CSS selector
-// by typing value into it (so input events fire).
+// by typing value into it (so input events fire). Typing goes to whatever has
+// focus, and page script may move focus while the keys are on their way (a
+// dialog closing hands focus back to its trigger in its close event), so it
+// checks what the field holds and types again, three times at most.
 func (b *Browser) Fill(selector, value string) {
 	b.t.Helper()
 	sel := chromedp.CSS(selector)
@@ -210,13 +213,35 @@ func (b *Browser) Fill(selector, value string) {
 		el.dispatchEvent(new Event("input", {bubbles: true}));
 		return true;
 	})()`
-	b.Run(chromedp.WaitVisible(sel), chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
-		ok, err := chromedp.Evaluate[bool](clear)(ctx, t)
-		if err == nil && !ok {
-			err = fmt.Errorf("fill %q: not an input, textarea or select", selector)
+	read := `(() => { const el = document.querySelector(` + strconv.Quote(selector) + `); return el ? String(el.value) : ""; })()`
+	var got string
+	for try := 0; try < 3; try++ {
+		b.Run(chromedp.WaitVisible(sel), chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+			ok, err := chromedp.Evaluate[bool](clear)(ctx, t)
+			if err == nil && !ok {
+				err = fmt.Errorf("fill %q: not an input, textarea or select", selector)
+			}
+			return err
+		}), chromedp.SendKeys(sel, value))
+		got = get(b, chromedp.Evaluate[string](read))
+		if got == value {
+			return
 		}
-		return err
-	}), chromedp.SendKeys(sel, value))
+	}
+	b.t.Fatalf("browsertest: fill %s: typed %q, the field holds %q", selector, value, got)
+}
+
+// CloseDialog closes the open <dialog> with id dialogID with its close
+// button and waits until the page has handled the close (focus back on the
+// trigger), so that what the test types next is not taken from it.
+func (b *Browser) CloseDialog(dialogID string) {
+	b.t.Helper()
+	b.Click("#" + dialogID + " [data-dialog-close]")
+	settled := `(() => { const d = document.getElementById(` + strconv.Quote(dialogID) + `);
+		return !!d && !d.open && !d.contains(document.activeElement); })()`
+	get(b, chromedp.Poll[bool](settled))
+	// The close event is a queued task: let the tasks queued so far run.
+	get(b, chromedp.Evaluate[bool](`new Promise(r => setTimeout(() => r(true), 0))`, chromedp.EvalAwaitPromise))
 }
 
 // Submit submits the form matching the CSS selector, or the form of the

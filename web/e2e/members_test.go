@@ -264,7 +264,7 @@ func TestMembersBrowser(t *testing.T) {
 	b.WaitVisible("#role-dialog #role-select")
 	b.Screenshot("08c-role-dialog-phone")
 	b.CheckPage(t, "08c-role-dialog-phone")
-	b.Click("#role-dialog [data-dialog-close]")
+	b.CloseDialog("role-dialog")
 	b.Run(chromedp.EmulateViewport(390, 844)) // CheckPage ends at 1280
 	b.Screenshot("08d-members-phone")
 	b.Run(chromedp.EmulateViewport(1280, 900))

@@ -131,7 +131,7 @@ func TestTeamAgentTransferPages(t *testing.T) {
 	if txt := b.Text("#team-dialog"); !strings.Contains(txt, "Remove this team's access to Support triage?") || !strings.Contains(txt, "Remove access") {
 		t.Fatalf("the grant dialog asks: %q", txt)
 	}
-	b.Click("#team-dialog [data-dialog-close]")
+	b.CloseDialog("team-dialog")
 	b.Run(chromedp.WaitNotVisible(chromedp.CSS("#team-dialog")))
 	var grants int
 	if err := env.Store.DB().Get(&grants, `SELECT count(*) FROM grants`); err != nil || grants != 1 {

@@ -60,7 +60,7 @@ func TestTwoFactorPages(t *testing.T) {
 		b.OpenDialog("#"+id+"-open", id)
 		b.WaitVisible("#" + id + " button[type=submit]")
 		b.CheckPage(t, "profile-"+id+"-dialog")
-		b.Click("#" + id + " [data-dialog-close]")
+		b.CloseDialog(id)
 	}
 	if txt := b.Text("#two-factor h2"); !strings.Contains(txt, "On") {
 		t.Fatalf("cancel changed two-factor: %q", txt)

@@ -161,7 +161,7 @@ func TestWalletPagesBrowser(t *testing.T) {
 	row := "#approval-" + strconv.FormatInt(approval, 10)
 	// Rejecting asks for the reason the buyer will see; Cancel keeps it pending.
 	b.openDialog("reject-"+strconv.FormatInt(approval, 10), "approvals-reject-confirm")
-	b.Click("#reject-" + strconv.FormatInt(approval, 10) + " [data-dialog-close]")
+	b.CloseDialog("reject-" + strconv.FormatInt(approval, 10))
 	// Approving spends money: the dialog says how much before it pays.
 	b.openDialog("approve-"+strconv.FormatInt(approval, 10), "approvals-approve-confirm")
 	if txt := b.Text("#approve-" + strconv.FormatInt(approval, 10)); !strings.Contains(txt, "$35.00") {
@@ -199,7 +199,7 @@ func TestWalletPagesBrowser(t *testing.T) {
 	var policy int64
 	_ = env.Store.DB().Get(&policy, `SELECT id FROM spend_policies WHERE name = 'Engineering team'`)
 	b.openDialog("policy-delete-"+strconv.FormatInt(policy, 10), "policies-delete-confirm")
-	b.Click("#policy-delete-" + strconv.FormatInt(policy, 10) + " [data-dialog-close]")
+	b.CloseDialog("policy-delete-" + strconv.FormatInt(policy, 10))
 	b.Fill("#policy-create #f-name", "Agents")
 	b.Fill("#policy-create #f-daily_limit", "abc")
 	b.RunResponse(browsertest.SubmitForm("#policy-submit-new"))
