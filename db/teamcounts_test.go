@@ -64,7 +64,7 @@ func TestTeamCountsStayExact(t *testing.T) {
 	}
 	check := func(when string, wantMembers, wantGrants int) {
 		t.Helper()
-		ts, err := e.s.Teams(e.ctx, owner.AccountID, org)
+		ts, _, err := e.s.Teams(e.ctx, owner.AccountID, org, 1, 100)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -165,40 +165,13 @@ func (s *Store) DeleteTeam(ctx context.Context, actor model.Actor, orgID, teamID
 	})
 }
 
-// Teams lists an org's teams with their sizes (any member of the org), for
-// the JSON API: times cut to the second (the API's RFC 3339 has no
-// fractions), read as epoch seconds and scanned without reflection, which
-// for 500 teams was most of the statement's cost in Go.
-func (s *Store) Teams(ctx context.Context, accountID, orgID int64) ([]model.Team, error) {
-	rows, err := s.db.QueryContext(ctx, `SELECT t.id, t.org_id, t.name, t.description,
-			floor(date_part('epoch', t.created_at))::bigint, floor(date_part('epoch', t.updated_at))::bigint,
-			t.member_count, t.grant_count, COALESCE(v.role, '')
-		FROM teams t LEFT JOIN team_members v ON v.team_id = t.id AND v.account_id = $2
-		WHERE t.org_id = $1 AND EXISTS (SELECT 1 FROM memberships m WHERE m.org_id = $1 AND m.account_id = $2)
-		ORDER BY lower(t.name)`, orgID, accountID)
-	if err != nil {
-		return nil, fmt.Errorf("list teams: %w", err)
+// Teams is one page of the org's teams (page from 1, perPage 1-100, else
+// 100) with their timestamps, for the API, and the org's team count.
+func (s *Store) Teams(ctx context.Context, accountID, orgID int64, page, perPage int) ([]model.Team, int, error) {
+	if perPage < 1 || perPage > model.TeamsMaxPerPage {
+		perPage = model.TeamsMaxPerPage
 	}
-	defer rows.Close()
-	ts := []model.Team{}
-	for rows.Next() {
-		var t model.Team
-		var created, updated int64
-		if err := rows.Scan(&t.ID, &t.OrgID, &t.Name, &t.Description, &created, &updated, &t.MemberCount, &t.GrantCount, &t.ViewerRole); err != nil {
-			return nil, fmt.Errorf("list teams: %w", err)
-		}
-		t.CreatedAt, t.UpdatedAt = time.Unix(created, 0).UTC(), time.Unix(updated, 0).UTC()
-		ts = append(ts, t)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("list teams: %w", err)
-	}
-	if len(ts) == 0 {
-		if _, err := s.RoleIn(ctx, orgID, accountID); err != nil {
-			return nil, err
-		}
-	}
-	return ts, nil
+	return s.teamsPage(ctx, accountID, orgID, page, perPage, true)
 }
 
 // TeamRows is Teams with what the teams page shows (no timestamps: reading
@@ -210,15 +183,25 @@ func (s *Store) TeamRows(ctx context.Context, accountID, orgID int64) ([]model.T
 // TeamRowsPage is one page of TeamRows (page from 1) with the org's team
 // count (its trigger-kept counter). A page past the end is empty.
 func (s *Store) TeamRowsPage(ctx context.Context, accountID, orgID int64, page, perPage int) ([]model.Team, int, error) {
-	page = max(min(page, model.MaxPage), 1) // a huge page would overflow the offset
 	if perPage < 1 || perPage > 100 {
 		perPage = 50
+	}
+	return s.teamsPage(ctx, accountID, orgID, page, perPage, false)
+}
+
+// teamsPage reads one page of the org's teams, with their timestamps when
+// times is set, and the org's team count, in one statement.
+func (s *Store) teamsPage(ctx context.Context, accountID, orgID int64, page, perPage int, times bool) ([]model.Team, int, error) {
+	page = max(min(page, model.MaxPage), 1) // a huge page would overflow the offset
+	cols := ""
+	if times {
+		cols = `floor(date_part('epoch', t.created_at))::bigint, floor(date_part('epoch', t.updated_at))::bigint, `
 	}
 	// The limit is in the text and the offset a sub-select (offsetParam):
 	// a prepared statement's generic plan guesses a LIMIT $n or OFFSET $n at
 	// a tenth of the rows, and PostgreSQL then re-plans it on every call.
 	// Scanned without reflection (sqlx's was a fifth of the page's CPU).
-	rows, err := s.db.QueryContext(ctx, `SELECT t.id, t.org_id, t.name, t.description, t.member_count, t.grant_count,
+	rows, err := s.db.QueryContext(ctx, `SELECT t.id, t.org_id, t.name, t.description, `+cols+`t.member_count, t.grant_count,
 			COALESCE(v.role, ''), o.team_count
 		FROM orgs o JOIN teams t ON t.org_id = o.id
 		LEFT JOIN team_members v ON v.team_id = t.id AND v.account_id = $2
@@ -233,8 +216,16 @@ func (s *Store) TeamRowsPage(ctx context.Context, accountID, orgID int64, page, 
 	for rows.Next() {
 		var t model.Team
 		var role string
-		if err := rows.Scan(&t.ID, &t.OrgID, &t.Name, &t.Description, &t.MemberCount, &t.GrantCount, &role, &total); err != nil {
+		var created, updated int64
+		dst := []any{&t.ID, &t.OrgID, &t.Name, &t.Description}
+		if times {
+			dst = append(dst, &created, &updated)
+		}
+		if err := rows.Scan(append(dst, &t.MemberCount, &t.GrantCount, &role, &total)...); err != nil {
 			return nil, 0, fmt.Errorf("list teams: %w", err)
+		}
+		if times {
+			t.CreatedAt, t.UpdatedAt = time.Unix(created, 0).UTC(), time.Unix(updated, 0).UTC()
 		}
 		t.ViewerRole = model.TeamRole(role)
 		ts = append(ts, t)

@@ -118,11 +118,11 @@ func TestTeamManagementRights(t *testing.T) {
 	if d, _ := e.s.Team(e.ctx, maint.AccountID, org, core.ID); !d.CanManage() {
 		t.Error("maintainer cannot manage their team")
 	}
-	ts, err := e.s.Teams(e.ctx, member.AccountID, org)
-	if err != nil || len(ts) != 2 || ts[0].Name != "Core team" || ts[0].MemberCount != 2 || ts[0].GrantCount != 2 || ts[0].ViewerRole != model.TeamMember {
+	ts, total, err := e.s.Teams(e.ctx, member.AccountID, org, 1, 0)
+	if err != nil || len(ts) != 2 || total != 2 || ts[0].Name != "Core team" || ts[0].MemberCount != 2 || ts[0].GrantCount != 2 || ts[0].ViewerRole != model.TeamMember {
 		t.Errorf("teams = %+v, %v", ts, err)
 	}
-	_, err = e.s.Teams(e.ctx, e.mustUser("Stranger").AccountID, org)
+	_, _, err = e.s.Teams(e.ctx, e.mustUser("Stranger").AccountID, org, 1, 0)
 	wantCode(t, err, model.CodeNotFound)
 
 	// Changing a team role is audited as such.

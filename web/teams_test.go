@@ -668,3 +668,55 @@ func TestTeamAnswerKept(t *testing.T) {
 		t.Errorf("page 2: %d %s", r.Status, r.Raw)
 	}
 }
+
+// The API's teams list has pages too (API.md's list envelope): 100 teams a
+// page by default, per_page up to 100, by name, with the org's total; bad
+// numbers are a 422 naming the field.
+func TestTeamsAPIPages(t *testing.T) {
+	env := webtest.New(t)
+	tok, _ := env.SignUpAPI("admin@example.com", "Ada Admin")
+	org := tok.Do(http.MethodPost, "/api/orgs", map[string]any{"display_name": "Acme"})
+	if org.Status != 201 {
+		t.Fatalf("create org: %s", org.Raw)
+	}
+	orgID := num(org.Data()["id"])
+	env.Store.DB().MustExec(`INSERT INTO teams (org_id, name) SELECT $1, 'Team ' || lpad(g::text, 3, '0') FROM generate_series(1, 130) g`, orgID)
+	names := func(r webtest.APIResponse) []string {
+		var out []string
+		for _, v := range r.List() {
+			out = append(out, v.(map[string]any)["name"].(string))
+		}
+		return out
+	}
+	pag := func(r webtest.APIResponse) map[string]any { p, _ := r.Body["pagination"].(map[string]any); return p }
+	p1 := tok.Do(http.MethodGet, "/api/orgs/acme/teams", nil)
+	if n := names(p1); p1.Status != 200 || len(n) != 100 || n[0] != "Team 001" || n[99] != "Team 100" {
+		t.Fatalf("page 1: %d %v", p1.Status, n)
+	}
+	if p := pag(p1); p["page"] != 1.0 || p["per_page"] != 100.0 || p["total"] != 130.0 || p["total_pages"] != 2.0 {
+		t.Fatalf("page 1 pagination %v", p)
+	}
+	if c := p1.List()[0].(map[string]any)["created_at"]; c == nil || c == "" {
+		t.Fatalf("a team's created_at is missing: %v", p1.List()[0])
+	}
+	p2 := tok.Do(http.MethodGet, "/api/orgs/acme/teams?page=2", nil)
+	if n := names(p2); len(n) != 30 || n[0] != "Team 101" || n[29] != "Team 130" {
+		t.Fatalf("page 2: %v", n)
+	}
+	p3 := tok.Do(http.MethodGet, "/api/orgs/acme/teams?page=3&per_page=50", nil)
+	if n := names(p3); len(n) != 30 || n[0] != "Team 101" || pag(p3)["total_pages"] != 3.0 {
+		t.Fatalf("page 3 of 50: %v %v", n, pag(p3))
+	}
+	if big := tok.Do(http.MethodGet, "/api/orgs/acme/teams?per_page=1000", nil); len(big.List()) != 100 || pag(big)["per_page"] != 100.0 {
+		t.Fatalf("per_page is at most 100: %d %v", len(big.List()), pag(big))
+	}
+	if past := tok.Do(http.MethodGet, "/api/orgs/acme/teams?page=99", nil); past.Status != 200 || len(past.List()) != 0 || pag(past)["total"] != 130.0 {
+		t.Fatalf("a page past the end: %d %v", past.Status, pag(past))
+	}
+	for _, q := range []string{"page=0", "page=x", "per_page=-1", "page=99999999999999999999"} {
+		r := tok.Do(http.MethodGet, "/api/orgs/acme/teams?"+q, nil)
+		if r.Status != 422 {
+			t.Fatalf("?%s: %d, want 422", q, r.Status)
+		}
+	}
+}

@@ -349,21 +349,30 @@ func discover(base string, owner session, org string) (ids, error) {
 		}
 		return json.NewDecoder(res.Body).Decode(v)
 	}
-	var teams struct {
-		Data []struct {
-			ID   int64  `json:"id"`
-			Name string `json:"name"`
-		} `json:"data"`
-	}
-	if err := get("/api/orgs/"+org+"/teams", &teams); err != nil {
-		return out, err
-	}
-	for _, t := range teams.Data {
-		switch t.Name {
-		case "Big grants":
-			out.BigTeam = t.ID
-		case "Readers":
-			out.ReaderTeam = t.ID
+	// The teams list has pages of 100; the two teams are found by name.
+	for page := 1; out.BigTeam == 0 || out.ReaderTeam == 0; page++ {
+		var teams struct {
+			Data []struct {
+				ID   int64  `json:"id"`
+				Name string `json:"name"`
+			} `json:"data"`
+			Pagination struct {
+				TotalPages int `json:"total_pages"`
+			} `json:"pagination"`
+		}
+		if err := get(fmt.Sprintf("/api/orgs/%s/teams?page=%d", org, page), &teams); err != nil {
+			return out, err
+		}
+		for _, t := range teams.Data {
+			switch t.Name {
+			case "Big grants":
+				out.BigTeam = t.ID
+			case "Readers":
+				out.ReaderTeam = t.ID
+			}
+		}
+		if page >= teams.Pagination.TotalPages {
+			break
 		}
 	}
 	if out.BigTeam == 0 || out.ReaderTeam == 0 {

@@ -20,22 +20,20 @@ const (
 // OFFSET, from overflowing into a negative number.
 const MaxPage = 1_000_000
 
-// MemberPaging clamps a requested page and page size: page starts at 1 and
-// is at most MaxPage, per_page defaults to 20 and is at most 100.
+// MemberPaging clamps a requested page and page size of the members list:
+// per_page defaults to 20 and is at most 100.
 func MemberPaging(page, perPage int) (int, int) {
-	if page < 1 {
-		page = 1
-	}
-	if page > MaxPage {
-		page = MaxPage
-	}
+	return Paging(page, perPage, MembersPerPage, MembersMaxPerPage)
+}
+
+// Paging clamps a requested page and page size: page starts at 1 and is at
+// most MaxPage; per_page defaults to def and is at most most.
+func Paging(page, perPage, def, most int) (int, int) {
+	page = max(min(page, MaxPage), 1)
 	if perPage <= 0 {
-		perPage = MembersPerPage
+		perPage = def
 	}
-	if perPage > MembersMaxPerPage {
-		perPage = MembersMaxPerPage
-	}
-	return page, perPage
+	return page, min(perPage, most)
 }
 
 // TotalPages is the number of pages total rows fill at perPage a page (at

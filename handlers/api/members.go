@@ -90,6 +90,21 @@ func invitationView(inv model.Invitation, now time.Time, withOrg bool) Invitatio
 	return v
 }
 
+// pageQuery reads the optional page and per_page query parameters (0 when
+// absent), reporting both when both are wrong.
+func pageQuery(c echo.Context) (page, perPage int, err error) {
+	f := model.Fields{}
+	page, err = intQuery(c, "page")
+	if err != nil {
+		f.Add("page", err.(*model.Error).Fields["page"])
+	}
+	perPage, err = intQuery(c, "per_page")
+	if err != nil {
+		f.Add("per_page", err.(*model.Error).Fields["per_page"])
+	}
+	return page, perPage, f.Err()
+}
+
 // intQuery reads an optional positive integer query parameter.
 func intQuery(c echo.Context, name string) (int, error) {
 	s := strings.TrimSpace(c.QueryParam(name))
@@ -109,16 +124,8 @@ func (h *Members) List(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	f := model.Fields{}
-	page, err := intQuery(c, "page")
+	page, perPage, err := pageQuery(c)
 	if err != nil {
-		f.Add("page", err.(*model.Error).Fields["page"])
-	}
-	perPage, err := intQuery(c, "per_page")
-	if err != nil {
-		f.Add("per_page", err.(*model.Error).Fields["per_page"])
-	}
-	if err := f.Err(); err != nil {
 		return err
 	}
 	page, perPage = model.MemberPaging(page, perPage)

@@ -105,17 +105,23 @@ func (h *Teams) Create(c echo.Context) error {
 	return OK(c, http.StatusCreated, teamView(t))
 }
 
-// List is GET /api/orgs/{org}/teams.
+// List is GET /api/orgs/{org}/teams?page=&per_page=: the org's teams by
+// name, a page at a time (per_page 1-100, default 100).
 func (h *Teams) List(c echo.Context) error {
 	ws, err := h.Org(c)
 	if err != nil {
 		return err
 	}
-	ts, err := h.Store.Teams(c.Request().Context(), Account(c).ID, ws.ID)
+	page, perPage, err := pageQuery(c)
 	if err != nil {
 		return err
 	}
-	p := NewPagePagination(1, len(ts), len(ts))
+	page, perPage = model.Paging(page, perPage, model.TeamsMaxPerPage, model.TeamsMaxPerPage)
+	ts, total, err := h.Store.Teams(c.Request().Context(), Account(c).ID, ws.ID, page, perPage)
+	if err != nil {
+		return err
+	}
+	p := NewPagePagination(page, perPage, total)
 	return teamJSON(c, http.StatusOK, 64+260*len(ts), func(b []byte) []byte { return appendTeamsList(b, ts, p) }, func() any {
 		out := make([]TeamView, 0, len(ts))
 		for _, t := range ts {
