@@ -214,6 +214,15 @@ func TestQueryBudgets(t *testing.T) {
 		if s[n].status != l[n].status {
 			t.Errorf("%s answers %d on small data, %d on larger", n, s[n].status, l[n].status)
 		}
+		// A call naming an org reads it in its token's statement
+		// (db.TokenAuthIn), not in a round trip of its own.
+		if strings.Contains(n, " /api/orgs/:org") {
+			for _, q := range lq {
+				if strings.Contains(q, "FROM orgs o JOIN memberships m ON m.org_id = o.id AND m.account_id = $1 WHERE") {
+					t.Errorf("%s reads its org in a statement of its own:\n  %s", n, q)
+				}
+			}
+		}
 	}
 }
 

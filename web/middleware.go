@@ -250,9 +250,19 @@ func (s *Server) bearerMiddleware(next echo.HandlerFunc) echo.HandlerFunc {
 		if !ok || strings.TrimSpace(secret) == "" {
 			return &model.Error{Code: model.CodeUnauthorized, Message: "Send a bearer token: Authorization: Bearer <token>."}
 		}
-		tok, acc, ssoAnywhere, err := s.store.TokenSession(c.Request().Context(), strings.TrimSpace(secret))
+		// The org the call names (its path, or ?org= on a read) is read with
+		// the token, in one statement; OrgRef takes it from there.
+		ref := c.Param("org")
+		if ref == "" && (c.Request().Method == http.MethodGet || c.Request().Method == http.MethodHead) {
+			ref = strings.TrimSpace(c.QueryParam("org"))
+		}
+		auth, err := s.store.TokenAuthIn(c.Request().Context(), strings.TrimSpace(secret), ref)
 		if err != nil {
 			return err
+		}
+		tok, acc, ssoAnywhere := auth.Token, auth.Account, auth.SSOAnywhere
+		if auth.OrgRef != "" {
+			request.SetTokenOrg(c, auth.OrgRef, auth.Org, auth.OrgFound)
 		}
 		if !ssoAnywhere {
 			request.SetSSOBlocked(c, map[int64]bool{}) // no org of the account enforces SSO

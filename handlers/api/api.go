@@ -124,9 +124,15 @@ func (b *Base) OrgAndID(c echo.Context, param, what string) (model.Workspace, in
 
 // OrgRef resolves an org reference as Org does.
 func (b *Base) OrgRef(c echo.Context, ref string) (model.Workspace, error) {
-	ws, err := b.Store.Workspace(c.Request().Context(), Account(c).ID, ref)
-	if err != nil {
-		return ws, err
+	ws, found, read := request.TokenOrg(c, ref)
+	if read && !found {
+		return model.Workspace{}, model.NotFound("organization")
+	}
+	if !read {
+		var err error
+		if ws, err = b.Store.Workspace(c.Request().Context(), Account(c).ID, ref); err != nil {
+			return ws, err
+		}
 	}
 	if t, ok := request.Token(c); ok && t.OrgID != nil && *t.OrgID != ws.ID {
 		return model.Workspace{}, model.NotFound("organization")

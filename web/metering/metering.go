@@ -342,9 +342,16 @@ func (m *Meter) orgContext(c echo.Context) (org, agent int64, err error) {
 		if len(ref) > 100 {
 			return 0, 0, nil // no org has such a slug; do not cache junk
 		}
-		org, err = m.resolve(ctx, resolveKey{acc.ID, 'o', ref}, func() (int64, error) { return m.store.MemberOrg(ctx, acc.ID, ref) })
-		if err != nil || org == 0 {
-			return 0, 0, err
+		if ws, found, read := request.TokenOrg(c, ref); read {
+			if !found {
+				return 0, 0, nil // read with the token: not the caller's org
+			}
+			org = ws.ID
+		} else {
+			org, err = m.resolve(ctx, resolveKey{acc.ID, 'o', ref}, func() (int64, error) { return m.store.MemberOrg(ctx, acc.ID, ref) })
+			if err != nil || org == 0 {
+				return 0, 0, err
+			}
 		}
 	}
 	if strings.HasPrefix(c.Path(), "/api/agents/:id") {

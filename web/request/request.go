@@ -13,6 +13,7 @@ import (
 const (
 	keyAccount    = "guildhall.account"
 	keyToken      = "guildhall.token"
+	keyTokenOrg   = "guildhall.token_org"
 	keySession    = "guildhall.session"
 	keyWorkspace  = "guildhall.workspace"
 	keyWorkspaces = "guildhall.workspaces"
@@ -48,6 +49,29 @@ func SessionID(c echo.Context) string {
 
 // SetToken records the API token of a bearer request.
 func SetToken(c echo.Context, t model.APIToken) { c.Set(keyToken, t) }
+
+// tokenOrg is the org an API call names, read with its token.
+type tokenOrg struct {
+	ref   string
+	ws    model.Workspace
+	found bool
+}
+
+// SetTokenOrg records the org named ref as read with the call's token
+// (found false: the caller is not a member, or there is no such org).
+func SetTokenOrg(c echo.Context, ref string, ws model.Workspace, found bool) {
+	c.Set(keyTokenOrg, tokenOrg{ref: ref, ws: ws, found: found})
+}
+
+// TokenOrg returns the org named ref if it was read with the token; ok is
+// false when it was not (another name, or none was read).
+func TokenOrg(c echo.Context, ref string) (ws model.Workspace, found, ok bool) {
+	t, ok := c.Get(keyTokenOrg).(tokenOrg)
+	if !ok || t.ref != ref {
+		return model.Workspace{}, false, false
+	}
+	return t.ws, t.found, true
+}
 
 // Token returns the API token, if the request carried one.
 func Token(c echo.Context) (model.APIToken, bool) {
