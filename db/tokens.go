@@ -181,7 +181,7 @@ const (
 	` + accountCols + `,
 	EXISTS (SELECT 1 FROM memberships m JOIN sso_connections c ON c.org_id = m.org_id AND c.enforced AND c.enabled
 		WHERE m.account_id = a.id) AS sso_enforced_somewhere`
-	tokenSessionFrom  = `
+	tokenSessionFrom = `
 FROM api_tokens t JOIN accounts a ON a.id = t.account_id`
 	tokenSessionWhere = ` WHERE t.token_hash = $1`
 )
@@ -199,7 +199,7 @@ func tokenOrgJoin(byID bool) string {
 }
 
 // tokenOrgCols are the columns of tokenOrgJoin, NULLs made zero values (a
-// role of '' is no org).
+// role of ” is no org).
 const tokenOrgCols = `, COALESCE(w.id, 0), COALESCE(w.kind, ''), COALESCE(w.slug, ''), COALESCE(w.display_name, ''),
 	COALESCE(w.description, ''), COALESCE(w.member_base_permission, ''), COALESCE(w.plan, ''),
 	COALESCE(w.limit_team_members, 0), COALESCE(w.limit_api_keys, 0), COALESCE(w.limit_agents, 0),
