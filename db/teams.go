@@ -299,6 +299,15 @@ const teamGrantsQuery = `SELECT g.id, g.org_id, g.team_id, $2::text AS team_name
 // (the same index range) is kept.
 func offsetParam(n int) string { return "(SELECT $" + strconv.Itoa(n) + "::int)" }
 
+// orgParam is an org id of parameter $n as a sub-select, for the newest
+// rows of an org (ORDER BY id DESC LIMIT k). A custom plan for an org that
+// holds most of a table's rows walks the primary key backwards, estimated
+// far cheaper than the generic plan's org index range (migration 00017's
+// estimate), so PostgreSQL kept planning per call. Hidden behind a
+// sub-select, the value is unknown to both and the generic plan is kept:
+// the org's index, which serves a big org and a small one alike.
+func orgParam(n int) string { return "(SELECT $" + strconv.Itoa(n) + "::bigint)" }
+
 // pageClause is the LIMIT (in the text, a handful of values) and OFFSET
 // (parameter $n) of one page of perPage rows; perPage 0 is every row, and
 // takes no parameter.
