@@ -1,13 +1,10 @@
 package handlers
 
 import (
-	"bytes"
 	"fmt"
 	"net/http"
 	"strconv"
-	"sync"
 
-	"github.com/a-h/templ"
 	"github.com/labstack/echo/v4"
 
 	"guildhall/db"
@@ -20,27 +17,6 @@ import (
 // Teams is /teams and /teams/{id}: teams, their members and their grants.
 type Teams struct {
 	*Base
-}
-
-// pageBufs keeps the team pages' render buffers: a team page is 75 KB, and
-// growing a fresh buffer to that size cleared and copied it several times
-// per request.
-var pageBufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
-
-// renderPage is Render through a pooled buffer (the response copies what it
-// is given before renderPage returns it to the pool).
-func renderPage(c echo.Context, status int, comp templ.Component) error {
-	buf := pageBufs.Get().(*bytes.Buffer)
-	buf.Reset()
-	defer func() {
-		if buf.Cap() <= 1<<20 { // an odd huge page is not kept
-			pageBufs.Put(buf)
-		}
-	}()
-	if err := comp.Render(c.Request().Context(), buf); err != nil {
-		return err
-	}
-	return c.HTMLBlob(status, buf.Bytes())
 }
 
 func (h *Teams) listView(c echo.Context) (views.TeamsView, error) {
@@ -71,7 +47,7 @@ func (h *Teams) Page(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return renderPage(c, http.StatusOK, views.TeamsPage(h.Shell(c, "Teams", "teams"), v))
+	return Render(c, http.StatusOK, views.TeamsPage(h.Shell(c, "Teams", "teams"), v))
 }
 
 // Create is POST /teams (owners and admins).
@@ -275,7 +251,7 @@ func (h *Teams) Detail(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return renderPage(c, http.StatusOK, views.TeamPage(h.Shell(c, v.Name, "teams"), v))
+	return Render(c, http.StatusOK, views.TeamPage(h.Shell(c, v.Name, "teams"), v))
 }
 
 // Update is POST /teams/{id}: rename and describe (maintainers, admins).
