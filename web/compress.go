@@ -89,14 +89,16 @@ func (w *gzipWriter) Write(b []byte) (int, error) {
 		w.status = http.StatusOK
 	}
 	if !w.decided {
-		w.buf = append(w.buf, b...)
-		if len(w.buf) < compressMin {
+		if len(w.buf)+len(b) < compressMin {
+			w.buf = append(w.buf, b...)
 			return len(b), nil
 		}
+		// Long enough: what was held goes out first, then b as it is (a
+		// page comes in one write, and copying it here was the largest
+		// allocation of a request).
 		if err := w.decide(true); err != nil {
 			return 0, err
 		}
-		return len(b), nil
 	}
 	if w.gz != nil {
 		return w.gz.Write(b)
