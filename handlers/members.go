@@ -111,6 +111,7 @@ func (h *Members) view(c echo.Context, q membersQuery) (views.MembersView, error
 		CanManage: model.CanIn(ws.Kind, ws.Role, model.ActManageMembers),
 		CanLeave:  model.CanLeave(ws.Kind, ws.Role, owners) == nil,
 	}
+	v.Rows = make([]views.MemberRowView, 0, len(l.Rows))
 	for _, m := range l.Rows {
 		v.Rows = append(v.Rows, h.rowView(ws, acc.ID, m, owners))
 	}
