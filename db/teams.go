@@ -308,6 +308,32 @@ func offsetParam(n int) string { return "(SELECT $" + strconv.Itoa(n) + "::int)"
 // the org's index, which serves a big org and a small one alike.
 func orgParam(n int) string { return "(SELECT $" + strconv.Itoa(n) + "::bigint)" }
 
+// scanHeadRows scans rows whose columns are head's then item's, where every
+// row repeats the head (a team, say, beside each of its members): the head
+// is parsed from the first row only, later rows skip it as raw bytes. each
+// runs after every row (first on the first). found says whether a row came.
+func scanHeadRows(rows *sql.Rows, head, item []any, each func(first bool)) (found bool, err error) {
+	firstDest := append(append(make([]any, 0, len(head)+len(item)), head...), item...)
+	skip := make([]sql.RawBytes, len(head))
+	dest := make([]any, 0, len(firstDest))
+	for i := range skip {
+		dest = append(dest, &skip[i])
+	}
+	dest = append(dest, item...)
+	for rows.Next() {
+		d := dest
+		if !found {
+			d = firstDest
+		}
+		if err := rows.Scan(d...); err != nil {
+			return found, err
+		}
+		each(!found)
+		found = true
+	}
+	return found, rows.Err()
+}
+
 // pageClause is the LIMIT (in the text, a handful of values) and OFFSET
 // (parameter $n) of one page of perPage rows; perPage 0 is every row, and
 // takes no parameter.
@@ -387,33 +413,16 @@ func (s *Store) TeamScreen(ctx context.Context, accountID, orgID, teamID int64, 
 	}
 	defer rows.Close()
 	var (
-		skip       [8]sql.RawBytes
 		kind       sql.NullInt64
 		id, n      sql.NullInt64
 		s1, s2, s3 sql.NullString
 		s4         sql.NullString
-		first      = true
 	)
-	item := []any{&kind, &id, &s1, &n, &s2, &s3, &s4}
-	head := append([]any{&d.ViewerOrgRole, &d.ID, &d.OrgID, &d.Name, &d.Description, &d.MemberCount, &d.GrantCount,
-		&d.ViewerRole}, item...)
-	repeated := make([]any, 0, len(head))
-	for i := range skip {
-		repeated = append(repeated, &skip[i])
-	}
-	repeated = append(repeated, item...)
-	for rows.Next() {
-		dest := repeated
-		if first {
-			dest = head
-		}
-		if err := rows.Scan(dest...); err != nil {
-			return d, fmt.Errorf("load team: %w", err)
-		}
+	head := []any{&d.ViewerOrgRole, &d.ID, &d.OrgID, &d.Name, &d.Description, &d.MemberCount, &d.GrantCount, &d.ViewerRole}
+	found, err := scanHeadRows(rows, head, []any{&kind, &id, &s1, &n, &s2, &s3, &s4}, func(first bool) {
 		if first {
 			d.Members = make([]model.TeamMembership, 0, d.MemberCount)
 			d.Grants = make([]model.Grant, 0, perPage)
-			first = false
 		}
 		switch {
 		case !kind.Valid:
@@ -424,12 +433,12 @@ func (s *Store) TeamScreen(ctx context.Context, accountID, orgID, teamID int64, 
 			d.Grants = append(d.Grants, model.Grant{ID: id.Int64, OrgID: d.OrgID, TeamID: d.ID, TeamName: d.Name,
 				ResourceKind: model.ResourceKind(s1.String), ResourceID: n.Int64, ResourceName: s2.String, Permission: model.Permission(s3.String)})
 		}
-	}
-	if err := rows.Err(); err != nil {
+	})
+	if err != nil {
 		return d, fmt.Errorf("load team: %w", err)
 	}
 	switch {
-	case first:
+	case !found:
 		return d, model.NotFound("organization")
 	case d.ID == 0:
 		return model.TeamDetail{}, model.NotFound("team")
@@ -488,43 +497,27 @@ func (s *Store) TeamAPIHead(ctx context.Context, accountID, orgID, teamID int64)
 	}
 	defer rows.Close()
 	var (
-		skip              [11]sql.RawBytes
 		account           sql.NullInt64
 		email, name, role sql.NullString
 		orgRole           sql.NullString
 		joined            sql.NullTime
-		first             = true
 	)
-	member := []any{&account, &email, &name, &role, &orgRole, &joined}
-	head := append([]any{&d.ViewerOrgRole, &d.ID, &d.OrgID, &d.Name, &d.Description, &d.CreatedAt, &d.UpdatedAt,
-		&d.MemberCount, &d.GrantCount, &d.ViewerRole, &d.GrantsVersion}, member...)
-	repeated := make([]any, 0, len(head))
-	for i := range skip {
-		repeated = append(repeated, &skip[i])
-	}
-	repeated = append(repeated, member...)
-	for rows.Next() {
-		dest := repeated
-		if first {
-			dest = head
-		}
-		if err := rows.Scan(dest...); err != nil {
-			return d, fmt.Errorf("load team: %w", err)
-		}
+	head := []any{&d.ViewerOrgRole, &d.ID, &d.OrgID, &d.Name, &d.Description, &d.CreatedAt, &d.UpdatedAt,
+		&d.MemberCount, &d.GrantCount, &d.ViewerRole, &d.GrantsVersion}
+	found, err := scanHeadRows(rows, head, []any{&account, &email, &name, &role, &orgRole, &joined}, func(first bool) {
 		if first {
 			d.Members = make([]model.TeamMembership, 0, d.MemberCount)
-			first = false
 		}
 		if account.Valid {
 			d.Members = append(d.Members, model.TeamMembership{TeamID: d.ID, AccountID: account.Int64, Email: email.String,
 				Name: name.String, Role: model.TeamRole(role.String), OrgRole: model.Role(orgRole.String), CreatedAt: joined.Time})
 		}
-	}
-	if err := rows.Err(); err != nil {
+	})
+	if err != nil {
 		return d, fmt.Errorf("load team: %w", err)
 	}
 	switch {
-	case first:
+	case !found:
 		return d, model.NotFound("organization")
 	case d.ID == 0:
 		return model.TeamDetail{}, model.NotFound("team")
