@@ -308,6 +308,21 @@ func offsetParam(n int) string { return "(SELECT $" + strconv.Itoa(n) + "::int)"
 // the org's index, which serves a big org and a small one alike.
 func orgParam(n int) string { return "(SELECT $" + strconv.Itoa(n) + "::bigint)" }
 
+// teamRead ends a team read by scanHeadRows of teamHeadQuery's shape: no row
+// is not a member of the org, a head without a team (id 0) a team the org
+// does not have.
+func teamRead(d model.TeamDetail, found bool, err error) (model.TeamDetail, error) {
+	switch {
+	case err != nil:
+		return d, fmt.Errorf("load team: %w", err)
+	case !found:
+		return d, model.NotFound("organization")
+	case d.ID == 0:
+		return model.TeamDetail{}, model.NotFound("team")
+	}
+	return d, nil
+}
+
 // scanHeadRows scans rows whose columns are head's then item's, where every
 // row repeats the head (a team, say, beside each of its members): the head
 // is parsed from the first row only, later rows skip it as raw bytes. each
@@ -434,16 +449,7 @@ func (s *Store) TeamScreen(ctx context.Context, accountID, orgID, teamID int64, 
 				ResourceKind: model.ResourceKind(s1.String), ResourceID: n.Int64, ResourceName: s2.String, Permission: model.Permission(s3.String)})
 		}
 	})
-	if err != nil {
-		return d, fmt.Errorf("load team: %w", err)
-	}
-	switch {
-	case !found:
-		return d, model.NotFound("organization")
-	case d.ID == 0:
-		return model.TeamDetail{}, model.NotFound("team")
-	}
-	return d, nil
+	return teamRead(d, found, err)
 }
 
 // teamGrantsAPIQuery is teamGrantsQuery for the JSON API, read without
@@ -513,16 +519,7 @@ func (s *Store) TeamAPIHead(ctx context.Context, accountID, orgID, teamID int64)
 				Name: name.String, Role: model.TeamRole(role.String), OrgRole: model.Role(orgRole.String), CreatedAt: joined.Time})
 		}
 	})
-	if err != nil {
-		return d, fmt.Errorf("load team: %w", err)
-	}
-	switch {
-	case !found:
-		return d, model.NotFound("organization")
-	case d.ID == 0:
-		return model.TeamDetail{}, model.NotFound("team")
-	}
-	return d, nil
+	return teamRead(d, found, err)
 }
 
 // EachTeamAPIGrant calls fn for each of one page of team's grants (page
