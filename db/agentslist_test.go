@@ -1,0 +1,104 @@
+package db_test
+
+import (
+	"slices"
+	"strings"
+	"testing"
+
+	"guildhall/db"
+	"guildhall/db/model"
+)
+
+// TestListAgentsAcrossOrgs: the agents list of every org an account is in
+// (the API's GET /api/agents without ?org) holds exactly the agents it can
+// read, in name order across its orgs, with their total, page after page at
+// any page size: whole orgs it owns, administers or reads by the base
+// permission, its own agents and its teams' grants where it is a plain
+// member, and nothing of an org it is not in.
+func TestListAgentsAcrossOrgs(t *testing.T) {
+	e := newTG(t)
+	viewer, _ := e.user("Viewer Person")
+	boss, _ := e.user("Boss Person")
+	outsider, _ := e.user("Outsider Person")
+
+	var all []model.Agent // every agent of every org involved
+	add := func(who model.Actor, org int64, names ...string) {
+		e.exec(`UPDATE orgs SET limit_agents = 100 WHERE id = $1`, org)
+		for _, n := range names {
+			all = append(all, e.agent(who, org, n))
+		}
+	}
+	owned := e.org(viewer, "Owned")
+	add(viewer, owned, "zeta", "Alpha", "alpha", "Mango", "beta", "Émile", "omega", "Kilo", "kilo", "delta", "Echo", "golf", "hotel")
+	administered := e.org(boss, "Administered")
+	e.join(administered, viewer, model.RoleAdmin)
+	add(boss, administered, "alpha", "Bravo", "charlie", "Zulu", "yankee", "x-ray", "whiskey")
+	granted := e.org(boss, "Granted") // base none: own agents and grants only
+	e.join(granted, viewer, model.RoleMember)
+	add(boss, granted, "apple", "banana", "cherry", "date", "elder", "fig", "grape", "honeydew", "kiwi", "lemon")
+	add(viewer, granted, "mine one", "Mine two")
+	team := e.team(boss, granted, "Readers")
+	if _, err := e.s.SetTeamMember(e.ctx, boss, granted, team.ID, viewer.AccountID, "member"); err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range all {
+		if a.OrgID == granted && (a.Name == "banana" || a.Name == "fig" || a.Name == "Mine two") {
+			if _, err := e.s.SetGrant(e.ctx, boss, granted, team.ID, db.SetGrantInput{ResourceKind: "agent", ResourceID: a.ID, Permission: "write"}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	based := e.org(boss, "Based")
+	e.exec(`UPDATE orgs SET member_base_permission = 'read' WHERE id = $1`, based)
+	e.join(based, viewer, model.RoleMember)
+	add(boss, based, "Based one", "based two", "alpha")
+	add(viewer, e.personalOrg(viewer), "personal bot")
+	add(outsider, e.org(outsider, "Elsewhere"), "aardvark", "secret")
+
+	// What the viewer reads, by the single read, in the list's order.
+	var want []int64
+	for _, a := range all {
+		if _, err := e.s.GetAgent(e.ctx, viewer.AccountID, a.ID); err == nil {
+			want = append(want, a.ID)
+		}
+	}
+	name := map[int64]string{}
+	for _, a := range all {
+		name[a.ID] = strings.ToLower(a.Name)
+	}
+	slices.SortFunc(want, func(a, b int64) int {
+		if c := strings.Compare(name[a], name[b]); c != 0 {
+			return c
+		}
+		return int(a - b)
+	})
+	// 13 + 7 + (2 own + 2 granted) + 3 + 1: not the 8 other agents of
+	// Granted, nor the outsider's.
+	if len(want) != 28 {
+		t.Fatalf("the single read gives %d agents, want 28", len(want))
+	}
+	for _, per := range []int{1, 2, 3, 5, 7, 25, 26, 50, 200} {
+		var got []int64
+		for page := 1; ; page++ {
+			p, err := e.s.ListAgents(e.ctx, viewer.AccountID, db.AgentFilter{Page: page, PerPage: per})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(p.Agents) == 0 {
+				break
+			}
+			if p.Total != len(want) {
+				t.Errorf("per page %d, page %d: total %d, want %d", per, page, p.Total, len(want))
+			}
+			for _, a := range p.Agents {
+				got = append(got, a.ID)
+			}
+			if page > len(want)+1 {
+				t.Fatalf("per page %d: no end", per)
+			}
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("per page %d: listed\n%v\nwant\n%v", per, got, want)
+		}
+	}
+}
