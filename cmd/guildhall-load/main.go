@@ -511,6 +511,7 @@ func routesFor(org string, id ids, owner, reader session) []route {
 	api("GET /api/orgs/:org/teams/:id", fmt.Sprintf("/api/orgs/%s/teams/%d", org, id.BigTeam))
 	api("GET /api/orgs/:org/teams/:id?per_page=100", fmt.Sprintf("/api/orgs/%s/teams/%d?per_page=100", org, id.BigTeam))
 	api("GET /api/agents", "/api/agents?org="+org)
+	api("GET /api/agents (all orgs)", "/api/agents")
 	api("GET /api/agents/:id", fmt.Sprintf("/api/agents/%d", id.Agent))
 	api("GET /api/orgs/:org/audit", "/api/orgs/"+org+"/audit")
 	api("GET /api/orgs/:org/wallet", "/api/orgs/"+org+"/wallet")
