@@ -223,6 +223,15 @@ func TestQueryBudgets(t *testing.T) {
 				}
 			}
 		}
+		// No org here enforces SSO, which the token's statement already
+		// tells (db.TokenAuthIn): no API call asks again.
+		if strings.Contains(n, " /api/") {
+			for _, q := range lq {
+				if strings.Contains(q, "AS at_domain") {
+					t.Errorf("%s reads the SSO gate's facts though no org of the caller enforces SSO:\n  %s", n, q)
+				}
+			}
+		}
 	}
 }
 

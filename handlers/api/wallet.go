@@ -399,7 +399,7 @@ func (h *Wallet) viewer(c echo.Context) (int64, error) {
 	if !ok || strings.TrimSpace(secret) == "" {
 		return 0, &model.Error{Code: model.CodeUnauthorized, Message: "Send a bearer token: Authorization: Bearer <token>."}
 	}
-	tok, acc, err := h.Store.TokenAccount(c.Request().Context(), strings.TrimSpace(secret))
+	tok, acc, ssoAnywhere, err := h.Store.TokenSession(c.Request().Context(), strings.TrimSpace(secret))
 	if err != nil {
 		return 0, err
 	}
@@ -407,9 +407,14 @@ func (h *Wallet) viewer(c echo.Context) (int64, error) {
 		return 0, model.Forbidden("This token lacks the read scope.")
 	}
 	// This route takes no bearer middleware (it answers signed out too), so
-	// it records the caller itself for the rules that read it (SSO).
+	// it records the caller itself for the rules that read it (SSO), as the
+	// middleware does: when no org of the account enforces SSO (the token's
+	// read says so), nothing is blocked and SSOBlocked needs no query.
 	request.SetAccount(c, acc, "")
 	request.SetToken(c, tok)
+	if !ssoAnywhere {
+		request.SetSSOBlocked(c, map[int64]bool{})
+	}
 	return acc.ID, nil
 }
 
