@@ -67,7 +67,10 @@ func (tx *Tx) requireSSOOwner(orgID int64, action string) (model.Org, error) {
 	return org, nil
 }
 
-// SSOSettings loads an org's SSO status for owners and admins.
+// SSOSettings loads an org's SSO status for owners and admins, checking the
+// role itself (five reads). The page (SSOPage) and the API (SSOStatus) read
+// from a workspace that already holds the role; their tests compare them
+// with this.
 func (s *Store) SSOSettings(ctx context.Context, actor model.Actor, orgID int64) (SSOSettings, error) {
 	org, role, err := s.ssoRole(ctx, actor, orgID)
 	if err != nil {
@@ -93,6 +96,24 @@ func (s *Store) SSOSettings(ctx context.Context, actor model.Actor, orgID int64)
 		return out, fmt.Errorf("list bypasses: %w", err)
 	}
 	return out, nil
+}
+
+// SSOStatus is the connection of ws's org (nil without one) for a viewer
+// whose workspace already holds its role, with SSOSettings' rule: a
+// personal org or a role that may not see SSO is not found. The API's status
+// read needs the connection alone: one statement, not SSOSettings' five.
+func (s *Store) SSOStatus(ctx context.Context, ws model.Workspace) (*model.SSOConnection, error) {
+	if ws.Personal() || !model.CanIn(ws.Kind, ws.Role, model.ActViewSSO) {
+		return nil, model.NotFound("SSO settings")
+	}
+	c, err := s.SSOConnection(ctx, ws.ID)
+	if errors.Is(err, model.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &c, nil
 }
 
 // SSOConnection loads an org's connection without a role check, for the

@@ -62,8 +62,17 @@ func TestSSOPageMatchesSSOSettings(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		// The API's status read answers the same connection.
+		status, err := s.SSOStatus(ctx, ws)
+		if err != nil {
+			t.Fatal(err)
+		}
 		norm(&got)
 		norm(&want)
+		norm(&db.SSOSettings{Connection: status})
+		if !reflect.DeepEqual(status, want.Connection) {
+			t.Errorf("%s: SSOStatus\n%+v\nwant\n%+v", name, status, want.Connection)
+		}
 		if got.Role != want.Role || got.Org.ID != want.Org.ID || got.Org.Kind != want.Org.Kind {
 			t.Errorf("%s: org/role %+v %s, want %+v %s", name, got.Org, got.Role, want.Org, want.Role)
 		}
@@ -99,9 +108,22 @@ func TestSSOPageMatchesSSOSettings(t *testing.T) {
 	if _, err := s.SSOPage(ctx, personal); !errors.Is(err, model.ErrNotFound) {
 		t.Errorf("personal workspace: %v, want not found", err)
 	}
-	member := ws
-	member.Role = model.RoleMember
-	if _, err := s.SSOPage(ctx, member); !errors.Is(err, model.ErrNotFound) {
-		t.Errorf("member: %v, want not found", err)
+	if _, err := s.SSOStatus(ctx, personal); !errors.Is(err, model.ErrNotFound) {
+		t.Errorf("SSOStatus, personal workspace: %v, want not found", err)
+	}
+	for _, role := range []model.Role{model.RoleMember, model.RoleBilling} {
+		other := ws
+		other.Role = role
+		if _, err := s.SSOPage(ctx, other); !errors.Is(err, model.ErrNotFound) {
+			t.Errorf("%s: %v, want not found", role, err)
+		}
+		if _, err := s.SSOStatus(ctx, other); !errors.Is(err, model.ErrNotFound) {
+			t.Errorf("SSOStatus, %s: %v, want not found", role, err)
+		}
+	}
+	admin := ws
+	admin.Role = model.RoleAdmin
+	if c, err := s.SSOStatus(ctx, admin); err != nil || c == nil {
+		t.Errorf("SSOStatus, admin: %+v %v, want the connection", c, err)
 	}
 }

@@ -411,7 +411,7 @@ func (h *SSO) oidcConfig(conn model.SSOConnection) (sso.OIDCConfig, error) {
 // StartTest is POST /sso/test: the owner's test sign-in.
 func (h *SSO) StartTest(c echo.Context) error {
 	ws := request.Workspace(c)
-	if _, err := h.Store.SSOSettings(c.Request().Context(), request.Actor(c), ws.ID); err != nil {
+	if _, err := h.Store.SSOStatus(c.Request().Context(), ws); err != nil {
 		return err
 	}
 	if !model.CanIn(ws.Kind, ws.Role, model.ActManageSSO) {

@@ -58,11 +58,11 @@ func (h *SSO) Get(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	st, err := h.Store.SSOSettings(c.Request().Context(), request.Actor(c), ws.ID)
+	conn, err := h.Store.SSOStatus(c.Request().Context(), ws)
 	if err != nil {
 		return err
 	}
-	return OK(c, http.StatusOK, h.status(ws.ID, st.Connection))
+	return OK(c, http.StatusOK, h.status(ws.ID, conn))
 }
 
 type putSSOBody struct {
@@ -113,7 +113,7 @@ func (h *SSO) Enforce(c echo.Context) error {
 	}
 	if b.Enforced == nil {
 		// Roles that may not see SSO learn nothing, not even the body rules.
-		if _, err := h.Store.SSOSettings(c.Request().Context(), request.Actor(c), ws.ID); err != nil {
+		if _, err := h.Store.SSOStatus(c.Request().Context(), ws); err != nil {
 			return err
 		}
 		return model.InvalidField("enforced", "enforced is required: true or false.")
