@@ -404,7 +404,7 @@ func MembersList(s Shell, v MembersView) templ.Component {
 // memberQuestions, worded from the row's data-name and data-email by
 // static/js/app.js. Without script each link opens its page: the role
 // form, or the removal's or the transfer's confirmation.
-func MemberRow(r MemberRowView) templ.Component {
+func memberRowTempl(r MemberRowView) templ.Component {
 	return templruntime.GeneratedTemplate(func(templ_7745c5c3_Input templruntime.GeneratedComponentInput) (templ_7745c5c3_Err error) {
 		templ_7745c5c3_W, ctx := templ_7745c5c3_Input.Writer, templ_7745c5c3_Input.Context
 		if templ_7745c5c3_CtxErr := ctx.Err(); templ_7745c5c3_CtxErr != nil {
