@@ -170,11 +170,9 @@ func (h *Agents) List(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	out := make([]AgentView, 0, len(page.Agents))
-	for _, a := range page.Agents {
-		out = append(out, agentView(a))
-	}
-	return List(c, out, NewPagePagination(page.Page, page.PerPage, page.Total))
+	as, p := page.Agents, NewPagePagination(page.Page, page.PerPage, page.Total)
+	return teamJSON(c, http.StatusOK, agentsListSize(as), func(b []byte) []byte { return appendAgentsList(b, as, p) },
+		func() any { return Envelope{Success: true, Data: agentViews(as), Pagination: p} })
 }
 
 // Get is GET /api/agents/{id}: the agent with the caller's permission; an

@@ -146,7 +146,9 @@ func (h *Wallet) Transactions(c echo.Context) error {
 	if es == nil {
 		es = []model.LedgerEntry{}
 	}
-	return List(c, es, NewCursor(page.Next))
+	p := NewCursor(page.Next)
+	return teamJSON(c, http.StatusOK, ledgerListSize(es), func(b []byte) []byte { return appendLedgerList(b, es, p) },
+		func() any { return Envelope{Success: true, Data: es, Pagination: p} })
 }
 
 // ParseEntryFilter reads kind, user_id, cursor and limit.
