@@ -171,7 +171,7 @@ func (h *Agents) List(c echo.Context) error {
 		return err
 	}
 	as, p := page.Agents, NewPagePagination(page.Page, page.PerPage, page.Total)
-	return teamJSON(c, http.StatusOK, agentsListSize(as), func(b []byte) []byte { return appendAgentsList(b, as, p) },
+	return handJSON(c, http.StatusOK, agentsListSize(as), func(b []byte) []byte { return appendAgentsList(b, as, p) },
 		func() any { return Envelope{Success: true, Data: agentViews(as), Pagination: p} })
 }
 

@@ -36,12 +36,12 @@ func echoAnswer(query string, answer func(echo.Context) error) (*httptest.Respon
 	return rec, err
 }
 
-// sameAnswers checks that teamJSON with enc answers as c.JSON of data()
+// sameAnswers checks that handJSON with enc answers as c.JSON of data()
 // does (status, type, body, error), and that ?pretty is c.JSON's own.
 func sameAnswers(t *testing.T, name string, enc func([]byte) []byte, data func() any) {
 	t.Helper()
 	for _, q := range []string{"", "pretty"} {
-		got, gerr := echoAnswer(q, func(c echo.Context) error { return teamJSON(c, http.StatusOK, 16, enc, data) })
+		got, gerr := echoAnswer(q, func(c echo.Context) error { return handJSON(c, http.StatusOK, 16, enc, data) })
 		want, werr := echoAnswer(q, func(c echo.Context) error { return c.JSON(http.StatusOK, data()) })
 		if (gerr == nil) != (werr == nil) || got.Code != want.Code || got.Body.String() != want.Body.String() ||
 			got.Header().Get(echo.HeaderContentType) != want.Header().Get(echo.HeaderContentType) {

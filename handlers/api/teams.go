@@ -122,7 +122,7 @@ func (h *Teams) List(c echo.Context) error {
 		return err
 	}
 	p := NewPagePagination(page, perPage, total)
-	return teamJSON(c, http.StatusOK, 64+260*len(ts), func(b []byte) []byte { return appendTeamsList(b, ts, p) }, func() any {
+	return handJSON(c, http.StatusOK, 64+260*len(ts), func(b []byte) []byte { return appendTeamsList(b, ts, p) }, func() any {
 		out := make([]TeamView, 0, len(ts))
 		for _, t := range ts {
 			out = append(out, teamView(t))

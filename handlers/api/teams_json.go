@@ -19,12 +19,13 @@ import (
 // times, the trailing newline) straight into one buffer sized up front;
 // teams_json_test.go compares the two byte for byte.
 
-// teamJSON answers status with data encoded by enc into a buffer of about
-// size bytes, or through c.JSON when the caller asked for indented output
-// (?pretty, or echo's debug mode), which these encoders do not write. enc
-// returns nil for a value encoding/json refuses (a time outside RFC 3339):
-// c.JSON then fails as it always did. The agents and wallet lists use it too.
-func teamJSON(c echo.Context, status, size int, enc func([]byte) []byte, data func() any) error {
+// handJSON answers status with data encoded by a hand-written enc into a
+// buffer of about size bytes, or through c.JSON when the caller asked for
+// indented output (?pretty, or echo's debug mode), which these encoders do
+// not write. enc returns nil for a value encoding/json refuses (a time
+// outside RFC 3339): c.JSON then fails as it always did. The team, agents
+// and wallet history lists answer through it.
+func handJSON(c echo.Context, status, size int, enc func([]byte) []byte, data func() any) error {
 	if _, pretty := c.QueryParams()["pretty"]; !pretty && !c.Echo().Debug {
 		if b := enc(make([]byte, 0, size)); b != nil {
 			return c.Blob(status, echo.MIMEApplicationJSON, b)

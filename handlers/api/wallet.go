@@ -147,7 +147,7 @@ func (h *Wallet) Transactions(c echo.Context) error {
 		es = []model.LedgerEntry{}
 	}
 	p := NewCursor(page.Next)
-	return teamJSON(c, http.StatusOK, ledgerListSize(es), func(b []byte) []byte { return appendLedgerList(b, es, p) },
+	return handJSON(c, http.StatusOK, ledgerListSize(es), func(b []byte) []byte { return appendLedgerList(b, es, p) },
 		func() any { return Envelope{Success: true, Data: es, Pagination: p} })
 }
 
