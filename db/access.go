@@ -295,7 +295,36 @@ ORDER BY page.sort_name, a.id`
 // index probe per row. The generic plan of listOrgAgentsQuery read every
 // grant of the viewer's teams (2,000 for a member of the big team) for a
 // page of 50.
-const orgAgentsQuery = `WITH me AS (
+const orgAgentsQuery = orgAgentsSelect + `CROSS JOIN LATERAL (SELECT * FROM agents a WHERE a.org_id = me.org_id ORDER BY lower(a.name), a.id LIMIT :limit) a
+JOIN orgs o ON o.id = a.org_id
+LEFT JOIN accounts c ON c.id = a.created_by
+ORDER BY lower(a.name), a.id`
+
+// orgAgentsDeepQuery is orgAgentsQuery for the pages after the first. A page
+// past the middle is counted from the end (agents_org_name_idx read
+// backwards), so no page walks more than half the org (the last page of
+// 100,000 agents: 19 ms before); the org's counter decides at run time which
+// branch runs, as in the members list. Both limits are the page size (a
+// constant, so the generic plan expects a page of rows): a partial last page
+// read from the end brings rows of the page before it, which ListAgents
+// drops. The first page keeps the simpler text: the two branches cost it a
+// tenth more.
+const orgAgentsDeepQuery = orgAgentsSelect + `CROSS JOIN LATERAL (
+	(SELECT * FROM agents a WHERE a.org_id = me.org_id AND me.total - :offset >= :offset
+	  ORDER BY lower(a.name), a.id LIMIT :limit OFFSET :offset)
+	UNION ALL
+	(SELECT * FROM agents a WHERE a.org_id = me.org_id AND me.total - :offset < :offset AND :offset < me.total
+	  ORDER BY lower(a.name) DESC, a.id DESC LIMIT :limit OFFSET greatest(0, me.total - :offset - :limit))
+) a
+-- One lookup a row (OFFSET 0 keeps them so): with two branches the generic
+-- plan guesses more rows than a page and would hash every org and account.
+CROSS JOIN LATERAL (SELECT * FROM orgs o WHERE o.id = a.org_id OFFSET 0) o
+LEFT JOIN LATERAL (SELECT * FROM accounts c WHERE c.id = a.created_by OFFSET 0) c ON true
+ORDER BY lower(a.name), a.id`
+
+// orgAgentsSelect is the viewer, the org's counter and the columns of
+// orgAgentsQuery and orgAgentsDeepQuery, up to their page of agents a.
+const orgAgentsSelect = `WITH me AS (
 	SELECT m.org_id, m.role, o.member_base_permission AS base, o.agent_count AS total
 	  FROM memberships m JOIN orgs o ON o.id = m.org_id
 	 WHERE m.account_id = $1 AND m.org_id = $2 AND ` + twoFactorAllows1 + `
@@ -314,10 +343,7 @@ SELECT ` + agentCols + `,
 	  LIMIT 1), '[]'::json) AS grants,
 	me.total
 FROM me
-CROSS JOIN LATERAL (SELECT * FROM agents a WHERE a.org_id = me.org_id ORDER BY lower(a.name), a.id LIMIT :limit OFFSET :offset) a
-JOIN orgs o ON o.id = a.org_id
-LEFT JOIN accounts c ON c.id = a.created_by
-ORDER BY lower(a.name), a.id`
+`
 
 // grantedAgentsQuery is listAgentsQuery for a member of org $2 who reads
 // only what its teams were granted (role member, base permission none) and
@@ -436,6 +462,8 @@ func (s *Store) ListAgents(ctx context.Context, accountID int64, f AgentFilter) 
 		switch {
 		case !member:
 			return AgentPage{Agents: []model.Agent{}, Page: f.Page, PerPage: f.PerPage}, nil
+		case all && f.Page > 1:
+			q, query = s.db, orgAgentsDeepQuery
 		case all:
 			q, query = s.db, orgAgentsQuery
 		case !own:
@@ -445,11 +473,17 @@ func (s *Store) ListAgents(ctx context.Context, accountID int64, f AgentFilter) 
 	if query == listAgentsQuery {
 		query = strings.Replace(query, ":reach", strconv.Itoa(agentsReachBucket(f.Page*f.PerPage)), 1)
 	}
+	fromEnd := query == orgAgentsDeepQuery // may read the last page from the end
 	query, args = limitArgs(query, f.PerPage, args, DefaultAgentsPerPage, AgentsPageSize)
 	query, args = offsetArgs(query, (f.Page-1)*f.PerPage, args)
 	rows, err := scanAgentPage(ctx, q, query, args)
 	if err != nil {
 		return AgentPage{}, fmt.Errorf("list agents: %w", err)
+	}
+	if offset := (f.Page - 1) * f.PerPage; fromEnd && len(rows) > 0 && offset+len(rows) > rows[0].Total {
+		// The last page, read from the end (orgAgentsQuery), came with
+		// rows of the page before it: they sort first.
+		rows = rows[min(offset+len(rows)-rows[0].Total, len(rows)):]
 	}
 	page := AgentPage{Agents: make([]model.Agent, 0, len(rows)), Page: f.Page, PerPage: f.PerPage}
 	for _, r := range rows {

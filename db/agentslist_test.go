@@ -101,4 +101,37 @@ func TestListAgentsAcrossOrgs(t *testing.T) {
 			t.Errorf("per page %d: listed\n%v\nwant\n%v", per, got, want)
 		}
 	}
+
+	// One whole org, owned (the fixed query for a viewer who reads all of
+	// it): pages past the middle are counted from the end, the last one
+	// partial, and a page past the end is empty (its total is not read).
+	var ownedWant []int64
+	for _, id := range want {
+		for _, a := range all {
+			if a.ID == id && a.OrgID == owned {
+				ownedWant = append(ownedWant, id)
+			}
+		}
+	}
+	for _, per := range []int{1, 2, 3, 4, 5, 6, 7, 12, 13, 25} {
+		var got []int64
+		for page := 1; page <= len(ownedWant)+2; page++ {
+			p, err := e.s.ListAgents(e.ctx, viewer.AccountID, db.AgentFilter{OrgID: owned, Page: page, PerPage: per})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(p.Agents) > 0 && p.Total != len(ownedWant) {
+				t.Errorf("owned org, per page %d, page %d: total %d, want %d", per, page, p.Total, len(ownedWant))
+			}
+			if len(p.Agents) > per {
+				t.Errorf("owned org, per page %d, page %d: %d agents", per, page, len(p.Agents))
+			}
+			for _, a := range p.Agents {
+				got = append(got, a.ID)
+			}
+		}
+		if !slices.Equal(got, ownedWant) {
+			t.Errorf("owned org, per page %d: listed\n%v\nwant\n%v", per, got, ownedWant)
+		}
+	}
 }

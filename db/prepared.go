@@ -143,10 +143,12 @@ func offsetArgs(query string, offset int, args []any) (string, []any) {
 	return inlineArg(query, ":offset", offset, args, 0)
 }
 
+// inlineArg writes v for every name in query (a query may use its offset
+// more than once): a constant when v is usual, else one more parameter.
 func inlineArg(query, name string, v int, args []any, usual ...int) (string, []any) {
 	if slices.Contains(usual, v) {
-		return strings.Replace(query, name, strconv.Itoa(v), 1), args
+		return strings.ReplaceAll(query, name, strconv.Itoa(v)), args
 	}
 	args = append(args, v)
-	return strings.Replace(query, name, "$"+strconv.Itoa(len(args)), 1), args
+	return strings.ReplaceAll(query, name, "$"+strconv.Itoa(len(args))), args
 }
