@@ -2,7 +2,7 @@
 // fixed rate (vegeta as a library, so coordinated omission does not hide the
 // tail) and reports per route p50, p99, max and errors; then a closed-loop
 // run per route gives its throughput as a ratio to /healthz measured in the
-// same run. It signs in as the large data set's owner and reader
+// same run, just before and just after the route's own run. It signs in as the large data set's owner and reader
 // (guildhall demo --size large), prints a Markdown table and writes a JSON
 // report.
 //
@@ -113,6 +113,12 @@ func run(ctx context.Context, o options) error {
 		}
 	}
 	var healthRPS float64
+	var health route // /healthz, for the closed-loop runs around each route's
+	for _, r := range routes {
+		if r.Name == "GET /healthz" {
+			health = r
+		}
+	}
 	for _, r := range routes {
 		if ctx.Err() != nil {
 			return ctx.Err()
@@ -130,6 +136,20 @@ func run(ctx context.Context, o options) error {
 			res.ClosedRPS = cm.Throughput
 			if r.Name == "GET /healthz" {
 				healthRPS = cm.Throughput
+				res.HealthRPS = cm.Throughput
+			} else if health.Path != "" {
+				// The yardstick is /healthz measured just before and just
+				// after this route, the higher of the two: a shared
+				// machine's load drifts over a run (one run's /healthz went
+				// from 13,388/s to 16,165/s as another tenant stopped), and
+				// a single figure for the run would judge each route by
+				// another moment's machine.
+				before := healthRPS
+				if n := len(rep.Results); n > 0 && rep.Results[n-1].HealthAfter > 0 {
+					before = rep.Results[n-1].HealthAfter
+				}
+				res.HealthAfter = attack(o.url, health, vegeta.Rate{}, o.closed, o.workers).Throughput
+				res.HealthRPS = max(before, res.HealthAfter)
 			}
 		}
 		rep.Results = append(rep.Results, res)
@@ -150,13 +170,14 @@ func run(ctx context.Context, o options) error {
 		}
 	}
 	for i := range rep.Results {
-		if rep.Results[i].Name == "GET /healthz" {
-			rep.Results[i].ClosedRPS = healthRPS
+		x := &rep.Results[i]
+		if x.Name == "GET /healthz" {
+			x.ClosedRPS, x.HealthRPS = healthRPS, healthRPS
 		}
-		if healthRPS > 0 && rep.Results[i].ClosedRPS > 0 {
-			rep.Results[i].Ratio = healthRPS / rep.Results[i].ClosedRPS
+		if x.HealthRPS > 0 && x.ClosedRPS > 0 {
+			x.Ratio = x.HealthRPS / x.ClosedRPS
 		}
-		rep.Results[i].judge(o.closed > 0)
+		x.judge(o.closed > 0)
 	}
 	rep.HealthRPS = healthRPS
 	fmt.Print(rep.markdown())
@@ -531,9 +552,13 @@ type result struct {
 	Errors    uint64         `json:"errors"`
 	Codes     map[string]int `json:"status_codes"`
 	ClosedRPS float64        `json:"closed_rps"`
-	// Ratio is /healthz throughput over this route's: 6 means 1/6.
-	Ratio   float64 `json:"healthz_ratio"`
-	P99Goal float64 `json:"p99_goal_ms"`
+	// HealthRPS is the /healthz closed-loop rate this route is judged by:
+	// the higher of the runs just before and just after its own
+	// (HealthAfter). Ratio is that over this route's: 6 means 1/6.
+	HealthRPS   float64 `json:"healthz_rps"`
+	HealthAfter float64 `json:"healthz_rps_after"`
+	Ratio       float64 `json:"healthz_ratio"`
+	P99Goal     float64 `json:"p99_goal_ms"`
 	// Misses names the goals the route missed (none: it meets them all).
 	Misses []string `json:"misses"`
 }
@@ -561,7 +586,8 @@ type report struct {
 	Workers  int       `json:"workers"`
 	Started  time.Time `json:"started"`
 	// HealthRPS is the higher of /healthz's closed-loop rates measured
-	// first and last in the run (HealthRPSStart, HealthRPSEnd).
+	// first and last in the run (HealthRPSStart, HealthRPSEnd); each route
+	// is judged by the runs around its own (result.HealthRPS).
 	HealthRPS      float64  `json:"healthz_rps"`
 	HealthRPSStart float64  `json:"healthz_rps_start"`
 	HealthRPSEnd   float64  `json:"healthz_rps_end"`
@@ -570,9 +596,9 @@ type report struct {
 
 func (r report) markdown() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "\nOpen loop at %d requests/s for %s per route; closed loop %s with %d clients (/healthz: %.0f requests/s, the higher of %.0f first and %.0f last).\n\n",
-		r.Rate, r.Duration, r.Closed, r.Workers, r.HealthRPS, r.HealthRPSStart, r.HealthRPSEnd)
-	b.WriteString("| route | p50 ms | p99 ms | p99 goal | max ms | errors | closed-loop req/s | share of /healthz | goals |\n|---|---:|---:|---:|---:|---:|---:|---:|---|\n")
+	fmt.Fprintf(&b, "\nOpen loop at %d requests/s for %s per route; closed loop %s with %d clients. Each route's share is of /healthz run closed loop just before and just after it (the higher); /healthz ran %.0f requests/s at the start of the run and %.0f at its end.\n\n",
+		r.Rate, r.Duration, r.Closed, r.Workers, r.HealthRPSStart, r.HealthRPSEnd)
+	b.WriteString("| route | p50 ms | p99 ms | p99 goal | max ms | errors | closed-loop req/s | /healthz around it | share of /healthz | goals |\n|---|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")
 	met := 0
 	for _, x := range r.Results {
 		share := "-"
@@ -585,7 +611,7 @@ func (r report) markdown() string {
 		} else {
 			met++
 		}
-		fmt.Fprintf(&b, "| %s | %.2f | %.2f | %.0f | %.2f | %d | %.0f | %s | %s |\n", x.Name, x.P50, x.P99, x.P99Goal, x.Max, x.Errors, x.ClosedRPS, share, verdict)
+		fmt.Fprintf(&b, "| %s | %.2f | %.2f | %.0f | %.2f | %d | %.0f | %.0f | %s | %s |\n", x.Name, x.P50, x.P99, x.P99Goal, x.Max, x.Errors, x.ClosedRPS, x.HealthRPS, share, verdict)
 	}
 	fmt.Fprintf(&b, "\n%d of %d routes meet every goal.\n", met, len(r.Results))
 	return b.String()
