@@ -486,6 +486,16 @@ func (s *Store) ListAgents(ctx context.Context, accountID int64, f AgentFilter) 
 		rows = rows[min(offset+len(rows)-rows[0].Total, len(rows)):]
 	}
 	page := AgentPage{Agents: make([]model.Agent, 0, len(rows)), Page: f.Page, PerPage: f.PerPage}
+	if len(rows) == 0 && f.Page > 1 {
+		// A page past the end has no row to carry the total: the first
+		// page's is the answer's (a caller paging too far learns how many
+		// there are).
+		first := f
+		first.Page = 1
+		p, err := s.ListAgents(ctx, accountID, first)
+		page.Total = p.Total
+		return page, err
+	}
 	for _, r := range rows {
 		page.Total = r.Total
 		a, err := r.resolve()

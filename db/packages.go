@@ -225,6 +225,12 @@ func (s *Store) CataloguePage(ctx context.Context, viewerID int64, f PackageFilt
 	if err := rows.Err(); err != nil {
 		return nil, 0, fmt.Errorf("list packages: %w", err)
 	}
+	if len(ps) == 0 && page > 1 {
+		// A page past the end has no row to carry the total: the first
+		// page's is the answer's.
+		_, total, err = s.CataloguePage(ctx, viewerID, f, 1, perPage)
+		return ps, total, err
+	}
 	return ps, total, nil
 }
 
