@@ -300,7 +300,7 @@ ORDER BY page.sort_name, a.id`
 // page of 50.
 const orgAgentsQuery = orgAgentsSelect + `CROSS JOIN LATERAL (SELECT * FROM agents a WHERE a.org_id = me.org_id ORDER BY lower(a.name), a.id LIMIT :limit) a
 JOIN orgs o ON o.id = a.org_id
-LEFT JOIN accounts c ON c.id = a.created_by
+LEFT JOIN LATERAL (SELECT * FROM accounts c WHERE c.id = a.created_by OFFSET 0) c ON true
 ORDER BY lower(a.name), a.id`
 
 // orgAgentsDeepQuery is orgAgentsQuery for the pages after the first. A page
@@ -326,7 +326,10 @@ LEFT JOIN LATERAL (SELECT * FROM accounts c WHERE c.id = a.created_by OFFSET 0) 
 ORDER BY lower(a.name), a.id`
 
 // orgAgentsSelect is the viewer, the org's counter and the columns of
-// orgAgentsQuery and orgAgentsDeepQuery, up to their page of agents a.
+// orgAgentsQuery and orgAgentsDeepQuery, up to their page of agents a. The
+// lists look up each row's creator (LATERAL ... OFFSET 0): joined, the
+// generic plan merged the page with the accounts' primary key, read from
+// the first account up to the page's newest creator.
 const orgAgentsSelect = `WITH me AS (
 	SELECT m.org_id, m.role, o.member_base_permission AS base, o.agent_count AS total
 	  FROM memberships m JOIN orgs o ON o.id = m.org_id
@@ -382,7 +385,7 @@ FROM page
 CROSS JOIN LATERAL (SELECT * FROM agents a WHERE a.id = page.id OFFSET 0) a
 CROSS JOIN me
 JOIN orgs o ON o.id = a.org_id
-LEFT JOIN accounts c ON c.id = a.created_by
+LEFT JOIN LATERAL (SELECT * FROM accounts c WHERE c.id = a.created_by OFFSET 0) c ON true
 ORDER BY page.sort_name, a.id`
 
 // agentsReach is how accountID reads the agents of orgID: every one (by
