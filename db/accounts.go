@@ -438,7 +438,11 @@ type SessionFacts struct {
 
 // sessionQuery is the session's account with its SessionFacts. The three
 // flags are the existence tests of MyInvitations, MyAgentTransfers and
-// AutoJoinOffers ($2 is now); each is an index probe.
+// AutoJoinOffers ($2 is now); each is an index probe. The account is a
+// LATERAL ... OFFSET 0 lookup: when the sessions' statistics only knew early
+// accounts, the cached generic plan merge-joined the accounts' primary key
+// from its start, reading every account up to a newer one's
+// (TestAuthLookupsReadOneAccount).
 const sessionQuery = `SELECT ` + accountCols + `, s.last_seen_at AS last_seen_at_s, s.auth_method, s.sso_org_id,
 	(a.email_verified_at IS NOT NULL AND EXISTS (SELECT 1 FROM invitations i
 		WHERE i.email = a.email AND i.status = 'pending' AND i.expires_at > $2
@@ -448,7 +452,8 @@ const sessionQuery = `SELECT ` + accountCols + `, s.last_seen_at AS last_seen_at
 	(a.email_verified_at IS NOT NULL AND EXISTS (SELECT 1 FROM sso_domains d
 		WHERE d.domain = lower(substring(a.email from '@([^@]*)$')) AND d.verified_at IS NOT NULL AND d.auto_join
 		  AND NOT EXISTS (SELECT 1 FROM memberships m WHERE m.org_id = d.org_id AND m.account_id = a.id))) AS has_auto_join
-FROM sessions s JOIN accounts a ON a.id = s.account_id WHERE s.id_hash = $1`
+FROM sessions s CROSS JOIN LATERAL (SELECT * FROM accounts a WHERE a.id = s.account_id OFFSET 0) a
+WHERE s.id_hash = $1`
 
 // Session loads the account signed in by a browser session, with its
 // SessionFacts, and marks the session seen (at most once a minute).

@@ -2,10 +2,8 @@ package db
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strconv"
-	"strings"
 	"testing"
 
 	"guildhall/db/dbtest"
@@ -68,46 +66,15 @@ func TestSmallOrgHistoryDoesNotWalkOtherOrgs(t *testing.T) {
 		reads = append(reads, read{fmt.Sprintf("audit %+v", f), q, args})
 	}
 	for _, r := range reads {
-		if _, err := conn.ExecContext(ctx, `SET plan_cache_mode = force_generic_plan; DEALLOCATE ALL; PREPARE q AS `+r.query); err != nil {
-			t.Fatalf("%s: %v", r.name, err)
-		}
-		lits := make([]string, len(r.args))
-		for i, a := range r.args {
-			switch v := a.(type) {
-			case int64:
-				lits[i] = strconv.FormatInt(v, 10)
-			case string:
-				lits[i] = "'" + v + "'"
-			default:
-				t.Fatalf("%s: argument %T", r.name, a)
-			}
-		}
-		var plan []byte
-		if err := conn.QueryRowContext(ctx, `EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) EXECUTE q(`+strings.Join(lits, ", ")+`)`).Scan(&plan); err != nil {
-			t.Fatalf("%s: %v", r.name, err)
-		}
-		var out []struct {
-			Plan map[string]any `json:"Plan"`
-		}
-		if err := json.Unmarshal(plan, &out); err != nil || len(out) != 1 {
-			t.Fatalf("plan %s: %v", plan, err)
-		}
-		if n, _ := out[0].Plan["Actual Rows"].(float64); n != 3 {
+		plan := explainGeneric(t, conn, r.name, r.query, r.args)
+		if n, _ := plan["Actual Rows"].(float64); n != 3 {
 			t.Errorf("%s: %v rows, want the small org's 3", r.name, n)
 		}
 		// The walk shows as a scan that threw away the big org's rows.
-		var walk func(node map[string]any)
-		walk = func(node map[string]any) {
+		planNodes(plan, func(node map[string]any) {
 			if n, _ := node["Rows Removed by Filter"].(float64); n > 100 {
-				t.Errorf("%s: %v on %v read %v rows of another org for 3\n%s", r.name, node["Node Type"], node["Relation Name"], n, plan)
+				t.Errorf("%s: %v on %v read %v rows of another org for 3", r.name, node["Node Type"], node["Relation Name"], n)
 			}
-			children, _ := node["Plans"].([]any)
-			for _, c := range children {
-				if m, ok := c.(map[string]any); ok {
-					walk(m)
-				}
-			}
-		}
-		walk(out[0].Plan)
+		})
 	}
 }
