@@ -112,6 +112,8 @@ func TestAuthLookupsReadOneAccount(t *testing.T) {
 		{"token with org by id", tokenSessionSelect + tokenOrgCols + tokenSessionFrom + tokenOrgJoin(true) + tokenSessionWhere, []any{"hash-last", orgID}},
 		{"token with org by slug", tokenSessionSelect + tokenOrgCols + tokenSessionFrom + tokenOrgJoin(false) + tokenSessionWhere, []any{"hash-last", "plan"}},
 		{"session", sessionQuery, []any{"session-last", now}},
+		{"session check", sessionCheckQuery, []any{"session-last"}},
+		{"session with workspaces", browserSessionQuery, []any{"session-last", now}}, // one membership: one row
 	}
 	for _, r := range reads {
 		plan := explainGeneric(t, conn, r.name, r.query, r.args)
