@@ -243,9 +243,9 @@ const transferSelect = `SELECT tr.id, tr.agent_id, ag.name AS agent_name, tr.fro
 	tr.from_account_id, COALESCE(fa.name, '') AS from_name, COALESCE(fa.email, '') AS from_email,
 	tr.to_email, tr.status, tr.expires_at, tr.created_at
 	FROM agent_transfers tr
-	JOIN agents ag ON ag.id = tr.agent_id
-	JOIN orgs o ON o.id = tr.from_org_id
-	LEFT JOIN accounts fa ON fa.id = tr.from_account_id`
+	CROSS JOIN LATERAL (SELECT * FROM agents ag WHERE ag.id = tr.agent_id OFFSET 0) ag
+	CROSS JOIN LATERAL (SELECT * FROM orgs o WHERE o.id = tr.from_org_id OFFSET 0) o
+	LEFT JOIN LATERAL (SELECT * FROM accounts fa WHERE fa.id = tr.from_account_id OFFSET 0) fa ON true`
 
 func transferTarget(t model.AgentTransfer) model.Target {
 	return model.Target{Kind: "agent", ID: strconv.FormatInt(t.AgentID, 10), Label: t.AgentName + " to " + t.ToEmail}

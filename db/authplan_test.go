@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"guildhall/db/dbtest"
+	"guildhall/db/model"
 )
 
 // explainGeneric runs query with args under its cached generic plan (the
@@ -26,6 +27,8 @@ func explainGeneric(t *testing.T, conn *sql.Conn, name, query string, args []any
 		switch v := a.(type) {
 		case int64:
 			lits[i] = strconv.FormatInt(v, 10)
+		case int:
+			lits[i] = strconv.Itoa(v)
 		case string:
 			lits[i] = "'" + strings.ReplaceAll(v, "'", "''") + "'"
 		case time.Time:
@@ -78,14 +81,21 @@ func TestAuthLookupsReadOneAccount(t *testing.T) {
 	sqlDB := dbtest.New(t)
 	ctx := context.Background()
 	for _, q := range []string{
-		`INSERT INTO accounts (email, name) SELECT 'u' || i || '@plan.example.com', 'User ' || i FROM generate_series(1, 5000) i`,
+		// 5,000 people, each with a personal org, 3,000 of them in a team
+		// org; the first have tokens and sessions when the statistics are
+		// taken. The newest person signs up after, and signs in.
 		`INSERT INTO orgs (kind, slug, display_name) VALUES ('team', 'plan', 'Plan')`,
-		`INSERT INTO memberships (org_id, account_id, role) SELECT o.id, a.id, 'member' FROM orgs o, accounts a WHERE o.slug = 'plan'`,
-		// The first accounts have tokens and sessions when the statistics
-		// are taken; the newest account signs in after.
+		`INSERT INTO accounts (email, name) SELECT 'u' || i || '@plan.example.com', 'User ' || i FROM generate_series(1, 5000) i`,
+		`INSERT INTO orgs (kind, slug, display_name) SELECT 'personal', 'p' || id, name FROM accounts ORDER BY id`,
+		`INSERT INTO memberships (org_id, account_id, role) SELECT o.id, a.id, 'owner' FROM orgs o JOIN accounts a ON o.slug = 'p' || a.id`,
+		`INSERT INTO memberships (org_id, account_id, role) SELECT o.id, a.id, 'member' FROM orgs o, accounts a WHERE o.slug = 'plan' AND a.id <= (SELECT min(id) + 2999 FROM accounts)`,
 		`INSERT INTO api_tokens (account_id, name, token_hash, prefix) SELECT id, 'early', 'hash-' || id, 'p' FROM accounts ORDER BY id LIMIT 3`,
 		`INSERT INTO sessions (id_hash, account_id) SELECT 'session-' || id, id FROM accounts ORDER BY id LIMIT 3`,
 		`ANALYZE`,
+		`INSERT INTO accounts (email, name) VALUES ('late@plan.example.com', 'Late')`,
+		`INSERT INTO orgs (kind, slug, display_name) VALUES ('personal', 'late', 'Late')`,
+		`INSERT INTO memberships (org_id, account_id, role) SELECT o.id, a.id, 'owner' FROM orgs o, accounts a WHERE o.slug = 'late' AND a.email = 'late@plan.example.com'`,
+		`INSERT INTO memberships (org_id, account_id, role) SELECT o.id, a.id, 'member' FROM orgs o, accounts a WHERE o.slug = 'plan' AND a.email = 'late@plan.example.com'`,
 		`INSERT INTO api_tokens (account_id, name, token_hash, prefix) SELECT max(id), 'last', 'hash-last', 'p' FROM accounts`,
 		`INSERT INTO sessions (id_hash, account_id) SELECT 'session-last', max(id) FROM accounts`,
 	} {
@@ -113,16 +123,115 @@ func TestAuthLookupsReadOneAccount(t *testing.T) {
 		{"token with org by slug", tokenSessionSelect + tokenOrgCols + tokenSessionFrom + tokenOrgJoin(false) + tokenSessionWhere, []any{"hash-last", "plan"}},
 		{"session", sessionQuery, []any{"session-last", now}},
 		{"session check", sessionCheckQuery, []any{"session-last"}},
-		{"session with workspaces", browserSessionQuery, []any{"session-last", now}}, // one membership: one row
+		{"session with workspaces", browserSessionQuery, []any{"session-last", now}},
 	}
 	for _, r := range reads {
 		plan := explainGeneric(t, conn, r.name, r.query, r.args)
-		if n, _ := plan["Actual Rows"].(float64); n != 1 {
-			t.Errorf("%s: %v rows, want 1", r.name, n)
+		want := 1.0
+		if r.query == browserSessionQuery {
+			want = 2 // a row per workspace
+		}
+		if n, _ := plan["Actual Rows"].(float64); n != want {
+			t.Errorf("%s: %v rows, want %v", r.name, n, want)
 		}
 		planNodes(plan, func(node map[string]any) {
 			if n := rowsRead(node); n > 50 {
 				t.Errorf("%s: %v on %v read %v rows to authenticate one account", r.name, node["Node Type"], node["Relation Name"], n)
+			}
+		})
+	}
+}
+
+// TestPeopleBehindRowsAreLookedUp: a list of pending invitations, approvals
+// or transfers names the person behind each row. Those tables are small next
+// to accounts, and when their statistics only knew early accounts, a merge
+// join with the accounts' primary key looked cheap to the planner (it stops
+// at the largest id it expects) and read every account up to a newer one's.
+// Each list must read about as many accounts (and agents) as it shows.
+func TestPeopleBehindRowsAreLookedUp(t *testing.T) {
+	sqlDB := dbtest.New(t)
+	ctx := context.Background()
+	future := time.Now().Add(24 * time.Hour)
+	rows := func(by string, n int, approval string) []string {
+		// n rows of each small table, made by the accounts `by` picks.
+		ns := strconv.Itoa(n)
+		return []string{
+			`INSERT INTO invitations (org_id, email, role, token_hash, status, expires_at, invited_by)
+				SELECT o.id, 'new' || a.id || '@x.example.com', 'member', 'inv-' || a.id, 'pending', now() + interval '1 day', a.id
+				FROM orgs o, accounts a WHERE o.slug = 'plan' AND a.id IN (` + by + `) LIMIT ` + ns,
+			`INSERT INTO approvals (org_id, package_id, requested_by, amount_cents, expires_at, status)
+				SELECT o.id, p.id, a.id, 100, now() + interval '1 day', '` + approval + `'
+				FROM orgs o JOIN packages p ON p.org_id = o.id, accounts a WHERE o.slug = 'plan' AND a.id IN (` + by + `) LIMIT ` + ns,
+			`INSERT INTO agent_transfers (agent_id, from_org_id, from_account_id, to_email, token_hash, status, expires_at)
+				SELECT g.id, g.org_id, a.id, 'to' || a.id || '@x.example.com', 'tr-' || a.id, 'pending', now() + interval '1 day'
+				FROM agents g, accounts a WHERE g.name = 'agent-' || a.id AND a.id IN (` + by + `) LIMIT ` + ns,
+			`INSERT INTO ledger_transactions (org_id, kind, actor_account_id)
+				SELECT o.id, 'top_up', a.id FROM orgs o, accounts a WHERE o.slug = 'plan' AND a.id IN (` + by + `) LIMIT ` + ns,
+		}
+	}
+	steps := []string{
+		`INSERT INTO accounts (email, name) SELECT 'u' || i || '@plan.example.com', 'User ' || i FROM generate_series(1, 5000) i`,
+		`INSERT INTO orgs (kind, slug, display_name) VALUES ('team', 'plan', 'Plan')`,
+		`INSERT INTO packages (org_id, slug, name, type, description, price_cents, visibility, manifest)
+			SELECT id, 'pkg', 'Package', 'skill', '', 100, 'private', '{}' FROM orgs WHERE slug = 'plan'`,
+		// 5,000 vendors, the first three of them publishing when the
+		// statistics are taken, the newest after.
+		`INSERT INTO orgs (kind, slug, display_name) SELECT 'team', 'v' || i, 'Vendor ' || i FROM generate_series(1, 5000) i`,
+		`INSERT INTO packages (org_id, slug, name, type, description, price_cents, visibility, manifest)
+			SELECT id, 'pkg-' || slug, 'Package of ' || slug, 'skill', '', 100, 'public', '{}' FROM orgs WHERE slug IN ('v1', 'v2', 'v3')`,
+		`INSERT INTO agents (org_id, name, description, config, created_by)
+			SELECT o.id, 'agent-' || a.id, '', '{}', a.id FROM orgs o, accounts a WHERE o.slug = 'plan'`,
+	}
+	steps = append(steps, rows(`SELECT id FROM accounts ORDER BY id LIMIT 3`, 3, "expired")...)
+	steps = append(steps, `ANALYZE`)
+	steps = append(steps, rows(`SELECT max(id) FROM accounts`, 1, "pending")...)
+	steps = append(steps, `INSERT INTO packages (org_id, slug, name, type, description, price_cents, visibility, manifest)
+		SELECT id, 'pkg-' || slug, 'Package of ' || slug, 'skill', '', 100, 'public', '{}' FROM orgs WHERE slug = 'v5000'`)
+	steps = append(steps, `INSERT INTO postings (txn_id, account, org_id, kind, amount_cents, balance_after_cents)
+		SELECT t.id, 'wallet:' || t.org_id, t.org_id, 'top_up', 100, 100 * t.id FROM ledger_transactions t
+		UNION ALL SELECT t.id, 'funding:test', NULL, 'top_up', -100, NULL FROM ledger_transactions t`)
+	for _, q := range steps {
+		if _, err := sqlDB.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	conn, err := sqlDB.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	var orgID, lastAgent int64
+	if err := conn.QueryRowContext(ctx, `SELECT o.id, max(g.id) FROM orgs o JOIN agents g ON g.org_id = o.id WHERE o.slug = 'plan' GROUP BY o.id`).Scan(&orgID, &lastAgent); err != nil {
+		t.Fatal(err)
+	}
+	entries, entryArgs := entriesQuery(orgID, model.EntryFilter{Limit: WalletPageEntries})
+	where, catArgs, err := packageWhere(0, PackageFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	catalogue, catArgs := limitArgs(`SELECT `+packageCols+packageFrom+` WHERE `+where+
+		` ORDER BY lower(p.name), p.id LIMIT :limit`, 24, catArgs, defaultPackagesLimit)
+	reads := []struct {
+		name  string
+		query string
+		args  []any
+		want  float64
+	}{
+		{"pending invitations", `SELECT ` + invitationCols + invitationFrom +
+			`WHERE i.org_id = $1 AND i.status = 'pending' ORDER BY i.created_at DESC, i.id DESC`, []any{orgID}, 4},
+		{"approvals", `SELECT ` + approvalCols + approvalFrom + ` WHERE a.org_id = $1 ORDER BY a.status = 'pending' DESC, a.id DESC LIMIT 200`, []any{orgID}, 4},
+		{"an agent's pending transfer", transferSelect + ` WHERE tr.agent_id = $1 AND tr.status = 'pending' AND tr.expires_at > $2`, []any{lastAgent, future.Add(-23 * time.Hour)}, 1},
+		{"wallet entries", entries, entryArgs, 4},
+		{"catalogue", catalogue, catArgs, 4},
+	}
+	for _, r := range reads {
+		plan := explainGeneric(t, conn, r.name, r.query, r.args)
+		if n, _ := plan["Actual Rows"].(float64); n != r.want {
+			t.Errorf("%s: %v rows, want %v", r.name, n, r.want)
+		}
+		planNodes(plan, func(node map[string]any) {
+			if n := rowsRead(node); n > 100 {
+				t.Errorf("%s: %v on %v read %v rows", r.name, node["Node Type"], node["Relation Name"], n)
 			}
 		})
 	}

@@ -14,7 +14,12 @@ const invitationCols = `i.id, i.org_id, o.slug AS org_slug, o.display_name AS or
 	i.invited_by, COALESCE(ia.name, '') AS inviter_name, COALESCE(ia.email, '') AS inviter_email,
 	i.accepted_by, i.expires_at, i.created_at, i.updated_at`
 
-const invitationFrom = ` FROM invitations i JOIN orgs o ON o.id = i.org_id LEFT JOIN accounts ia ON ia.id = i.invited_by `
+// invitationFrom looks the org and the inviter up for each invitation
+// (LATERAL ... OFFSET 0): joined, a plan could merge the few invitations
+// with the whole accounts or orgs index (TestPeopleBehindRowsAreLookedUp).
+const invitationFrom = ` FROM invitations i
+	CROSS JOIN LATERAL (SELECT * FROM orgs o WHERE o.id = i.org_id OFFSET 0) o
+	LEFT JOIN LATERAL (SELECT * FROM accounts ia WHERE ia.id = i.invited_by OFFSET 0) ia ON true `
 
 // invitationTokenPrefix starts every invitation link token.
 const invitationTokenPrefix = "inv_"

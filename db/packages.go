@@ -15,7 +15,10 @@ import (
 const packageCols = `p.id, p.org_id, p.publisher_id, o.slug AS vendor, o.display_name AS vendor_name, p.slug, p.name, p.type,
 	p.description, p.price_cents, p.visibility, p.manifest, p.created_at, p.updated_at`
 
-const packageFrom = ` FROM packages p JOIN orgs o ON o.id = p.org_id`
+// packageFrom looks each package's vendor up (LATERAL ... OFFSET 0): joined,
+// a plan could merge the few packages with the whole orgs index, reading
+// every org up to a new vendor's (TestPeopleBehindRowsAreLookedUp).
+const packageFrom = ` FROM packages p CROSS JOIN LATERAL (SELECT * FROM orgs o WHERE o.id = p.org_id OFFSET 0) o`
 
 // visibleTo is SPEC 10's visibility as SQL for viewer $1 (0 = signed out),
 // the same rule as model.CanSeePackage.
@@ -258,7 +261,8 @@ func (s *Store) Entitlements(ctx context.Context, actor model.Actor, orgID int64
 	}
 	var es []model.Entitlement
 	err := s.db.SelectContext(ctx, &es, `SELECT e.org_id, e.package_id, p.slug AS package_slug, p.name AS package_name, p.type AS package_type,
-		o.slug AS vendor, e.purchase_id, e.created_at FROM entitlements e JOIN packages p ON p.id = e.package_id JOIN orgs o ON o.id = p.org_id
+		o.slug AS vendor, e.purchase_id, e.created_at FROM entitlements e JOIN packages p ON p.id = e.package_id
+		CROSS JOIN LATERAL (SELECT o.slug FROM orgs o WHERE o.id = p.org_id OFFSET 0) o
 		WHERE e.org_id = $1 ORDER BY e.created_at DESC, e.package_id`, orgID)
 	if err != nil {
 		return nil, fmt.Errorf("list entitlements: %w", err)

@@ -250,7 +250,11 @@ func (tx *Tx) completePurchase(w *model.Wallet, pkg model.Package, amount int64,
 const approvalCols = `a.id, a.org_id, a.package_id, p.name AS package_name, a.requested_by, COALESCE(ac.email, '') AS buyer_email,
 	a.token_id, a.policy_id, a.amount_cents, a.status, a.reason, a.decided_by, a.decided_at, a.expires_at, a.created_at`
 
-const approvalFrom = ` FROM approvals a JOIN packages p ON p.id = a.package_id LEFT JOIN accounts ac ON ac.id = a.requested_by`
+// approvalFrom looks the requester up for each approval, as invitationFrom
+// does the inviter. (Packages stay a join: a catalogue is small next to the
+// accounts, and as a LATERAL lookup a small one is scanned whole per row.)
+const approvalFrom = ` FROM approvals a JOIN packages p ON p.id = a.package_id
+	LEFT JOIN LATERAL (SELECT * FROM accounts ac WHERE ac.id = a.requested_by OFFSET 0) ac ON true`
 
 func approvalTarget(a model.Approval) model.Target {
 	return model.Target{Kind: "approval", ID: strconv.FormatInt(a.ID, 10), Label: a.PackageName + " " + model.FormatCents(a.AmountCents)}

@@ -274,8 +274,12 @@ type EntryPage struct {
 const entryCols = `p.id, p.txn_id, p.org_id, p.kind, p.amount_cents, p.balance_after_cents, t.actor_account_id AS account_id,
 	t.token_id, t.package_id, t.note, p.created_at, COALESCE(a.email, '') AS actor_email, COALESCE(pk.name, '') AS package_name`
 
+// entryJoins looks each entry's actor up (LATERAL ... OFFSET 0): joined,
+// a plan could merge a page of entries with the whole accounts index
+// (TestPeopleBehindRowsAreLookedUp). Packages stay a join, as in approvalFrom.
 const entryJoins = ` JOIN ledger_transactions t ON t.id = p.txn_id
-	LEFT JOIN accounts a ON a.id = t.actor_account_id LEFT JOIN packages pk ON pk.id = t.package_id`
+	LEFT JOIN LATERAL (SELECT * FROM accounts a WHERE a.id = t.actor_account_id OFFSET 0) a ON true
+	LEFT JOIN packages pk ON pk.id = t.package_id`
 
 const entryFrom = ` FROM postings p` + entryJoins
 
