@@ -92,8 +92,8 @@ const agentAccessSelect = `SELECT ` + agentCols + `,
 // agentAccessFrom is agentAccessQuery's FROM clause (viewer $1).
 const agentAccessFrom = `
 FROM agents a
-JOIN orgs o ON o.id = a.org_id
-LEFT JOIN accounts c ON c.id = a.created_by
+CROSS JOIN LATERAL (SELECT * FROM orgs o WHERE o.id = a.org_id OFFSET 0) o
+LEFT JOIN LATERAL (SELECT * FROM accounts c WHERE c.id = a.created_by OFFSET 0) c ON true
 LEFT JOIN memberships m ON m.org_id = a.org_id AND m.account_id = $1 AND ` + twoFactorAllows1
 
 type queryer interface {
@@ -226,8 +226,8 @@ func (p AgentPage) TotalPages() int {
 // its teams hold grants on, so a member of a large org reads a few index
 // ranges, not the whole org. The level itself is decided in Go.
 const listAgentsQuery = `WITH me AS (
-	SELECT m.org_id, m.role, o.member_base_permission AS base
-	  FROM memberships m JOIN orgs o ON o.id = m.org_id
+	SELECT m.org_id, m.role, o.member_base_permission AS base, o.slug, o.display_name, o.kind, o.agent_count
+	  FROM memberships m CROSS JOIN LATERAL (SELECT * FROM orgs o WHERE o.id = m.org_id OFFSET 0) o
 	 WHERE m.account_id = $1 AND ($2::bigint = 0 OR m.org_id = $2::bigint) AND ` + twoFactorAllows1 + `
 	   AND m.org_id <> ALL($3::bigint[])
 ), best AS (
@@ -260,7 +260,7 @@ const listAgentsQuery = `WITH me AS (
 	                         AND a.created_by IS DISTINCT FROM $1 OFFSET 0) x
 ), total AS (
 	SELECT (SELECT count(*) FROM cand WHERE NOT whole)
-	     + COALESCE((SELECT sum(o.agent_count) FROM me JOIN orgs o ON o.id = me.org_id
+	     + COALESCE((SELECT sum(me.agent_count) FROM me
 	                  WHERE me.role <> 'member' OR me.base <> 'none'), 0) AS n
 ), page AS (
 	-- The LATERAL ... OFFSET 0 subqueries below keep the planner to primary
@@ -282,7 +282,10 @@ SELECT ` + agentCols + `,
 FROM page
 CROSS JOIN LATERAL (SELECT * FROM agents a WHERE a.id = page.id OFFSET 0) a
 JOIN me ON me.org_id = a.org_id
-JOIN orgs o ON o.id = a.org_id
+-- The org's columns come from me (its orgs were looked up one at a time
+-- there): joined again here, a plan could merge a page with the whole orgs
+-- index, read up to a new org's id (TestPeopleBehindRowsAreLookedUp).
+CROSS JOIN LATERAL (SELECT me.slug, me.display_name, me.kind) o
 -- The creator and the team name are looked up a row at a time: joined, the
 -- generic plan merged or hashed whole tables (every team of every org, read
 -- twice a call) for a page of 50.
@@ -299,7 +302,6 @@ ORDER BY page.sort_name, a.id`
 // grant of the viewer's teams (2,000 for a member of the big team) for a
 // page of 50.
 const orgAgentsQuery = orgAgentsSelect + `CROSS JOIN LATERAL (SELECT * FROM agents a WHERE a.org_id = me.org_id ORDER BY lower(a.name), a.id LIMIT :limit) a
-JOIN orgs o ON o.id = a.org_id
 LEFT JOIN LATERAL (SELECT * FROM accounts c WHERE c.id = a.created_by OFFSET 0) c ON true
 ORDER BY lower(a.name), a.id`
 
@@ -320,8 +322,7 @@ const orgAgentsDeepQuery = orgAgentsSelect + `CROSS JOIN LATERAL (
 	  ORDER BY lower(a.name) DESC, a.id DESC LIMIT :limit OFFSET greatest(0, me.total - :offset - :limit))
 ) a
 -- One lookup a row (OFFSET 0 keeps them so): with two branches the generic
--- plan guesses more rows than a page and would hash every org and account.
-CROSS JOIN LATERAL (SELECT * FROM orgs o WHERE o.id = a.org_id OFFSET 0) o
+-- plan guesses more rows than a page and would hash every account.
 LEFT JOIN LATERAL (SELECT * FROM accounts c WHERE c.id = a.created_by OFFSET 0) c ON true
 ORDER BY lower(a.name), a.id`
 
@@ -331,7 +332,7 @@ ORDER BY lower(a.name), a.id`
 // generic plan merged the page with the accounts' primary key, read from
 // the first account up to the page's newest creator.
 const orgAgentsSelect = `WITH me AS (
-	SELECT m.org_id, m.role, o.member_base_permission AS base, o.agent_count AS total
+	SELECT m.org_id, m.role, o.member_base_permission AS base, o.agent_count AS total, o.slug, o.display_name, o.kind
 	  FROM memberships m JOIN orgs o ON o.id = m.org_id
 	 WHERE m.account_id = $1 AND m.org_id = $2 AND ` + twoFactorAllows1 + `
 	   AND m.org_id <> ALL($3::bigint[])
@@ -349,6 +350,7 @@ SELECT ` + agentCols + `,
 	  LIMIT 1), '[]'::json) AS grants,
 	me.total
 FROM me
+CROSS JOIN LATERAL (SELECT me.slug, me.display_name, me.kind) o
 `
 
 // grantedAgentsQuery is listAgentsQuery for a member of org $2 who reads
@@ -357,7 +359,7 @@ FROM me
 // candidates are its teams' grants alone, sorted by the agent name each
 // grant carries (00012), so no agent is read but the page's.
 const grantedAgentsQuery = `WITH me AS (
-	SELECT m.org_id, m.role, o.member_base_permission AS base
+	SELECT m.org_id, m.role, o.member_base_permission AS base, o.slug, o.display_name, o.kind
 	  FROM memberships m JOIN orgs o ON o.id = m.org_id
 	 WHERE m.account_id = $1 AND m.org_id = $2 AND ` + twoFactorAllows1 + `
 	   AND m.org_id <> ALL($3::bigint[])
@@ -384,7 +386,7 @@ SELECT ` + agentCols + `,
 FROM page
 CROSS JOIN LATERAL (SELECT * FROM agents a WHERE a.id = page.id OFFSET 0) a
 CROSS JOIN me
-JOIN orgs o ON o.id = a.org_id
+CROSS JOIN LATERAL (SELECT me.slug, me.display_name, me.kind) o
 LEFT JOIN LATERAL (SELECT * FROM accounts c WHERE c.id = a.created_by OFFSET 0) c ON true
 ORDER BY page.sort_name, a.id`
 

@@ -3,6 +3,7 @@ package db
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"encoding/json"
 	"strconv"
 	"strings"
@@ -11,6 +12,8 @@ import (
 
 	"guildhall/db/dbtest"
 	"guildhall/db/model"
+
+	"github.com/lib/pq"
 )
 
 // explainGeneric runs query with args under its cached generic plan (the
@@ -33,6 +36,12 @@ func explainGeneric(t *testing.T, conn *sql.Conn, name, query string, args []any
 			lits[i] = "'" + strings.ReplaceAll(v, "'", "''") + "'"
 		case time.Time:
 			lits[i] = "'" + v.Format(time.RFC3339Nano) + "'"
+		case driver.Valuer: // pq.Array
+			text, err := v.Value()
+			if err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			lits[i] = "'" + text.(string) + "'"
 		default:
 			t.Fatalf("%s: argument %T", name, a)
 		}
@@ -187,6 +196,9 @@ func TestPeopleBehindRowsAreLookedUp(t *testing.T) {
 	steps = append(steps, rows(`SELECT max(id) FROM accounts`, 1, "pending")...)
 	steps = append(steps, `INSERT INTO packages (org_id, slug, name, type, description, price_cents, visibility, manifest)
 		SELECT id, 'pkg-' || slug, 'Package of ' || slug, 'skill', '', 100, 'public', '{}' FROM orgs WHERE slug = 'v5000'`)
+	// The newest vendor's owner, and its agents.
+	steps = append(steps, `INSERT INTO memberships (org_id, account_id, role) SELECT o.id, a.id, 'owner' FROM orgs o, accounts a WHERE o.slug = 'v5000' AND a.id = (SELECT max(id) FROM accounts)`,
+		`INSERT INTO agents (org_id, name, description, config, created_by) SELECT o.id, 'late-' || i, '', '{}', (SELECT max(id) FROM accounts) FROM orgs o, generate_series(1, 3) i WHERE o.slug = 'v5000'`)
 	steps = append(steps, `INSERT INTO postings (txn_id, account, org_id, kind, amount_cents, balance_after_cents)
 		SELECT t.id, 'wallet:' || t.org_id, t.org_id, 'top_up', 100, 100 * t.id FROM ledger_transactions t
 		UNION ALL SELECT t.id, 'funding:test', NULL, 'top_up', -100, NULL FROM ledger_transactions t`)
@@ -204,6 +216,20 @@ func TestPeopleBehindRowsAreLookedUp(t *testing.T) {
 	if err := conn.QueryRowContext(ctx, `SELECT o.id, max(g.id) FROM orgs o JOIN agents g ON g.org_id = o.id WHERE o.slug = 'plan' GROUP BY o.id`).Scan(&orgID, &lastAgent); err != nil {
 		t.Fatal(err)
 	}
+	var lastAccount, vendor int64
+	if err := conn.QueryRowContext(ctx, `SELECT (SELECT max(id) FROM accounts), (SELECT id FROM orgs WHERE slug = 'v5000')`).Scan(&lastAccount, &vendor); err != nil {
+		t.Fatal(err)
+	}
+	var lateAgent int64
+	if err := conn.QueryRowContext(ctx, `SELECT max(id) FROM agents`).Scan(&lateAgent); err != nil {
+		t.Fatal(err)
+	}
+	agentsArgs := []any{lastAccount, vendor, pq.Array([]int64{})}
+	orgAgents, orgAgentsArgs := limitArgs(orgAgentsQuery, AgentsPageSize, agentsArgs, DefaultAgentsPerPage, AgentsPageSize)
+	orgAgents, orgAgentsArgs = offsetArgs(orgAgents, 0, orgAgentsArgs)
+	allAgents := strings.Replace(listAgentsQuery, ":reach", strconv.Itoa(agentsReachBucket(DefaultAgentsPerPage)), 1)
+	allAgents, allAgentsArgs := limitArgs(allAgents, DefaultAgentsPerPage, []any{lastAccount, int64(0), pq.Array([]int64{})}, DefaultAgentsPerPage, AgentsPageSize)
+	allAgents, allAgentsArgs = offsetArgs(allAgents, 0, allAgentsArgs)
 	entries, entryArgs := entriesQuery(orgID, model.EntryFilter{Limit: WalletPageEntries})
 	where, catArgs, err := packageWhere(0, PackageFilter{})
 	if err != nil {
@@ -223,6 +249,9 @@ func TestPeopleBehindRowsAreLookedUp(t *testing.T) {
 		{"an agent's pending transfer", transferSelect + ` WHERE tr.agent_id = $1 AND tr.status = 'pending' AND tr.expires_at > $2`, []any{lastAgent, future.Add(-23 * time.Hour)}, 1},
 		{"wallet entries", entries, entryArgs, 4},
 		{"catalogue", catalogue, catArgs, 4},
+		{"a new vendor's agents", orgAgents, orgAgentsArgs, 3},
+		{"agents of every org", allAgents, allAgentsArgs, 3},
+		{"a new vendor's agent", agentAccessQuery, []any{lastAccount, lateAgent}, 1},
 	}
 	for _, r := range reads {
 		plan := explainGeneric(t, conn, r.name, r.query, r.args)
