@@ -191,11 +191,19 @@ func TestPeopleBehindRowsAreLookedUp(t *testing.T) {
 		`INSERT INTO agents (org_id, name, description, config, created_by)
 			SELECT o.id, 'agent-' || a.id, '', '{}', a.id FROM orgs o, accounts a WHERE o.slug = 'plan'`,
 	}
+	// The first 20 people are in the plan org and its first team.
+	steps = append(steps, `INSERT INTO memberships (org_id, account_id, role) SELECT o.id, a.id, 'member' FROM orgs o, accounts a WHERE o.slug = 'plan' AND a.id < (SELECT min(id) + 20 FROM accounts)`,
+		`INSERT INTO teams (org_id, name) SELECT id, 'early' FROM orgs WHERE slug = 'plan'`,
+		`INSERT INTO team_members (team_id, org_id, account_id, role) SELECT t.id, t.org_id, m.account_id, 'member' FROM teams t JOIN memberships m ON m.org_id = t.org_id`)
 	steps = append(steps, rows(`SELECT id FROM accounts ORDER BY id LIMIT 3`, 3, "expired")...)
 	steps = append(steps, `ANALYZE`)
 	steps = append(steps, rows(`SELECT max(id) FROM accounts`, 1, "pending")...)
 	steps = append(steps, `INSERT INTO packages (org_id, slug, name, type, description, price_cents, visibility, manifest)
 		SELECT id, 'pkg-' || slug, 'Package of ' || slug, 'skill', '', 100, 'public', '{}' FROM orgs WHERE slug = 'v5000'`)
+	// The newest person joins the plan org and a new team.
+	steps = append(steps, `INSERT INTO memberships (org_id, account_id, role) SELECT o.id, a.id, 'member' FROM orgs o, accounts a WHERE o.slug = 'plan' AND a.id = (SELECT max(id) FROM accounts)`,
+		`INSERT INTO teams (org_id, name) SELECT id, 'late' FROM orgs WHERE slug = 'plan'`,
+		`INSERT INTO team_members (team_id, org_id, account_id, role) SELECT t.id, t.org_id, a.id, 'maintainer' FROM teams t, accounts a WHERE t.name = 'late' AND a.id = (SELECT max(id) FROM accounts)`)
 	// The newest vendor's owner, and its agents.
 	steps = append(steps, `INSERT INTO memberships (org_id, account_id, role) SELECT o.id, a.id, 'owner' FROM orgs o, accounts a WHERE o.slug = 'v5000' AND a.id = (SELECT max(id) FROM accounts)`,
 		`INSERT INTO agents (org_id, name, description, config, created_by) SELECT o.id, 'late-' || i, '', '{}', (SELECT max(id) FROM accounts) FROM orgs o, generate_series(1, 3) i WHERE o.slug = 'v5000'`)
@@ -218,6 +226,10 @@ func TestPeopleBehindRowsAreLookedUp(t *testing.T) {
 	}
 	var lastAccount, vendor int64
 	if err := conn.QueryRowContext(ctx, `SELECT (SELECT max(id) FROM accounts), (SELECT id FROM orgs WHERE slug = 'v5000')`).Scan(&lastAccount, &vendor); err != nil {
+		t.Fatal(err)
+	}
+	var lateTeam int64
+	if err := conn.QueryRowContext(ctx, `SELECT max(id) FROM teams`).Scan(&lateTeam); err != nil {
 		t.Fatal(err)
 	}
 	var lateAgent int64
@@ -250,8 +262,9 @@ func TestPeopleBehindRowsAreLookedUp(t *testing.T) {
 		{"wallet entries", entries, entryArgs, 4},
 		{"catalogue", catalogue, catArgs, 4},
 		{"a new vendor's agents", orgAgents, orgAgentsArgs, 3},
-		{"agents of every org", allAgents, allAgentsArgs, 3},
+		{"agents of every org", allAgents, allAgentsArgs, 4}, // and one of its own in the plan org
 		{"a new vendor's agent", agentAccessQuery, []any{lastAccount, lateAgent}, 1},
+		{"a new team's members", teamMemberSelect + ` WHERE tm.team_id = $1 ORDER BY tm.role = 'maintainer' DESC, lower(a.name), a.id`, []any{lateTeam}, 1},
 	}
 	for _, r := range reads {
 		plan := explainGeneric(t, conn, r.name, r.query, r.args)
