@@ -231,10 +231,13 @@ const listAgentsQuery = `WITH me AS (
 	 WHERE m.account_id = $1 AND ($2::bigint = 0 OR m.org_id = $2::bigint) AND ` + twoFactorAllows1 + `
 	   AND m.org_id <> ALL($3::bigint[])
 ), best AS (
+	-- Team grants decide only a plain member's level (model.EffectivePermission):
+	-- an admin in the 2,000-grant team reads none of them.
 	SELECT DISTINCT ON (g.resource_id) g.resource_id, g.org_id, g.team_id, g.permission
 	  FROM me
 	  JOIN team_members tm ON tm.org_id = me.org_id AND tm.account_id = $1
 	  JOIN grants g ON g.team_id = tm.team_id AND g.resource_kind = 'agent'
+	 WHERE me.role = 'member'
 	 ORDER BY g.resource_id,
 	       CASE g.permission WHEN 'admin' THEN 3 WHEN 'write' THEN 2 WHEN 'read' THEN 1 ELSE 0 END DESC,
 	       g.team_id
@@ -341,13 +344,16 @@ SELECT ` + agentCols + `,
 	me.role AS viewer_role,
 	me.base AS base_permission,
 	COALESCE(a.created_by = $1, false) AS is_creator,
-	COALESCE((SELECT json_build_array(json_build_object('team_id', g.team_id, 'team_name', t.name, 'permission', g.permission))
+	-- A team grant only decides a plain member's level on an agent it did not
+	-- create (model.EffectivePermission): no probe a row for the others.
+	CASE WHEN me.role <> 'member' OR a.created_by = $1 THEN '[]'::json
+	ELSE COALESCE((SELECT json_build_array(json_build_object('team_id', g.team_id, 'team_name', t.name, 'permission', g.permission))
 	   FROM team_members tm
 	   JOIN grants g ON g.team_id = tm.team_id AND g.resource_kind = 'agent' AND g.resource_id = a.id
 	   JOIN teams t ON t.id = g.team_id
 	  WHERE tm.account_id = $1 AND tm.org_id = me.org_id
 	  ORDER BY CASE g.permission WHEN 'admin' THEN 3 WHEN 'write' THEN 2 WHEN 'read' THEN 1 ELSE 0 END DESC, g.team_id
-	  LIMIT 1), '[]'::json) AS grants,
+	  LIMIT 1), '[]'::json) END AS grants,
 	me.total
 FROM me
 CROSS JOIN LATERAL (SELECT me.slug, me.display_name, me.kind) o

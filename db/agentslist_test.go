@@ -1,6 +1,7 @@
 package db_test
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -48,19 +49,63 @@ func TestListAgentsAcrossOrgs(t *testing.T) {
 			}
 		}
 	}
+	// An admin in a team with a grant: the grant changes nothing (the role
+	// gives admin), and the list must say so as the single read does.
+	adminTeam := e.team(boss, administered, "Admins too")
+	if _, err := e.s.SetTeamMember(e.ctx, boss, administered, adminTeam.ID, viewer.AccountID, "member"); err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range all {
+		if a.OrgID == administered && a.Name == "charlie" {
+			if _, err := e.s.SetGrant(e.ctx, boss, administered, adminTeam.ID, db.SetGrantInput{ResourceKind: "agent", ResourceID: a.ID, Permission: "read"}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
 	based := e.org(boss, "Based")
 	e.exec(`UPDATE orgs SET member_base_permission = 'read' WHERE id = $1`, based)
 	e.join(based, viewer, model.RoleMember)
 	add(boss, based, "Based one", "based two", "alpha")
+	// A member reading every agent by the base permission, and one above it
+	// by a team grant.
+	writers := e.team(boss, based, "Writers")
+	if _, err := e.s.SetTeamMember(e.ctx, boss, based, writers.ID, viewer.AccountID, "member"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.s.SetGrant(e.ctx, boss, based, writers.ID, db.SetGrantInput{ResourceKind: "agent", ResourceID: all[len(all)-2].ID, Permission: "write"}); err != nil {
+		t.Fatal(err)
+	}
 	add(viewer, e.personalOrg(viewer), "personal bot")
 	add(outsider, e.org(outsider, "Elsewhere"), "aardvark", "secret")
 
-	// What the viewer reads, by the single read, in the list's order.
+	// What the viewer reads, by the single read, in the list's order, and
+	// at what level from which rule.
 	var want []int64
+	level := map[int64]string{}
 	for _, a := range all {
-		if _, err := e.s.GetAgent(e.ctx, viewer.AccountID, a.ID); err == nil {
+		if one, err := e.s.GetAgent(e.ctx, viewer.AccountID, a.ID); err == nil {
 			want = append(want, a.ID)
+			level[a.ID] = fmt.Sprintf("%s by %s (team %d)", one.Permission, one.Source.Rule, one.Source.TeamID)
 		}
+	}
+	// Every list, whole or one org, gives each agent the single read's level.
+	checkLevels := func(as []model.Agent) {
+		t.Helper()
+		for _, a := range as {
+			if got := fmt.Sprintf("%s by %s (team %d)", a.Permission, a.Source.Rule, a.Source.TeamID); got != level[a.ID] {
+				t.Errorf("%s (org %d): listed at %s, the single read says %s", a.Name, a.OrgID, got, level[a.ID])
+			}
+		}
+	}
+	for _, org := range []int64{0, owned, administered, granted, based} {
+		p, err := e.s.ListAgents(e.ctx, viewer.AccountID, db.AgentFilter{OrgID: org, PerPage: 200})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(p.Agents) == 0 {
+			t.Fatalf("org %d: nothing listed", org)
+		}
+		checkLevels(p.Agents)
 	}
 	name := map[int64]string{}
 	for _, a := range all {
