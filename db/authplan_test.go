@@ -195,6 +195,8 @@ func TestPeopleBehindRowsAreLookedUp(t *testing.T) {
 	steps = append(steps, `INSERT INTO memberships (org_id, account_id, role) SELECT o.id, a.id, 'member' FROM orgs o, accounts a WHERE o.slug = 'plan' AND a.id < (SELECT min(id) + 20 FROM accounts)`,
 		`INSERT INTO teams (org_id, name) SELECT id, 'early' FROM orgs WHERE slug = 'plan'`,
 		`INSERT INTO team_members (team_id, org_id, account_id, role) SELECT t.id, t.org_id, m.account_id, 'member' FROM teams t JOIN memberships m ON m.org_id = t.org_id`)
+	steps = append(steps, `INSERT INTO sso_domains (org_id, domain, txt_token, verified_at, auto_join)
+		SELECT id, slug || '.example.com', 't', now(), true FROM orgs WHERE slug IN ('v1', 'v2', 'v3')`)
 	steps = append(steps, rows(`SELECT id FROM accounts ORDER BY id LIMIT 3`, 3, "expired")...)
 	steps = append(steps, `ANALYZE`)
 	steps = append(steps, rows(`SELECT max(id) FROM accounts`, 1, "pending")...)
@@ -204,6 +206,8 @@ func TestPeopleBehindRowsAreLookedUp(t *testing.T) {
 	steps = append(steps, `INSERT INTO memberships (org_id, account_id, role) SELECT o.id, a.id, 'member' FROM orgs o, accounts a WHERE o.slug = 'plan' AND a.id = (SELECT max(id) FROM accounts)`,
 		`INSERT INTO teams (org_id, name) SELECT id, 'late' FROM orgs WHERE slug = 'plan'`,
 		`INSERT INTO team_members (team_id, org_id, account_id, role) SELECT t.id, t.org_id, a.id, 'maintainer' FROM teams t, accounts a WHERE t.name = 'late' AND a.id = (SELECT max(id) FROM accounts)`)
+	steps = append(steps, `INSERT INTO sso_domains (org_id, domain, txt_token, verified_at, auto_join)
+		SELECT id, 'new.example.com', 't', now(), true FROM orgs WHERE slug = 'v5000'`)
 	// The newest vendor's owner, and its agents.
 	steps = append(steps, `INSERT INTO memberships (org_id, account_id, role) SELECT o.id, a.id, 'owner' FROM orgs o, accounts a WHERE o.slug = 'v5000' AND a.id = (SELECT max(id) FROM accounts)`,
 		`INSERT INTO agents (org_id, name, description, config, created_by) SELECT o.id, 'late-' || i, '', '{}', (SELECT max(id) FROM accounts) FROM orgs o, generate_series(1, 3) i WHERE o.slug = 'v5000'`)
@@ -264,6 +268,7 @@ func TestPeopleBehindRowsAreLookedUp(t *testing.T) {
 		{"a new vendor's agents", orgAgents, orgAgentsArgs, 3},
 		{"agents of every org", allAgents, allAgentsArgs, 4}, // and one of its own in the plan org
 		{"a new vendor's agent", agentAccessQuery, []any{lastAccount, lateAgent}, 1},
+		{"a new org's auto-join domain", autoJoinOffersQuery, []any{"new.example.com", int64(1)}, 1},
 		{"a new team's members", teamMemberSelect + ` WHERE tm.team_id = $1 ORDER BY tm.role = 'maintainer' DESC, lower(a.name), a.id`, []any{lateTeam}, 1},
 	}
 	for _, r := range reads {

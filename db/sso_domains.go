@@ -193,6 +193,15 @@ type AutoJoinOffer struct {
 	Domain  string `db:"domain"`
 }
 
+// autoJoinOffersQuery is AutoJoinOffers' statement (domain $1, account $2).
+// The org is looked up by key (LATERAL ... OFFSET 0): joined, a new org's
+// domain could be merged with the whole orgs index
+// (TestPeopleBehindRowsAreLookedUp).
+const autoJoinOffersQuery = `SELECT d.org_id, o.display_name, d.domain FROM sso_domains d
+	CROSS JOIN LATERAL (SELECT o.display_name FROM orgs o WHERE o.id = d.org_id OFFSET 0) o
+	WHERE d.domain = $1 AND d.verified_at IS NOT NULL AND d.auto_join
+	AND NOT EXISTS (SELECT 1 FROM memberships m WHERE m.org_id = d.org_id AND m.account_id = $2)`
+
 // AutoJoinOffers lists orgs with auto-join on a verified domain matching the
 // account's verified email, that the account is not in yet.
 func (s *Store) AutoJoinOffers(ctx context.Context, acc model.Account) ([]AutoJoinOffer, error) {
@@ -200,11 +209,7 @@ func (s *Store) AutoJoinOffers(ctx context.Context, acc model.Account) ([]AutoJo
 		return nil, nil
 	}
 	var out []AutoJoinOffer
-	err := s.db.SelectContext(ctx, &out, `SELECT d.org_id, o.display_name, d.domain FROM sso_domains d
-		JOIN orgs o ON o.id = d.org_id
-		WHERE d.domain = $1 AND d.verified_at IS NOT NULL AND d.auto_join
-		AND NOT EXISTS (SELECT 1 FROM memberships m WHERE m.org_id = d.org_id AND m.account_id = $2)`,
-		model.EmailDomain(acc.Email), acc.ID)
+	err := s.db.SelectContext(ctx, &out, autoJoinOffersQuery, model.EmailDomain(acc.Email), acc.ID)
 	if err != nil {
 		return nil, fmt.Errorf("auto-join offers: %w", err)
 	}
