@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -196,6 +197,13 @@ type AgentFilter struct {
 	ExcludeOrgs []int64
 	Page        int // from 1
 	PerPage     int // default 50, at most 200
+	// After and Before are the agent a page starts after ("Next") or ends
+	// before ("Previous"), for a viewer who reads the whole of OrgID: the
+	// page is then read from agents_org_name_idx at that agent, however deep
+	// (page 2,000 of 4,000 walked 50,000 index entries by its offset). Page
+	// still numbers it; a page the agent no longer places where Page says
+	// (deleted, renamed, moved) is read by Page instead.
+	After, Before int64
 }
 
 // AgentPage is one page of readable agents.
@@ -204,6 +212,9 @@ type AgentPage struct {
 	Total   int
 	Page    int
 	PerPage int
+	// Keyset: After and Before can page this list (the viewer reads the
+	// whole org).
+	Keyset bool
 }
 
 // TotalPages is the number of pages (at least 1).
@@ -328,6 +339,24 @@ const orgAgentsDeepQuery = orgAgentsSelect + `CROSS JOIN LATERAL (
 -- plan guesses more rows than a page and would hash every account.
 LEFT JOIN LATERAL (SELECT * FROM accounts c WHERE c.id = a.created_by OFFSET 0) c ON true
 ORDER BY lower(a.name), a.id`
+
+// orgAgentsAfterQuery and orgAgentsBeforeQuery are orgAgentsQuery for the
+// page after or before agent $4 (AgentFilter.After, Before): a row
+// comparison on agents_org_name_idx, so the page costs the same at any depth.
+// An agent that is not the org's gives no page (ListAgents then reads by
+// number).
+const (
+	orgAgentsAfterQuery = orgAgentsSelect + `CROSS JOIN LATERAL (SELECT * FROM agents a WHERE a.org_id = me.org_id
+	   AND (lower(a.name), a.id) > (SELECT lower(k.name), k.id FROM agents k WHERE k.id = $4 AND k.org_id = me.org_id)
+	 ORDER BY lower(a.name), a.id LIMIT :limit) a
+LEFT JOIN LATERAL (SELECT * FROM accounts c WHERE c.id = a.created_by OFFSET 0) c ON true
+ORDER BY lower(a.name), a.id`
+	orgAgentsBeforeQuery = orgAgentsSelect + `CROSS JOIN LATERAL (SELECT * FROM agents a WHERE a.org_id = me.org_id
+	   AND (lower(a.name), a.id) < (SELECT lower(k.name), k.id FROM agents k WHERE k.id = $4 AND k.org_id = me.org_id)
+	 ORDER BY lower(a.name) DESC, a.id DESC LIMIT :limit) a
+LEFT JOIN LATERAL (SELECT * FROM accounts c WHERE c.id = a.created_by OFFSET 0) c ON true
+ORDER BY lower(a.name), a.id`
+)
 
 // orgAgentsSelect is the viewer, the org's counter and the columns of
 // orgAgentsQuery and orgAgentsDeepQuery, up to their page of agents a. The
@@ -468,14 +497,22 @@ func (s *Store) ListAgents(ctx context.Context, accountID int64, f AgentFilter) 
 	// grants, whatever the parameters. The fixed texts below read less still.
 	var q queryer = s.db
 	query := listAgentsQuery
+	keyset := false
 	if f.OrgID != 0 {
 		member, all, own, err := s.agentsReach(ctx, accountID, f.OrgID)
 		if err != nil {
 			return AgentPage{}, err
 		}
+		keyset = all
 		switch {
 		case !member:
 			return AgentPage{Agents: []model.Agent{}, Page: f.Page, PerPage: f.PerPage}, nil
+		case all && f.Page > 1 && (f.After > 0 || f.Before > 0):
+			page, ok, err := s.agentsAt(ctx, f, args)
+			if err != nil || ok {
+				return page, err
+			}
+			q, query = s.db, orgAgentsDeepQuery // the agent is not where Page says
 		case all && f.Page > 1:
 			q, query = s.db, orgAgentsDeepQuery
 		case all:
@@ -510,11 +547,20 @@ func (s *Store) ListAgents(ctx context.Context, accountID int64, f AgentFilter) 
 		page.Total = p.Total
 		return page, err
 	}
+	page.Keyset = keyset
+	return page, resolveAgentRows(&page, rows)
+}
+
+// resolveAgentRows applies the rule to a page's rows and adds those the
+// viewer may read to page, with the total.
+func resolveAgentRows(page *AgentPage, rows []agentPageRow) error {
+	if len(rows) > 0 {
+		page.Total = rows[0].Total // every row carries it
+	}
 	for _, r := range rows {
-		page.Total = r.Total
 		a, err := r.resolve()
 		if err != nil {
-			return AgentPage{}, err
+			return err
 		}
 		if !a.Permission.AtLeast(model.PermRead) {
 			// The prefilter let through a row the rule refuses; never show it.
@@ -523,10 +569,30 @@ func (s *Store) ListAgents(ctx context.Context, accountID int64, f AgentFilter) 
 		}
 		page.Agents = append(page.Agents, a)
 	}
-	if page.Total < 0 {
-		page.Total = 0
+	page.Total = max(page.Total, 0)
+	return nil
+}
+
+// agentsAt reads page f.Page of a whole org from the agent f.After or
+// f.Before (args are ListAgents' first three). ok is false when that agent
+// does not place the page where f.Page says: gone, renamed or moved, or
+// the org changed around it; the caller then reads by number.
+func (s *Store) agentsAt(ctx context.Context, f AgentFilter, args []any) (AgentPage, bool, error) {
+	query, cursor := orgAgentsAfterQuery, f.After
+	if f.After <= 0 {
+		query, cursor = orgAgentsBeforeQuery, f.Before
 	}
-	return page, nil
+	args = append(slices.Clone(args), cursor)
+	query, args = limitArgs(query, f.PerPage, args, DefaultAgentsPerPage, AgentsPageSize)
+	rows, err := scanAgentPage(ctx, s.db, query, args)
+	if err != nil {
+		return AgentPage{}, false, fmt.Errorf("list agents: %w", err)
+	}
+	if len(rows) == 0 || len(rows) != min(f.PerPage, rows[0].Total-(f.Page-1)*f.PerPage) {
+		return AgentPage{}, false, nil
+	}
+	page := AgentPage{Agents: make([]model.Agent, 0, len(rows)), Page: f.Page, PerPage: f.PerPage, Keyset: true}
+	return page, true, resolveAgentRows(&page, rows)
 }
 
 // agentPageRow is a row of the agents list queries: agentCols, the facts,

@@ -179,4 +179,66 @@ func TestListAgentsAcrossOrgs(t *testing.T) {
 			t.Errorf("owned org, per page %d: listed\n%v\nwant\n%v", per, got, ownedWant)
 		}
 	}
+
+	// The same org by "Next" and "Previous": each page from the agent
+	// before or after it, as the agents page links them, gives the pages
+	// by number.
+	list := func(f db.AgentFilter) db.AgentPage {
+		t.Helper()
+		f.OrgID = owned
+		p, err := e.s.ListAgents(e.ctx, viewer.AccountID, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	ids := func(p db.AgentPage) []int64 {
+		var out []int64
+		for _, a := range p.Agents {
+			out = append(out, a.ID)
+		}
+		return out
+	}
+	for _, per := range []int{1, 2, 3, 4, 5, 6, 7, 12, 13, 25} {
+		byNumber := map[int][]int64{}
+		last := (len(ownedWant) + per - 1) / per
+		for page := 1; page <= last; page++ {
+			byNumber[page] = ids(list(db.AgentFilter{Page: page, PerPage: per}))
+		}
+		p := list(db.AgentFilter{Page: 1, PerPage: per})
+		if !p.Keyset {
+			t.Fatalf("per page %d: the owner's list should page by agent", per)
+		}
+		for page := 2; page <= last; page++ {
+			p = list(db.AgentFilter{Page: page, PerPage: per, After: p.Agents[len(p.Agents)-1].ID})
+			if got := ids(p); !slices.Equal(got, byNumber[page]) || p.Total != len(ownedWant) {
+				t.Errorf("per page %d, next to page %d: %v (total %d), want %v", per, page, got, p.Total, byNumber[page])
+			}
+		}
+		for page := last - 1; page >= 1; page-- {
+			p = list(db.AgentFilter{Page: page, PerPage: per, Before: p.Agents[0].ID})
+			if got := ids(p); !slices.Equal(got, byNumber[page]) || p.Total != len(ownedWant) {
+				t.Errorf("per page %d, previous to page %d: %v (total %d), want %v", per, page, got, p.Total, byNumber[page])
+			}
+		}
+	}
+	// An agent of another org, or one that cannot start or end a page of
+	// that number (too few agents after or before it), gives the page by
+	// number. Otherwise the page is the agents after or before it, whatever
+	// the number says: the number only labels the page.
+	elsewhere := all[len(all)-1].ID // the outsider's
+	for _, f := range []db.AgentFilter{
+		{Page: 2, PerPage: 5, After: elsewhere},
+		{Page: 2, PerPage: 5, Before: elsewhere},
+		{Page: 3, PerPage: 5, Before: ownedWant[len(ownedWant)-1]}, // 12 before it: not a partial last page
+		{Page: 2, PerPage: 5, After: ownedWant[len(ownedWant)-3]},  // 2 after it: not a full page 2
+	} {
+		want := ids(list(db.AgentFilter{Page: f.Page, PerPage: f.PerPage}))
+		if got := ids(list(f)); !slices.Equal(got, want) {
+			t.Errorf("%+v: %v, want page %d by number %v", f, got, f.Page, want)
+		}
+	}
+	if got := ids(list(db.AgentFilter{Page: 2, PerPage: 5, After: ownedWant[0]})); !slices.Equal(got, ownedWant[1:6]) {
+		t.Errorf("page 2 after the first agent: %v, want the five after it %v", got, ownedWant[1:6])
+	}
 }

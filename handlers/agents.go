@@ -79,7 +79,12 @@ func (h *Agents) listView(c echo.Context) (views.AgentsView, error) {
 	ws := request.Workspace(c)
 	acc, _ := request.Account(c)
 	page, _ := strconv.Atoi(c.QueryParam("page"))
-	p, err := h.Store.ListAgents(c.Request().Context(), acc.ID, db.AgentFilter{OrgID: ws.ID, Page: page, PerPage: db.AgentsPageSize})
+	// "Next" and "Previous" name the agent the page starts after or ends
+	// before (db.AgentFilter): a deep page costs what the first does.
+	after, _ := strconv.ParseInt(c.QueryParam("after"), 10, 64)
+	before, _ := strconv.ParseInt(c.QueryParam("before"), 10, 64)
+	p, err := h.Store.ListAgents(c.Request().Context(), acc.ID, db.AgentFilter{OrgID: ws.ID, Page: page, PerPage: db.AgentsPageSize,
+		After: after, Before: before})
 	if err != nil {
 		return views.AgentsView{}, err
 	}
@@ -93,6 +98,12 @@ func (h *Agents) listView(c echo.Context) (views.AgentsView, error) {
 	}
 	v.Pager = components.Pager{Page: p.Page, TotalPages: p.TotalPages(), Total: p.Total, Target: "#agents-list",
 		Href: func(n int) string { return "/agents?page=" + strconv.Itoa(n) }}
+	if n := len(p.Agents); p.Keyset && n > 0 {
+		v.Pager.NextHref = "/agents?page=" + strconv.Itoa(p.Page+1) + "&after=" + strconv.FormatInt(p.Agents[n-1].ID, 10)
+		if p.Page > 2 {
+			v.Pager.PrevHref = "/agents?page=" + strconv.Itoa(p.Page-1) + "&before=" + strconv.FormatInt(p.Agents[0].ID, 10)
+		}
+	}
 	return v, nil
 }
 

@@ -81,6 +81,7 @@ func (b *budgetEnv) routes() []route {
 		page(who, "GET /teams/:id?grants_page=2", fmt.Sprintf("/teams/%d?grants_page=2", g.BigTeamID))
 		page(who, "GET /agents", "/agents")
 		page(who, "GET /agents?page=2", "/agents?page=2")
+		page(who, "GET /agents?page=2&after=", fmt.Sprintf("/agents?page=2&after=%d", g.AgentID))
 		page(who, "GET /agents/:id", fmt.Sprintf("/agents/%d", g.AgentID))
 		page(who, "GET /agents/:id/access", fmt.Sprintf("/agents/%d/access", g.AgentID))
 		page(who, "GET /tokens", "/tokens")

@@ -720,3 +720,88 @@ func TestTeamsAPIPages(t *testing.T) {
 		}
 	}
 }
+
+// TestAgentsPagePagesByAgent: "Next" and "Previous" on the agents page name
+// the agent the page starts after or ends before (a deep page costs what
+// the first does), show the pages by number would, and keep the number; a
+// link edited by hand still answers.
+func TestAgentsPagePagesByAgent(t *testing.T) {
+	env := webtest.New(t)
+	admin := env.SignUpVerified("admin@example.com", "Ada Admin")
+	if r := admin.Post("/orgs", url.Values{"display_name": {"Acme"}}); r.Status != 303 {
+		t.Fatalf("create org: %d", r.Status)
+	}
+	var orgID, adminID int64
+	if err := env.Store.DB().Get(&orgID, `SELECT id FROM orgs WHERE kind = 'team'`); err != nil {
+		t.Fatal(err)
+	}
+	if err := env.Store.DB().Get(&adminID, `SELECT id FROM accounts WHERE email = 'admin@example.com'`); err != nil {
+		t.Fatal(err)
+	}
+	env.Store.DB().MustExec(`UPDATE orgs SET limit_agents = 1000 WHERE id = $1`, orgID)
+	env.Store.DB().MustExec(`INSERT INTO agents (org_id, name, description, config, created_by)
+		SELECT $1, 'Agent ' || lpad(g::text, 3, '0'), '', '{}', $2 FROM generate_series(1, 60) g`, orgID, adminID)
+	admin.Post("/workspace", url.Values{"org_id": {strconv.FormatInt(orgID, 10)}})
+	agentID := func(name string) string {
+		var id int64
+		if err := env.Store.DB().Get(&id, `SELECT id FROM agents WHERE name = $1`, name); err != nil {
+			t.Fatal(err)
+		}
+		return strconv.FormatInt(id, 10)
+	}
+	names := func(body string) (first, last string, n int) {
+		for _, part := range strings.Split(body, `data-agent="`)[1:] {
+			name := part[:strings.IndexByte(part, '"')]
+			if first == "" {
+				first = name
+			}
+			last, n = name, n+1
+		}
+		return first, last, n
+	}
+	link := func(body, label string) string {
+		i := strings.Index(body, label)
+		if i < 0 {
+			return ""
+		}
+		j := strings.LastIndex(body[:i], `href="`)
+		href := body[j+len(`href="`):]
+		return strings.ReplaceAll(href[:strings.IndexByte(href, '"')], "&amp;", "&")
+	}
+	p1 := admin.Get("/agents")
+	if first, last, n := names(p1.Body); p1.Status != 200 || first != "Agent 001" || last != "Agent 025" || n != 25 ||
+		!strings.Contains(p1.Body, "Page 1 of 3 · 60 total") {
+		t.Fatalf("page 1: %d %s..%s (%d)", p1.Status, first, last, n)
+	}
+	next := link(p1.Body, "Next →")
+	if want := "/agents?page=2&after=" + agentID("Agent 025"); next != want {
+		t.Fatalf("next from page 1: %q, want %q", next, want)
+	}
+	p2 := admin.Get(next)
+	if first, last, n := names(p2.Body); first != "Agent 026" || last != "Agent 050" || n != 25 || !strings.Contains(p2.Body, "Page 2 of 3") {
+		t.Fatalf("page 2: %s..%s (%d)", first, last, n)
+	}
+	if prev := link(p2.Body, "← Previous"); prev != "/agents?page=1" {
+		t.Fatalf("previous from page 2: %q", prev)
+	}
+	p3 := admin.Get(link(p2.Body, "Next →"))
+	if first, last, n := names(p3.Body); first != "Agent 051" || last != "Agent 060" || n != 10 || !strings.Contains(p3.Body, "Page 3 of 3") ||
+		strings.Contains(p3.Body, "Next →") {
+		t.Fatalf("page 3: %s..%s (%d)", first, last, n)
+	}
+	prev := link(p3.Body, "← Previous")
+	if want := "/agents?page=2&before=" + agentID("Agent 051"); prev != want {
+		t.Fatalf("previous from page 3: %q, want %q", prev, want)
+	}
+	if back := admin.Get(prev); back.Body != p2.Body {
+		t.Fatalf("page 2 by its last row's neighbour differs from page 2 by the first")
+	}
+	// Edited by hand: an agent that is not there, or not a number, gives the
+	// page by number.
+	for _, path := range []string{"/agents?page=2&after=999999", "/agents?page=2&before=-3", "/agents?page=2&after=x"} {
+		r := admin.Get(path)
+		if first, last, _ := names(r.Body); r.Status != 200 || first != "Agent 026" || last != "Agent 050" {
+			t.Fatalf("%s: %d %s..%s", path, r.Status, first, last)
+		}
+	}
+}

@@ -353,6 +353,9 @@ func signIn(base, email, password, org string, withToken bool) (session, error) 
 // ids are the things the routes open, found through the API.
 type ids struct {
 	BigTeam, ReaderTeam, Agent, Member, Actor, Package int64
+	// DeepAgents is the agents page's "Next" link from page 2,000 (of
+	// 4,000): the page after an agent, read from the index at that agent.
+	DeepAgents string
 }
 
 func discover(base string, owner session, org string) (ids, error) {
@@ -439,8 +442,23 @@ func discover(base string, owner session, org string) (ids, error) {
 		return out, errors.New("no packages (guildhall demo --size large publishes some)")
 	}
 	out.Package = packages.Data[0].ID
+	req, _ := http.NewRequest(http.MethodGet, base+"/agents?page=2000", nil)
+	req.Header.Set("Cookie", owner.Cookie)
+	res, err := noRedirect.Do(req)
+	if err != nil {
+		return out, err
+	}
+	defer res.Body.Close()
+	body, _ := io.ReadAll(res.Body)
+	m := deepNextRe.FindSubmatch(body)
+	if m == nil {
+		return out, fmt.Errorf("no Next link on the agents page 2,000 (status %d)", res.StatusCode)
+	}
+	out.DeepAgents = strings.ReplaceAll(string(m[1]), "&amp;", "&")
 	return out, nil
 }
+
+var deepNextRe = regexp.MustCompile(`href="(/agents\?page=2001&amp;after=\d+)"`)
 
 // route is one target: a name for the report, the request, who sends it.
 type route struct {
@@ -490,6 +508,8 @@ func routesFor(org string, id ids, owner, reader session) []route {
 	as(owner, "GET /agents (admin)", "/agents")
 	named()
 	as(reader, "GET /agents (reader: 20 of 100,000)", "/agents")
+	named()
+	as(owner, "GET /agents (admin, page 2,001 by Next)", id.DeepAgents)
 	named()
 	as(owner, "GET /agents/:id", fmt.Sprintf("/agents/%d", id.Agent))
 	as(owner, "GET /audit", "/audit")

@@ -283,4 +283,29 @@ func TestPickerSearch(t *testing.T) {
 	p.Choose("#f-explain", strconv.FormatInt(m57, 10))
 	p.WaitVisible(`#explain-result .perm-explain`)
 	p.CheckPage(t, "agent-explainer-search")
+
+	// The agents list pages by agent: "Next" (from the keyboard) swaps in
+	// page 2, read from the agent after page 1's last, and the address bar
+	// keeps that link; "Previous" comes back.
+	p.visit("/agents")
+	pager := `#agents-list .pager`
+	if txt := p.Text(pager); !strings.Contains(txt, "Page 1 of 3 · 60 total") {
+		t.Fatalf("agents pager %q", txt)
+	}
+	lastOnPage1 := p.evalString(`[...document.querySelectorAll("#agents-list tr[data-agent]")].pop().dataset.agent`)
+	pollJS(t, p.Browser, idle+` && document.querySelector("#agents-list .pager a")["htmx-internal-data"] !== undefined`)
+	p.Run(chromedp.Focus(chromedp.CSS(`#agents-list .pager a[href*="after="]`)))
+	p.Run(chromedp.KeyEvent("\r"))
+	pollJS(t, p.Browser, `document.querySelector("#agents-list .pager").textContent.includes("Page 2 of 3")`)
+	if loc := p.Location(); !strings.Contains(loc, "page=2&after=") {
+		t.Errorf("after Next the address is %s", loc)
+	}
+	first := p.evalString(`document.querySelector("#agents-list tr[data-agent]").dataset.agent`)
+	if first <= lastOnPage1 {
+		t.Errorf("page 2 starts at %q, not after page 1's last %q", first, lastOnPage1)
+	}
+	p.CheckPage(t, "agents-page-2")
+	pollJS(t, p.Browser, idle)
+	p.Click(`#agents-list .pager a[href="/agents?page=1"]`)
+	pollJS(t, p.Browser, `document.querySelector("#agents-list .pager").textContent.includes("Page 1 of 3")`)
 }
