@@ -796,6 +796,35 @@ func TestAgentsPagePagesByAgent(t *testing.T) {
 	if back := admin.Get(prev); back.Body != p2.Body {
 		t.Fatalf("page 2 by its last row's neighbour differs from page 2 by the first")
 	}
+	// The API pages the same way.
+	api := env.NewAPI("")
+	tok := api.Do(http.MethodPost, "/api/auth/token", map[string]any{"email": "admin@example.com", "password": webtest.Password, "name": "pager", "org": "acme"})
+	if tok.Status != 201 {
+		t.Fatalf("token: %d %s", tok.Status, tok.Raw)
+	}
+	api.Token, _ = tok.Data()["token"].(string)
+	apiNames := func(r webtest.APIResponse) []string {
+		var out []string
+		for _, a := range r.Body["data"].([]any) {
+			out = append(out, a.(map[string]any)["name"].(string))
+		}
+		return out
+	}
+	r := api.Do(http.MethodGet, "/api/agents?org=acme&per_page=5&page=3&after="+agentID("Agent 010"), nil)
+	if got := apiNames(r); r.Status != 200 || len(got) != 5 || got[0] != "Agent 011" || got[4] != "Agent 015" {
+		t.Fatalf("API page after Agent 010: %d %v", r.Status, got)
+	}
+	if p := r.Body["pagination"].(map[string]any); p["page"] != 3.0 || p["total"] != 60.0 {
+		t.Fatalf("API pagination %v", p)
+	}
+	r = api.Do(http.MethodGet, "/api/agents?org=acme&per_page=5&page=2&before="+agentID("Agent 011"), nil)
+	if got := apiNames(r); len(got) != 5 || got[0] != "Agent 006" || got[4] != "Agent 010" {
+		t.Fatalf("API page before Agent 011: %v", got)
+	}
+	if r = api.Do(http.MethodGet, "/api/agents?org=acme&after=x", nil); r.Status != 422 {
+		t.Fatalf("after=x: %d", r.Status)
+	}
+
 	// Edited by hand: an agent that is not there, or not a number, gives the
 	// page by number.
 	for _, path := range []string{"/agents?page=2&after=999999", "/agents?page=2&before=-3", "/agents?page=2&after=x"} {

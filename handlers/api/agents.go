@@ -141,8 +141,8 @@ func (h *Agents) Create(c echo.Context) error {
 	return OK(c, http.StatusCreated, agentView(a))
 }
 
-// List is GET /api/agents?org=&page=&per_page=: the agents the caller can
-// read, each with its permission.
+// List is GET /api/agents?org=&page=&per_page=&after=&before=: the agents
+// the caller can read, each with its permission.
 func (h *Agents) List(c echo.Context) error {
 	f := db.AgentFilter{OrgID: boundOrg(c)}
 	var err error
@@ -163,6 +163,16 @@ func (h *Agents) List(c echo.Context) error {
 	if f.PerPage, err = intQuery(c, "per_page"); err != nil {
 		fields.Add("per_page", err.(*model.Error).Message)
 	}
+	// after / before: the agent a page starts after or ends before, as the
+	// agents page's Next and Previous (db.AgentFilter); page still numbers it.
+	var after, before int
+	if after, err = intQuery(c, "after"); err != nil {
+		fields.Add("after", err.(*model.Error).Message)
+	}
+	if before, err = intQuery(c, "before"); err != nil {
+		fields.Add("before", err.(*model.Error).Message)
+	}
+	f.After, f.Before = int64(after), int64(before)
 	if err := fields.Err(); err != nil {
 		return err
 	}
