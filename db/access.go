@@ -398,6 +398,11 @@ const grantedAgentsQuery = `WITH me AS (
 	  FROM memberships m JOIN orgs o ON o.id = m.org_id
 	 WHERE m.account_id = $1 AND m.org_id = $2 AND ` + twoFactorAllows1 + `
 	   AND m.org_id <> ALL($3::bigint[])
+	   -- This query's case, checked here too: ListAgents runs it first for
+	   -- a member of an org whose base permission is none, before knowing
+	   -- whether the member created any agent (no rows: it asks).
+	   AND m.role = 'member' AND o.member_base_permission = 'none'
+	   AND NOT EXISTS (SELECT 1 FROM agents a WHERE a.org_id = m.org_id AND a.created_by = m.account_id)
 ), best AS (
 	SELECT DISTINCT ON (g.resource_id) g.resource_id, g.team_id, g.permission, lower(g.resource_name) AS sort_name
 	  FROM me
@@ -432,6 +437,10 @@ func (s *Store) agentsReach(ctx context.Context, accountID, orgID int64) (member
 	if r, ok := knownRole(ctx, orgID, accountID); ok && r != model.RoleMember {
 		// An owner, admin or billing member reads every agent whatever the
 		// base permission: the role this request already read answers.
+		return true, true, false, nil
+	} else if b, known := knownBase(ctx, orgID, accountID); ok && known && b != model.PermNone {
+		// A member reads every agent by the base permission, which the
+		// workspace list read with the role.
 		return true, true, false, nil
 	}
 	var r struct {
@@ -499,6 +508,16 @@ func (s *Store) ListAgents(ctx context.Context, accountID int64, f AgentFilter) 
 	query := listAgentsQuery
 	keyset := false
 	if f.OrgID != 0 {
+		if r, ok := knownRole(ctx, f.OrgID, accountID); ok && r == model.RoleMember {
+			if b, ok := knownBase(ctx, f.OrgID, accountID); ok && b == model.PermNone {
+				// Most members of such an org read what their teams were
+				// granted and created nothing: one statement, which checks
+				// that itself. No rows: ask (agentsReach) and read again.
+				if page, err := s.agentPageBy(ctx, grantedAgentsQuery, f, args); err != nil || len(page.Agents) > 0 {
+					return page, err
+				}
+			}
+		}
 		member, all, own, err := s.agentsReach(ctx, accountID, f.OrgID)
 		if err != nil {
 			return AgentPage{}, err
@@ -548,6 +567,20 @@ func (s *Store) ListAgents(ctx context.Context, accountID int64, f AgentFilter) 
 		return page, err
 	}
 	page.Keyset = keyset
+	return page, resolveAgentRows(&page, rows)
+}
+
+// agentPageBy reads page f of query (one of the fixed texts, whose first
+// arguments are args) as ListAgents does, but for the total of a page past
+// the end.
+func (s *Store) agentPageBy(ctx context.Context, query string, f AgentFilter, args []any) (AgentPage, error) {
+	query, args = limitArgs(query, f.PerPage, slices.Clone(args), DefaultAgentsPerPage, AgentsPageSize)
+	query, args = offsetArgs(query, (f.Page-1)*f.PerPage, args)
+	rows, err := scanAgentPage(ctx, s.db, query, args)
+	if err != nil {
+		return AgentPage{}, fmt.Errorf("list agents: %w", err)
+	}
+	page := AgentPage{Agents: make([]model.Agent, 0, len(rows)), Page: f.Page, PerPage: f.PerPage}
 	return page, resolveAgentRows(&page, rows)
 }
 
