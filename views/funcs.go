@@ -92,24 +92,37 @@ func itoa(n int) string {
 	return string(b[i:])
 }
 
-// Cents formats integer cents as dollars.
+// Cents formats integer cents as dollars (-123405 is "-$1234.05"). One
+// allocation (a wallet page formats about a hundred amounts).
 func Cents(c int64) string {
-	neg := c < 0
-	if neg {
-		c = -c
+	u := uint64(c)
+	if c < 0 {
+		u = -u // two's complement: right for math.MinInt64 too
 	}
-	s := "$" + itoa(int(c/100)) + "." + pad2(int(c%100))
-	if neg {
-		return "-" + s
+	var a [24]byte
+	i := len(a)
+	i--
+	a[i] = byte('0' + u%10)
+	i--
+	a[i] = byte('0' + u/10%10)
+	i--
+	a[i] = '.'
+	u /= 100
+	for {
+		i--
+		a[i] = byte('0' + u%10)
+		u /= 10
+		if u == 0 {
+			break
+		}
 	}
-	return s
-}
-
-func pad2(n int) string {
-	if n < 10 {
-		return "0" + itoa(n)
+	i--
+	a[i] = '$'
+	if c < 0 {
+		i--
+		a[i] = '-'
 	}
-	return itoa(n)
+	return string(a[i:])
 }
 
 // workspaceAvatar gives each org its own avatar colour (from its slug), and

@@ -100,6 +100,7 @@ func NewSpendChart(days []time.Time, cents []int64) SpendChart {
 	c.Total, c.Max, c.Empty = Cents(total), Cents(maxV), total == 0
 	slot := float64(ChartWidth) / float64(len(days))
 	w := slot * 0.7
+	c.Bars = make([]Bar, 0, len(days))
 	for i, d := range days {
 		h := 0.0
 		if maxV > 0 {
