@@ -821,8 +821,27 @@ func TestAgentsPagePagesByAgent(t *testing.T) {
 	if got := apiNames(r); len(got) != 5 || got[0] != "Agent 006" || got[4] != "Agent 010" {
 		t.Fatalf("API page before Agent 011: %v", got)
 	}
-	if r = api.Do(http.MethodGet, "/api/agents?org=acme&after=x", nil); r.Status != 422 {
-		t.Fatalf("after=x: %d", r.Status)
+	// Asked in a way they cannot place a page, they are a field error, not
+	// ignored.
+	for path, field := range map[string]string{
+		"/api/agents?org=acme&page=2&after=x":                        "after",
+		"/api/agents?org=acme&page=2&before=0":                       "before",
+		"/api/agents?org=acme&page=2&after=3&before=4":               "before",
+		"/api/agents?org=acme&after=" + agentID("Agent 010"):         "page",
+		"/api/agents?org=acme&page=1&before=" + agentID("Agent 011"): "page",
+	} {
+		r := api.Do(http.MethodGet, path, nil)
+		e, _ := r.Body["error"].(map[string]any)
+		details, _ := e["details"].(map[string]any)
+		fields, _ := details["fields"].(map[string]any)
+		if r.Status != 422 || fields[field] == nil {
+			t.Errorf("%s: %d %s, want a 422 on %s", path, r.Status, r.Raw, field)
+		}
+	}
+	// A token bound to no org names one with org.
+	loose, _ := env.SignUpAPI("loose@example.com", "Lou Loose")
+	if r := loose.Do(http.MethodGet, "/api/agents?page=2&after="+agentID("Agent 010"), nil); r.Status != 422 || !strings.Contains(r.Raw, `"org"`) {
+		t.Errorf("after without org: %d %s", r.Status, r.Raw)
 	}
 
 	// Edited by hand: an agent that is not there, or not a number, gives the

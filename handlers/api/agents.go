@@ -173,6 +173,16 @@ func (h *Agents) List(c echo.Context) error {
 		fields.Add("before", err.(*model.Error).Message)
 	}
 	f.After, f.Before = int64(after), int64(before)
+	// They place a numbered page of one org's agents: asked otherwise, they
+	// would be ignored without a word.
+	switch {
+	case after > 0 && before > 0:
+		fields.Add("before", "Give after or before, not both.")
+	case (after > 0 || before > 0) && f.OrgID == 0:
+		fields.Add("org", "after and before page one org's agents: name it with org.")
+	case (after > 0 || before > 0) && f.Page < 2:
+		fields.Add("page", "The page after or before an agent is page 2 or later.")
+	}
 	if err := fields.Err(); err != nil {
 		return err
 	}
