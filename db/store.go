@@ -12,6 +12,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -30,6 +31,7 @@ type Store struct {
 	writers  *writers        // group-commit writer per hot wallet; nil: off
 	wstats   *walletStats    // batch sizes and purchase outcomes for /metrics
 	sessions sessionKeep     // browser sessions' accounts, kept per version
+	texts    sync.Map        // statement texts built per shape (memberListText)
 }
 
 // Option configures a Store.

@@ -375,14 +375,15 @@ func (s *Store) scanEntries(ctx context.Context, query string, args []any) ([]mo
 		return nil, err
 	}
 	defer rows.Close()
-	es := []model.LedgerEntry{}
+	// Scanned in place, as scanAgentPage's rows.
+	es := make([]model.LedgerEntry, 0, WalletPageEntries+1)
 	for rows.Next() {
-		var e model.LedgerEntry
+		es = append(es, model.LedgerEntry{})
+		e := &es[len(es)-1]
 		if err := rows.Scan(&e.ID, &e.TxnID, &e.OrgID, &e.Kind, &e.AmountCents, &e.BalanceAfterCents, &e.AccountID,
 			&e.TokenID, &e.PackageID, &e.Note, &e.CreatedAt, &e.ActorEmail, &e.PackageName); err != nil {
 			return nil, err
 		}
-		es = append(es, e)
 	}
 	return es, rows.Err()
 }
