@@ -111,6 +111,9 @@ func (b *budgetEnv) routes() []route {
 	page("owner", "GET /audit", "/audit")
 	page("owner", "GET /audit?cursor=", fmt.Sprintf("/audit?cursor=%d", 1<<40))
 	page("owner", "GET /audit?action=member.", "/audit?action=member.")
+	// A part of an address: resolved to the few that contain it, or to none.
+	page("owner", "GET /audit?actor=<part>", "/audit?actor=m00000")
+	page("owner", "GET /audit?actor=<no one>", "/audit?actor=zzz")
 	page("owner", "GET /audit/export", "/audit/export")
 	page("owner", "GET /wallet", "/wallet")
 	page("owner", "GET /wallet?cursor=", "/wallet?cursor=1099511627776")

@@ -227,7 +227,7 @@ func Generate(ctx context.Context, s *db.Store, slug, ownerEmail, readerEmail st
 	// Fresh statistics, so the planner knows the tables' new sizes at once,
 	// and a visibility map, so counts are index-only scans from the start
 	// (autovacuum would get there later).
-	if _, err := s.DB().ExecContext(ctx, `VACUUM ANALYZE accounts, memberships, teams, team_members, agents, grants, audit_events,
+	if _, err := s.DB().ExecContext(ctx, `VACUUM ANALYZE accounts, memberships, teams, team_members, agents, grants, audit_events, audit_actors,
 		packages, ledger_transactions, postings, wallets`); err != nil {
 		return g, fmt.Errorf("vacuum analyze: %w", err)
 	}
