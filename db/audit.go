@@ -117,7 +117,7 @@ func auditWhere(orgID int64, f model.AuditFilter) (string, []any) {
 			// not a substring scan of the whole log.
 			add("actor_email = ?", strings.ToLower(a))
 		} else {
-			add("actor_email ILIKE ?", "%"+escapeLike(strings.ToLower(a))+"%")
+			add("actor_email ILIKE ?", containsPattern(strings.ToLower(a)))
 		}
 	}
 	if a := strings.TrimSpace(f.Action); a != "" {

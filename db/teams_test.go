@@ -425,6 +425,19 @@ func TestTeamGrantsByAgentName(t *testing.T) {
 	if rs, err := e.s.TeamGrantCandidates(e.ctx, amy.AccountID, ad, "", 20); err != nil || len(rs) != 1 || rs[0].ID != mine.ID {
 		t.Errorf("maintainer's grant candidates = %+v %v", rs, err)
 	}
+
+	// A part is matched as typed: LIKE's own % and _ are plain characters.
+	pct := e.agent(owner, org, "Half 50% off")
+	e.agent(owner, org, "Half 50x off")
+	if rs, _ := e.s.TeamGrantCandidates(e.ctx, owner.AccountID, td, "50% O", 20); len(rs) != 1 || rs[0].ID != pct.ID {
+		t.Errorf("grant candidates matching 50%% O = %+v", rs)
+	}
+	if rs, _ := e.s.TeamGrantCandidates(e.ctx, owner.AccountID, td, "_", 20); len(rs) != 0 {
+		t.Errorf("grant candidates matching _ = %+v", rs)
+	}
+	if got := pick(owner, db.MemberPick{Query: "%"}); got != "" {
+		t.Errorf("members matching %% = %s", got)
+	}
 }
 
 // TestTeamScreen: the team page's one statement reads what TeamPage and its
