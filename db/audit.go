@@ -127,7 +127,14 @@ func auditWhere(orgID int64, f model.AuditFilter) (string, []any) {
 			add("action = ?", a)
 		}
 	}
-	if f.Outcome != "" {
+	switch f.Outcome {
+	case "":
+	case model.OutcomeDenied, model.OutcomeError:
+		// Written as a literal (one of these two constants, never the
+		// caller's text), so the plan may use the partial index of the
+		// outcomes other than success (00020).
+		conds = append(conds, "outcome = '"+f.Outcome+"'")
+	default:
 		add("outcome = ?", f.Outcome)
 	}
 	if f.Since != nil {

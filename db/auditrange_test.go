@@ -132,7 +132,7 @@ func TestListAuditMatchesSQLX(t *testing.T) {
 	}
 	filters := []model.AuditFilter{{Action: "member."}, {Action: "member_"}, {Action: "member_x."}, {Action: "members."},
 		{Action: "nothing."}, {Action: "m%."}, {Action: "agent."}, {Action: "member.left"}, {Action: "member.", Outcome: "denied"},
-		{Actor: fmt.Sprint(owner.AccountID)}, {}}
+		{Outcome: "denied"}, {Outcome: "error"}, {Outcome: "success"}, {Actor: fmt.Sprint(owner.AccountID)}, {}}
 	for _, f := range filters {
 		for _, limit := range []int{1, 3, 25, 50, 200} {
 			f.Limit = limit

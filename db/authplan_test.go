@@ -21,8 +21,20 @@ import (
 // custom one) and returns the executed plan's root.
 func explainGeneric(t *testing.T, conn *sql.Conn, name, query string, args []any) map[string]any {
 	t.Helper()
+	return explainAs(t, conn, "force_generic_plan", name, query, args)
+}
+
+// explainCustom is explainGeneric for a statement planned per call
+// (handle.PerCall), with its arguments' values known to the planner.
+func explainCustom(t *testing.T, conn *sql.Conn, name, query string, args []any) map[string]any {
+	t.Helper()
+	return explainAs(t, conn, "force_custom_plan", name, query, args)
+}
+
+func explainAs(t *testing.T, conn *sql.Conn, mode, name, query string, args []any) map[string]any {
+	t.Helper()
 	ctx := context.Background()
-	if _, err := conn.ExecContext(ctx, `SET plan_cache_mode = force_generic_plan; DEALLOCATE ALL; PREPARE q AS `+query); err != nil {
+	if _, err := conn.ExecContext(ctx, `SET plan_cache_mode = `+mode+`; DEALLOCATE ALL; PREPARE q AS `+query); err != nil {
 		t.Fatalf("%s: %v", name, err)
 	}
 	lits := make([]string, len(args))
