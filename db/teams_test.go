@@ -83,6 +83,15 @@ func TestTeamManagementRights(t *testing.T) {
 	if err != nil || len(rs) != 2 { // their own agent and Bot (read through Side)
 		t.Errorf("maintainer resources = %v, %v", rs, err)
 	}
+	// The API's pages of the same list: one a page here.
+	for page := 1; page <= 3; page++ {
+		got, total, err := e.s.ResourcesPage(e.ctx, maint, org, "agent", page, 1)
+		if want := rs[min(page-1, len(rs)):min(page, len(rs))]; err != nil || total != 2 || !reflect.DeepEqual(got, want) {
+			t.Errorf("maintainer resources page %d = %v of %d, %v; want %v of 2", page, got, total, err, want)
+		}
+	}
+	_, _, err = e.s.ResourcesPage(e.ctx, member, org, "agent", 1, 10)
+	wantCode(t, err, model.CodeForbidden)
 	// ...but not Side, and cannot create or delete teams.
 	_, err = e.s.SetTeamMember(e.ctx, maint, org, side.ID, other.AccountID, "member")
 	wantCode(t, err, model.CodeForbidden)
@@ -620,4 +629,49 @@ func TestTeamGrantsVersion(t *testing.T) {
 		t.Fatal(err)
 	}
 	moved("agent deleted")
+}
+
+// TestResourcesPages: GET /api/orgs/{org}/resources pages an owner's list
+// of every agent in name order, with the org's count as its total, and
+// agrees with the whole list at every page size.
+func TestResourcesPages(t *testing.T) {
+	e := newTG(t)
+	owner, _ := e.user("Owner")
+	org := e.org(owner, "Many")
+	// Names out of id order, some the same, one differing only in case.
+	e.exec(`INSERT INTO agents (org_id, created_by, name) SELECT $1::bigint, $2::bigint, 'Agent ' || (i * 7919 % 200) FROM generate_series(1, 250) i
+		UNION ALL SELECT $1, $2, 'agent 3'`, org, owner.AccountID)
+	all, err := e.s.Resources(e.ctx, owner, org, "agent")
+	if err != nil || len(all) != 251 {
+		t.Fatalf("resources = %d, %v", len(all), err)
+	}
+	for _, per := range []int{1, 7, 100} {
+		var got []model.Resource
+		for page := 1; ; page++ {
+			rs, total, err := e.s.ResourcesPage(e.ctx, owner, org, "agent", page, per)
+			if err != nil || total != 251 {
+				t.Fatalf("per %d page %d: total %d, %v", per, page, total, err)
+			}
+			if len(rs) > per {
+				t.Fatalf("per %d page %d: %d rows", per, page, len(rs))
+			}
+			if len(rs) == 0 {
+				if page != model.TotalPages(total, per)+1 {
+					t.Errorf("per %d: empty page %d, want %d", per, page, model.TotalPages(total, per)+1)
+				}
+				break
+			}
+			got = append(got, rs...)
+		}
+		if !reflect.DeepEqual(got, all) {
+			t.Errorf("per %d: pages list %d resources unlike the whole list", per, len(got))
+		}
+	}
+	// Past the most a page holds: the most.
+	if rs, _, err := e.s.ResourcesPage(e.ctx, owner, org, "agent", 1, 1000); err != nil || len(rs) != db.ResourcesPerPage {
+		t.Errorf("per_page 1000 = %d rows, %v", len(rs), err)
+	}
+	if _, _, err := e.s.ResourcesPage(e.ctx, owner, org, "planet", 1, 10); err == nil {
+		t.Error("kind planet listed")
+	}
 }

@@ -196,6 +196,15 @@ func TestTeamsGrantsAPI(t *testing.T) {
 	if res.Status != 200 || len(res.List()) != 2 {
 		t.Errorf("resources: %s", res.Raw)
 	}
+	// A page at a time: the second of two, one a page.
+	res = admin.Do(http.MethodGet, "/api/orgs/"+slug+"/resources?kind=agent&page=2&per_page=1", nil)
+	if p, _ := res.Body["pagination"].(map[string]any); res.Status != 200 || len(res.List()) != 1 ||
+		p["page"] != 2.0 || p["per_page"] != 1.0 || p["total"] != 2.0 || p["total_pages"] != 2.0 {
+		t.Errorf("resources page 2 of 2: %s", res.Raw)
+	}
+	if r := admin.Do(http.MethodGet, "/api/orgs/"+slug+"/resources?kind=agent&per_page=0", nil); r.Status != 422 || r.ErrorCode() != "validation_error" {
+		t.Errorf("resources per_page=0: %d %s", r.Status, r.Raw)
+	}
 	// Team detail and list.
 	d := both.Do(http.MethodGet, idPath("/api/orgs/%s/teams/%d", slug, admins), nil)
 	if d.Status != 200 || len(d.Data()["members"].([]any)) != 1 || len(d.Data()["grants"].([]any)) != 1 {

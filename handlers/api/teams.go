@@ -361,16 +361,22 @@ func (h *Teams) RemoveGrant(c echo.Context) error {
 	return OK(c, http.StatusOK, map[string]any{"removed": true, "id": gid})
 }
 
-// Resources is GET /api/orgs/{org}/resources?kind=agent: the grant picker's
-// list (owners, admins and team maintainers).
+// Resources is GET /api/orgs/{org}/resources?kind=agent&page=&per_page=:
+// the grant picker's list (owners, admins and team maintainers) in name
+// order, a page at a time (per_page 1-100, default 100).
 func (h *Teams) Resources(c echo.Context) error {
 	ws, err := h.Org(c)
 	if err != nil {
 		return err
 	}
-	rs, err := h.Store.Resources(c.Request().Context(), request.Actor(c), ws.ID, c.QueryParam("kind"))
+	page, perPage, err := pageQuery(c)
 	if err != nil {
 		return err
 	}
-	return List(c, rs, NewPagePagination(1, len(rs), len(rs)))
+	page, perPage = model.Paging(page, perPage, db.ResourcesPerPage, db.ResourcesPerPage)
+	rs, total, err := h.Store.ResourcesPage(c.Request().Context(), request.Actor(c), ws.ID, c.QueryParam("kind"), page, perPage)
+	if err != nil {
+		return err
+	}
+	return List(c, rs, NewPagePagination(page, perPage, total))
 }
