@@ -348,6 +348,20 @@ func TestAuditLogFilters(t *testing.T) {
 	}
 	p.shot("audit-filter-denied")
 
+	// A part of an address, in any case: none of Ada's events was refused,
+	// both of Bob's were.
+	p.Fill("#f-actor", "ada@")
+	p.Submit("form.filters")
+	p.waitFor(`document.querySelector("#audit-results .empty") !== null`)
+	p.Fill("#f-actor", "BOB@EXA")
+	p.Submit("form.filters")
+	p.waitRows(2)
+	if got := p.evalString(`document.querySelector("#audit-results tbody").textContent`); !strings.Contains(got, "bob@example.com") || strings.Contains(got, "ada@example.com") {
+		t.Fatalf("actor part BOB@EXA shows %q", got)
+	}
+	p.shot("audit-filter-actor-part")
+	p.Fill("#f-actor", "")
+
 	// Nothing matches: the friendly empty state.
 	p.Fill("#f-action", "sso.")
 	p.Submit("form.filters")
