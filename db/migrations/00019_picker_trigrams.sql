@@ -1,6 +1,7 @@
 -- +goose Up
 -- The pickers (add a member to a team, grant an agent, the access
--- explainer) match part of a name or address. Walked in name order, a part
+-- explainer) and the audit log's actor filter match part of a name or
+-- address. Walked in name order, a part
 -- that few names contain read the whole org first: 74 ms over 100,000
 -- agents, 9-15 ms over 10,000 members. Trigram indexes (pg_trgm) find the
 -- few at once; a common part is still walked in name order, which fills the
@@ -26,6 +27,8 @@ BEGIN
         CREATE INDEX IF NOT EXISTS agents_name_trgm_idx ON agents USING gin (lower(name) gin_trgm_ops);
         CREATE INDEX IF NOT EXISTS accounts_name_trgm_idx ON accounts USING gin (lower(name) gin_trgm_ops);
         CREATE INDEX IF NOT EXISTS accounts_email_trgm_idx ON accounts USING gin (lower(email) gin_trgm_ops);
+        -- the audit filter's part of an address (00018)
+        CREATE INDEX IF NOT EXISTS audit_actors_email_trgm_idx ON audit_actors USING gin (email_lower gin_trgm_ops);
     END IF;
 END $$;
 -- +goose StatementEnd
@@ -34,3 +37,4 @@ END $$;
 DROP INDEX IF EXISTS agents_name_trgm_idx;
 DROP INDEX IF EXISTS accounts_name_trgm_idx;
 DROP INDEX IF EXISTS accounts_email_trgm_idx;
+DROP INDEX IF EXISTS audit_actors_email_trgm_idx;
