@@ -91,6 +91,22 @@ func TestWalletOverviewMatchesItsParts(t *testing.T) {
 		{Before: first.Next, Limit: 5}, {Kind: "purchase", UserID: f.owner.AccountID, Before: first.Next, Limit: 2}, {Kind: "refund", Limit: 25}} {
 		compare(f.owner, ef, true, 30)
 		compare(f.owner, ef, true, 3)
+		// Without names (the API's read): the same entries, names empty.
+		withNames, err := f.s.Entries(f.ctx, f.owner, f.org.ID, ef)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ef.NoNames = true
+		bare, err := f.s.Entries(f.ctx, f.owner, f.org.ID, ef)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range withNames.Entries {
+			withNames.Entries[i].ActorEmail, withNames.Entries[i].PackageName = "", ""
+		}
+		if !reflect.DeepEqual(bare, withNames) {
+			t.Errorf("%+v: entries without names differ:\n%+v\n%+v", ef, bare, withNames)
+		}
 	}
 	compare(f.owner, model.EntryFilter{Limit: 25}, false, 30)
 	if _, err := f.s.WalletOverview(f.ctx, f.member, f.org.ID, model.EntryFilter{Limit: 25}, true, 30); model.CodeOf(err) != model.CodeForbidden {

@@ -40,6 +40,9 @@ type EntryFilter struct {
 	UserID int64
 	Before int64
 	Limit  int
+	// NoNames leaves ActorEmail and PackageName empty: the caller shows
+	// neither (the API's entries carry ids), so they are not looked up.
+	NoNames bool
 }
 
 // Package is a marketplace listing (SPEC 10).

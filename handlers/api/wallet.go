@@ -138,6 +138,7 @@ func (h *Wallet) Transactions(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	f.NoNames = true // the API's entries carry the actor's and package's ids
 	page, err := h.Store.Entries(c.Request().Context(), request.Actor(c), ws.ID, f)
 	if err != nil {
 		return err
