@@ -13,6 +13,7 @@ import (
 	"guildhall/db/dbtest"
 	"guildhall/db/model"
 
+	"github.com/jmoiron/sqlx"
 	"github.com/lib/pq"
 )
 
@@ -91,6 +92,23 @@ func rowsRead(node map[string]any) float64 {
 	return rows*loops + removed
 }
 
+// planConn runs the statements that build a plan test's data, then holds
+// one connection for its EXPLAINs (closed with the test).
+func planConn(t *testing.T, sqlDB *sqlx.DB, steps []string) *sql.Conn {
+	t.Helper()
+	for _, q := range steps {
+		if _, err := sqlDB.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	conn, err := sqlDB.Conn(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return conn
+}
+
 // TestAuthLookupsReadOneAccount: every API call starts with its token's
 // statement and every page with its session's. Both look a secret up in a
 // table that is small next to accounts, and the cached generic plan of the
@@ -101,7 +119,7 @@ func rowsRead(node map[string]any) float64 {
 func TestAuthLookupsReadOneAccount(t *testing.T) {
 	sqlDB := dbtest.New(t)
 	ctx := context.Background()
-	for _, q := range []string{
+	conn := planConn(t, sqlDB, []string{
 		// 5,000 people, each with a personal org, 3,000 of them in a team
 		// org; the first have tokens and sessions when the statistics are
 		// taken. The newest person signs up after, and signs in.
@@ -119,16 +137,7 @@ func TestAuthLookupsReadOneAccount(t *testing.T) {
 		`INSERT INTO memberships (org_id, account_id, role) SELECT o.id, a.id, 'member' FROM orgs o, accounts a WHERE o.slug = 'plan' AND a.email = 'late@plan.example.com'`,
 		`INSERT INTO api_tokens (account_id, name, token_hash, prefix) SELECT max(id), 'last', 'hash-last', 'p' FROM accounts`,
 		`INSERT INTO sessions (id_hash, account_id) SELECT 'session-last', max(id) FROM accounts`,
-	} {
-		if _, err := sqlDB.Exec(q); err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-	}
-	conn, err := sqlDB.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	})
 	var orgID int64
 	if err := conn.QueryRowContext(ctx, `SELECT id FROM orgs WHERE slug = 'plan'`).Scan(&orgID); err != nil {
 		t.Fatal(err)
@@ -226,16 +235,7 @@ func TestPeopleBehindRowsAreLookedUp(t *testing.T) {
 	steps = append(steps, `INSERT INTO postings (txn_id, account, org_id, kind, amount_cents, balance_after_cents)
 		SELECT t.id, 'wallet:' || t.org_id, t.org_id, 'top_up', 100, 100 * t.id FROM ledger_transactions t
 		UNION ALL SELECT t.id, 'funding:test', NULL, 'top_up', -100, NULL FROM ledger_transactions t`)
-	for _, q := range steps {
-		if _, err := sqlDB.Exec(q); err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-	}
-	conn, err := sqlDB.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	conn := planConn(t, sqlDB, steps)
 	var orgID, lastAgent int64
 	if err := conn.QueryRowContext(ctx, `SELECT o.id, max(g.id) FROM orgs o JOIN agents g ON g.org_id = o.id WHERE o.slug = 'plan' GROUP BY o.id`).Scan(&orgID, &lastAgent); err != nil {
 		t.Fatal(err)

@@ -1,7 +1,6 @@
 package db
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -20,7 +19,6 @@ import (
 // orgs are many; the wallet's page of ids comes from the org's index.
 func TestSmallOrgHistoryDoesNotWalkOtherOrgs(t *testing.T) {
 	sqlDB := dbtest.New(t)
-	ctx := context.Background()
 	const big, small = 1001, 1002
 	// 6,000 top-ups of the big org, 3 of the small one (balanced pairs:
 	// the wallet and a funding account).
@@ -40,16 +38,7 @@ func TestSmallOrgHistoryDoesNotWalkOtherOrgs(t *testing.T) {
 	}
 	steps := append(post(1, 6000, big), events(20000, big), "ANALYZE postings, audit_events")
 	steps = append(steps, post(6001, 6003, small)...)
-	for _, q := range append(steps, events(3, small)) {
-		if _, err := sqlDB.Exec(q); err != nil {
-			t.Fatal(err)
-		}
-	}
-	conn, err := sqlDB.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	conn := planConn(t, sqlDB, append(steps, events(3, small)))
 	type read struct {
 		name  string
 		query string
@@ -87,9 +76,8 @@ func TestSmallOrgHistoryDoesNotWalkOtherOrgs(t *testing.T) {
 // 00020 indexes the unsuccessful outcomes and each actor's transactions.
 func TestRareFiltersReadFewRows(t *testing.T) {
 	sqlDB := dbtest.New(t)
-	ctx := context.Background()
 	const org, busy, rare = 1001, 501, 502
-	for _, q := range []string{
+	conn := planConn(t, sqlDB, []string{
 		// 20,000 events, one in 500 refused, none failed.
 		`INSERT INTO audit_events (org_id, action, outcome)
 			SELECT ` + strconv.Itoa(org) + `, 'member.invited', CASE WHEN i % 500 = 0 THEN 'denied' ELSE 'success' END FROM generate_series(1, 20000) i`,
@@ -104,16 +92,7 @@ func TestRareFiltersReadFewRows(t *testing.T) {
 				AS x(account, org_id, amount, balance, n)
 			ORDER BY t.id, x.n`,
 		"ANALYZE postings, ledger_transactions, audit_events",
-	} {
-		if _, err := sqlDB.Exec(q); err != nil {
-			t.Fatal(err)
-		}
-	}
-	conn, err := sqlDB.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	})
 	check := func(name string, plan map[string]any, want float64) {
 		t.Helper()
 		if n, _ := plan["Actual Rows"].(float64); n != want {
