@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"regexp"
 	"strconv"
 	"sync"
 	"syscall"
@@ -35,12 +36,18 @@ func TestCrashChild(t *testing.T) {
 
 // startChild starts `guildhall serve` on dsn in another process and waits
 // for /healthz.
-func startChild(t *testing.T, dsn, addr, data string) *exec.Cmd {
+//
+// The child binds a port the system picks and the parent reads it from the
+// child's log ("listening on ..."): a port picked here and freed for the
+// child could be taken meanwhile by another package's test server, whose
+// /healthz then answered for a child that had failed to start, and the
+// burst went to the wrong server.
+func startChild(t *testing.T, dsn, data string) (*exec.Cmd, *lockedBuffer, string) {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$", "-test.count=1")
-	cmd.Env = append(os.Environ(), "GUILDHALL_CRASH_CHILD=1", "DATABASE_URL="+dsn, "GUILDHALL_ADDR="+addr, "GUILDHALL_DATA="+data)
-	var logs bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &logs, &logs
+	cmd.Env = append(os.Environ(), "GUILDHALL_CRASH_CHILD=1", "DATABASE_URL="+dsn, "GUILDHALL_ADDR=127.0.0.1:0", "GUILDHALL_DATA="+data)
+	logs := &lockedBuffer{}
+	cmd.Stdout, cmd.Stderr = logs, logs
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -48,11 +55,14 @@ func startChild(t *testing.T, dsn, addr, data string) *exec.Cmd {
 	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
 	deadline := time.Now().Add(60 * time.Second)
 	for {
-		res, err := http.Get("http://" + addr + "/healthz")
-		if err == nil {
-			res.Body.Close()
-			if res.StatusCode == 200 {
-				return cmd
+		if m := listeningRe.FindStringSubmatch(logs.String()); m != nil {
+			addr := m[1]
+			res, err := http.Get("http://" + addr + "/healthz")
+			if err == nil {
+				res.Body.Close()
+				if res.StatusCode == 200 {
+					return cmd, logs, addr
+				}
 			}
 		}
 		if time.Now().After(deadline) {
@@ -60,6 +70,26 @@ func startChild(t *testing.T, dsn, addr, data string) *exec.Cmd {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+var listeningRe = regexp.MustCompile(`listening on (127\.0\.0\.1:\d+)`)
+
+// lockedBuffer keeps a child's output, read while the child writes it.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 // TestKillDuringPurchases kills the server with SIGKILL during a burst of
@@ -98,8 +128,8 @@ func TestKillDuringPurchases(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	addr, data := freeAddr(t), dataDir(t)
-	child := startChild(t, dsn, addr, data)
+	data := dataDir(t)
+	child, childLogs, addr := startChild(t, dsn, data)
 
 	type answer struct {
 		slug string
@@ -151,13 +181,25 @@ func TestKillDuringPurchases(t *testing.T) {
 			}
 		}(w)
 	}
-	// Kill once some purchases went through, mid-burst.
-	for {
+	// Kill once some purchases went through, mid-burst. If the burst ends
+	// first (every purchase refused, or the server gone), say so with the
+	// server's output instead of waiting for ever.
+	burstDone := make(chan struct{})
+	go func() { wg.Wait(); close(burstDone) }()
+	for deadline := time.Now().Add(time.Minute); ; {
 		mu.Lock()
 		n := len(ok)
 		mu.Unlock()
 		if n >= 40 {
 			break
+		}
+		select {
+		case <-burstDone:
+			t.Fatalf("the burst ended with %d purchases answered 201, before the kill; the server said:\n%s", n, childLogs)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d purchases answered 201 in a minute; the server said:\n%s", n, childLogs)
 		}
 		time.Sleep(2 * time.Millisecond)
 	}
@@ -172,7 +214,7 @@ func TestKillDuringPurchases(t *testing.T) {
 	}
 
 	// The server comes back on the same database.
-	startChild(t, dsn, addr, data)
+	_, _, addr = startChild(t, dsn, data)
 	if err := s.CheckLedger(ctx); err != nil {
 		t.Fatal(err)
 	}

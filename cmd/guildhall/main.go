@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -148,8 +149,15 @@ func serve(ctx context.Context, args []string) error {
 		srv := web.New(web.Options{Config: cfg, Store: store, Mailer: mailer, Secret: secret, Logger: slog.Default()})
 		defer srv.Meter().Close() //nolint:errcheck // after the HTTP shutdown: writes the last counts, logs a failure
 		hs := &http.Server{Addr: cfg.Addr, Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
+		// Listen first, so the address actually bound (a port 0 asks the
+		// system for one) is logged before the first request.
+		ln, err := net.Listen("tcp", cfg.Addr)
+		if err != nil {
+			return err
+		}
+		log.Printf("listening on %s", ln.Addr())
 		errc := make(chan error, 2)
-		go func() { errc <- hs.ListenAndServe() }()
+		go func() { errc <- hs.Serve(ln) }()
 		if cfg.Ops.MetricsAddr != "" {
 			ms := &http.Server{Addr: cfg.Ops.MetricsAddr, Handler: srv.MetricsHandler(), ReadHeaderTimeout: 10 * time.Second}
 			go func() { errc <- ms.ListenAndServe() }()
