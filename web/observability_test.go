@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -26,29 +25,11 @@ import (
 	"guildhall/web/webtest"
 )
 
-// syncBuffer is a log sink the server writes from many goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // One JSON line per request: the route pattern (never the raw path, whose
 // token is a secret), the status, the duration and the request id that the
 // answer carries in X-Request-Id.
 func TestRequestLogAndRequestID(t *testing.T) {
-	var sink syncBuffer
+	var sink webtest.SyncBuffer
 	logger, err := observability.NewLogger(&sink, "json")
 	if err != nil {
 		t.Fatal(err)

@@ -18,6 +18,7 @@ import (
 	"guildhall/db"
 	"guildhall/db/dbtest"
 	"guildhall/db/model"
+	"guildhall/web/webtest"
 )
 
 func TestMain(m *testing.M) { dbtest.Main(m) }
@@ -42,11 +43,11 @@ func TestCrashChild(t *testing.T) {
 // child could be taken meanwhile by another package's test server, whose
 // /healthz then answered for a child that had failed to start, and the
 // burst went to the wrong server.
-func startChild(t *testing.T, dsn, data string) (*exec.Cmd, *lockedBuffer, string) {
+func startChild(t *testing.T, dsn, data string) (*exec.Cmd, *webtest.SyncBuffer, string) {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$", "-test.count=1")
 	cmd.Env = append(os.Environ(), "GUILDHALL_CRASH_CHILD=1", "DATABASE_URL="+dsn, "GUILDHALL_ADDR=127.0.0.1:0", "GUILDHALL_DATA="+data)
-	logs := &lockedBuffer{}
+	logs := &webtest.SyncBuffer{}
 	cmd.Stdout, cmd.Stderr = logs, logs
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
@@ -73,24 +74,6 @@ func startChild(t *testing.T, dsn, data string) (*exec.Cmd, *lockedBuffer, strin
 }
 
 var listeningRe = regexp.MustCompile(`listening on (127\.0\.0\.1:\d+)`)
-
-// lockedBuffer keeps a child's output, read while the child writes it.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // TestKillDuringPurchases kills the server with SIGKILL during a burst of
 // purchases, starts it again, and checks that the ledger's invariants hold
