@@ -110,7 +110,12 @@ func withDB(ctx context.Context, args []string, fn func(web.Config, *sqlx.DB) er
 	return fn(cfg, d)
 }
 
-func serve(ctx context.Context, args []string) error {
+func serve(ctx context.Context, args []string) error { return serveOn(ctx, args, nil) }
+
+// serveOn is serve, telling listening (when set) the address it bound: a
+// test asks for port 0 and learns the port, rather than freeing one for
+// the server that another process could take in between.
+func serveOn(ctx context.Context, args []string, listening func(net.Addr)) error {
 	return withDB(ctx, args, func(cfg web.Config, d *sqlx.DB) error {
 		logger, err := observability.NewLogger(os.Stderr, cfg.Ops.LogFormat)
 		if err != nil {
@@ -156,6 +161,9 @@ func serve(ctx context.Context, args []string) error {
 			return err
 		}
 		log.Printf("listening on %s", ln.Addr())
+		if listening != nil {
+			listening(ln.Addr())
+		}
 		errc := make(chan error, 2)
 		go func() { errc <- hs.Serve(ln) }()
 		if cfg.Ops.MetricsAddr != "" {

@@ -36,23 +36,25 @@ func dataDir(t *testing.T) string {
 	return dir
 }
 
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
-// run starts `guildhall serve` in-process and waits until /healthz answers.
-func run(t *testing.T, addr string) (stop func()) {
+// run starts `guildhall serve` in-process on a port the system picks and
+// waits until /healthz answers there.
+func run(t *testing.T) (addr string, stop func()) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- serve(ctx, []string{"-addr", addr}) }()
+	bound := make(chan string, 1)
+	go func() {
+		done <- serveOn(ctx, []string{"-addr", "127.0.0.1:0"}, func(a net.Addr) { bound <- a.String() })
+	}()
 	deadline := time.Now().Add(90 * time.Second)
+	select {
+	case addr = <-bound:
+	case err := <-done:
+		t.Fatalf("serve stopped before listening: %v", err)
+	case <-time.After(time.Until(deadline)):
+		cancel()
+		t.Fatal("serve did not listen")
+	}
 	for {
 		res, err := http.Get("http://" + addr + "/healthz")
 		if err == nil {
@@ -72,7 +74,7 @@ func run(t *testing.T, addr string) (stop func()) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	return func() {
+	return addr, func() {
 		cancel()
 		select {
 		case err := <-done:
@@ -95,9 +97,7 @@ func TestServeEmbeddedClusterAndDemo(t *testing.T) {
 	t.Setenv("DATABASE_URL", "")
 	t.Setenv("SMTP_URL", "")
 	t.Setenv("GUILDHALL_DEV", "")
-	addr := freeAddr(t)
-
-	stop := run(t, addr)
+	addr, stop := run(t)
 	if res, err := http.Get("http://" + addr + "/readyz"); err != nil || res.StatusCode != 200 {
 		t.Fatalf("readyz: %v %v", res, err)
 	}
@@ -120,7 +120,7 @@ func TestServeEmbeddedClusterAndDemo(t *testing.T) {
 	if err := runDemo(context.Background(), nil); err != nil {
 		t.Fatal(err)
 	}
-	stop = run(t, addr)
+	addr, stop = run(t)
 	token := demoToken(t, addr)
 	if token == "" {
 		t.Fatal("demo sign-in did not give a token")
@@ -135,7 +135,7 @@ func TestServeEmbeddedClusterAndDemo(t *testing.T) {
 	}
 
 	// Second start: same cluster, same data, demo not loaded twice.
-	stop = run(t, addr)
+	addr, stop = run(t)
 	defer stop()
 	req, _ := http.NewRequest(http.MethodGet, "http://"+addr+"/api/orgs", nil)
 	req.Header.Set("Authorization", "Bearer "+token)
