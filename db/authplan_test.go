@@ -47,6 +47,8 @@ func explainAs(t *testing.T, conn *sql.Conn, mode, name, query string, args []an
 			lits[i] = strconv.Itoa(v)
 		case string:
 			lits[i] = "'" + strings.ReplaceAll(v, "'", "''") + "'"
+		case bool:
+			lits[i] = strconv.FormatBool(v)
 		case time.Time:
 			lits[i] = "'" + v.Format(time.RFC3339Nano) + "'"
 		case driver.Valuer: // pq.Array
