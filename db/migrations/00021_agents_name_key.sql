@@ -13,6 +13,9 @@
 -- Carrying name itself in the index (INCLUDE) did the same, but made the
 -- index a way to look up one agent's name by org: generic plans then
 -- walked the org's whole index for it (the usage report, 12 ms).
+--
+-- Adding a stored column rewrites the table under an exclusive lock: 0.6 s
+-- for the large data set's 100,000 agents, with their index rebuilt.
 ALTER TABLE agents ADD COLUMN name_key text GENERATED ALWAYS AS (lower(name)) STORED;
 DROP INDEX agents_org_name_idx;
 CREATE INDEX agents_org_name_idx ON agents (org_id, name_key, id);
