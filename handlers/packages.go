@@ -22,7 +22,7 @@ type Packages struct {
 }
 
 func packageCard(p model.Package) views.PackageCard {
-	price := views.Cents(p.PriceCents)
+	price := model.FormatCents(p.PriceCents)
 	if p.Free() {
 		price = "Free"
 	}
@@ -176,7 +176,7 @@ func (h *Packages) Buy(c echo.Context) error {
 		case p.Free():
 			return Redirect(c, to, "success", "Installed "+p.Name+".")
 		default:
-			text := "Bought " + p.Name + " for " + views.Cents(res.Purchase.AmountCents) + ". The wallet holds " + views.Cents(res.Purchase.BalanceCents) + "."
+			text := "Bought " + p.Name + " for " + model.FormatCents(res.Purchase.AmountCents) + ". The wallet holds " + model.FormatCents(res.Purchase.BalanceCents) + "."
 			if res.Purchase.AutoTopUp {
 				text += " Auto top-up refilled it."
 			}

@@ -30,7 +30,7 @@ func limitLine(label string, p *int64) string {
 	if p == nil {
 		return label + ": no limit"
 	}
-	return label + ": " + views.Cents(*p)
+	return label + ": " + model.FormatCents(*p)
 }
 
 func policyForm(p model.SpendPolicy) views.PolicyForm {
@@ -68,7 +68,7 @@ func (h *Policies) render(c echo.Context, status int, form *views.PolicyForm, op
 			Limits: []string{limitLine("Max per purchase", p.MaxPerPurchaseCents), limitLine("Daily", p.DailyLimitCents),
 				limitLine("Monthly", p.MonthlyLimitCents), limitLine("Approval above", p.RequireApprovalAboveCents)},
 			Vendors: orNone(p.VendorAllowlist, "any"), Blocked: orNone(p.BlockedTypes, "none"),
-			Today: views.Cents(spent.Today), Month: views.Cents(spent.Month), Form: policyForm(p)}
+			Today: model.FormatCents(spent.Today), Month: model.FormatCents(spent.Month), Form: policyForm(p)}
 		if p.ID == openID && openForm != nil {
 			row.Form = *openForm
 		}
@@ -200,7 +200,7 @@ func (h *Policies) Delete(c echo.Context) error {
 func (h *Policies) approvalRow(a model.Approval, canDecide bool) views.ApprovalRow {
 	now := h.Store.Now()
 	return views.ApprovalRow{ID: a.ID, Package: a.PackageName, PkgHref: "/packages/" + strconv.FormatInt(a.PackageID, 10),
-		Buyer: a.BuyerEmail, Amount: views.Cents(a.AmountCents), Status: a.Status, Reason: a.Reason,
+		Buyer: a.BuyerEmail, Amount: model.FormatCents(a.AmountCents), Status: a.Status, Reason: a.Reason,
 		Requested: views.Ago(a.CreatedAt, now), Expires: a.ExpiresAt.UTC().Format("Jan 2, 15:04") + " UTC", CanDecide: canDecide}
 }
 

@@ -90,7 +90,7 @@ func (h *Wallet) view(c echo.Context, st walletForms) (views.WalletView, error) 
 		if err != nil {
 			return views.WalletView{}, err
 		}
-		return views.WalletView{Balance: views.Cents(w.BalanceCents), CanTransfer: ws.Role == model.RoleOwner, Provider: h.Store.ProviderName(),
+		return views.WalletView{Balance: model.FormatCents(w.BalanceCents), CanTransfer: ws.Role == model.RoleOwner, Provider: h.Store.ProviderName(),
 			TopUp: st.topUp, Transfer: st.transfer}, nil
 	}
 	// A manager's page is two statements: the wallet with the spending per
@@ -120,7 +120,7 @@ func (h *Wallet) view(c echo.Context, st walletForms) (views.WalletView, error) 
 		return v, err
 	}
 	w := o.Wallet
-	v = views.WalletView{Balance: views.Cents(w.BalanceCents), CanManage: true,
+	v = views.WalletView{Balance: model.FormatCents(w.BalanceCents), CanManage: true,
 		CanTransfer: ws.Role == model.RoleOwner, Provider: h.Store.ProviderName(), TopUp: st.topUp, Transfer: st.transfer,
 		Member: member, MemberError: memberError}
 	if v.TopUp.Key == "" {
@@ -136,13 +136,13 @@ func (h *Wallet) view(c echo.Context, st walletForms) (views.WalletView, error) 
 	}
 	v.AutoSummary = "Off"
 	if w.Enabled {
-		v.AutoSummary = "Add " + views.Cents(w.TopUpAmountCents) + " below " + views.Cents(w.ThresholdCents)
+		v.AutoSummary = "Add " + model.FormatCents(w.TopUpAmountCents) + " below " + model.FormatCents(w.ThresholdCents)
 	}
 	page := o.Entries
 	now := h.Store.Now()
 	for _, e := range page.Entries {
 		row := views.EntryRow{ID: e.ID, When: views.Ago(e.CreatedAt, now), WhenFull: views.FormatTime(e.CreatedAt) + " UTC", Kind: e.Kind,
-			Amount: views.Cents(e.AmountCents), Credit: e.AmountCents > 0, After: views.Cents(e.BalanceAfterCents), Actor: e.ActorEmail, Note: e.Note}
+			Amount: model.FormatCents(e.AmountCents), Credit: e.AmountCents > 0, After: model.FormatCents(e.BalanceAfterCents), Actor: e.ActorEmail, Note: e.Note}
 		if e.AmountCents > 0 {
 			row.Amount = "+" + row.Amount
 		}
@@ -190,7 +190,7 @@ func (h *Wallet) view(c echo.Context, st walletForms) (views.WalletView, error) 
 	for i, d := range days {
 		ts[i], cs[i] = d.Day, d.Cents
 	}
-	v.Chart = views.NewSpendChart(ts, cs)
+	v.Chart = views.NewSpendChart(ts, cs, model.FormatCents)
 	if v.CanTransfer {
 		for _, o := range request.Workspaces(c) {
 			if o.ID != ws.ID && o.Role == model.RoleOwner {
@@ -281,9 +281,9 @@ func (h *Wallet) TopUp(c echo.Context) error {
 		var res db.TopUpResult
 		res, _, err = h.Store.TopUp(c.Request().Context(), request.Actor(c), ws.ID, amount, form.Key)
 		if err == nil {
-			msg := "Added " + views.Cents(amount) + ". The balance is " + views.Cents(res.BalanceCents) + "."
+			msg := "Added " + model.FormatCents(amount) + ". The balance is " + model.FormatCents(res.BalanceCents) + "."
 			if res.Status != "completed" {
-				msg = "The charge of " + views.Cents(amount) + " is pending with " + res.Provider + "; the wallet is credited when it completes."
+				msg = "The charge of " + model.FormatCents(amount) + " is pending with " + res.Provider + "; the wallet is credited when it completes."
 			}
 			return Redirect(c, "/wallet", "success", msg)
 		}
@@ -317,7 +317,7 @@ func (h *Wallet) AutoTopUp(c echo.Context) error {
 	if err == nil {
 		text := "Auto top-up is off."
 		if form.Enabled {
-			text = "Auto top-up adds " + views.Cents(amt) + " when the balance falls below " + views.Cents(th) + "."
+			text = "Auto top-up adds " + model.FormatCents(amt) + " when the balance falls below " + model.FormatCents(th) + "."
 		}
 		return Redirect(c, "/wallet", "success", text)
 	}
@@ -344,7 +344,7 @@ func (h *Wallet) Transfer(c echo.Context) error {
 	if err == nil {
 		_, _, err = h.Store.TransferCredits(c.Request().Context(), request.Actor(c), ws.ID, to, amount, form.Key)
 		if err == nil {
-			return Redirect(c, "/wallet", "success", "Moved "+views.Cents(amount)+" to the other workspace.")
+			return Redirect(c, "/wallet", "success", "Moved "+model.FormatCents(amount)+" to the other workspace.")
 		}
 	}
 	fields, msg, ok := formError(err, map[string]string{"amount_cents": "amount"})

@@ -34,7 +34,7 @@ func (h *Workspaces) Overview(c echo.Context) error {
 	}
 	v := views.OverviewView{
 		Name: ws.DisplayName, Slug: ws.Slug, Description: ws.Description, Personal: ws.Personal(),
-		RoleLabel: ws.Role.Label(), Balance: views.Cents(ov.BalanceCents), Members: ov.Members, Teams: ov.Teams,
+		RoleLabel: ws.Role.Label(), Balance: model.FormatCents(ov.BalanceCents), Members: ov.Members, Teams: ov.Teams,
 		Agents: ov.Agents, Verified: acc.Verified(), CanAudit: model.Can(ws.Role, model.ActReadAudit) && !ws.Personal(),
 	}
 	for _, w := range request.Workspaces(c) {
@@ -85,7 +85,7 @@ func (h *Workspaces) newOrgForm(c echo.Context) (views.OrgForm, error) {
 	if err != nil {
 		return views.OrgForm{}, err
 	}
-	return views.OrgForm{PersonalCents: views.Cents(ov.BalanceCents)}, nil
+	return views.OrgForm{PersonalCents: model.FormatCents(ov.BalanceCents)}, nil
 }
 
 // CreateOrg creates a team org and makes it the active workspace.
@@ -266,7 +266,7 @@ func blockerLabel(b db.Blocker) string {
 	case "agent":
 		return "Agent “" + b.Label + "” — move, transfer or delete it"
 	case "balance":
-		return "A balance of " + views.Cents(b.AmountCents) + " — spend it, or transfer it to another workspace you own (Wallet, Transfer credits)"
+		return "A balance of " + model.FormatCents(b.AmountCents) + " — spend it, or transfer it to another workspace you own (Wallet, Transfer credits)"
 	case "package":
 		return "Package “" + b.Label + "” — published packages stay with the org for their buyers"
 	}

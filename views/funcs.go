@@ -92,39 +92,6 @@ func itoa(n int) string {
 	return string(b[i:])
 }
 
-// Cents formats integer cents as dollars (-123405 is "-$1234.05"). One
-// allocation (a wallet page formats about a hundred amounts).
-func Cents(c int64) string {
-	u := uint64(c)
-	if c < 0 {
-		u = -u // two's complement: right for math.MinInt64 too
-	}
-	var a [24]byte
-	i := len(a)
-	i--
-	a[i] = byte('0' + u%10)
-	i--
-	a[i] = byte('0' + u/10%10)
-	i--
-	a[i] = '.'
-	u /= 100
-	for {
-		i--
-		a[i] = byte('0' + u%10)
-		u /= 10
-		if u == 0 {
-			break
-		}
-	}
-	i--
-	a[i] = '$'
-	if c < 0 {
-		i--
-		a[i] = '-'
-	}
-	return string(a[i:])
-}
-
 // workspaceAvatar gives each org its own avatar colour (from its slug), and
 // Personal its fixed one.
 func workspaceAvatar(w WorkspaceItem) string {

@@ -84,8 +84,9 @@ const (
 	ChartHeight = 140
 )
 
-// NewSpendChart lays out one bar per day, scaled to the largest day.
-func NewSpendChart(days []time.Time, cents []int64) SpendChart {
+// NewSpendChart lays out one bar per day, scaled to the largest day; money
+// writes an amount (model.FormatCents).
+func NewSpendChart(days []time.Time, cents []int64, money func(int64) string) SpendChart {
 	c := SpendChart{Empty: true}
 	if len(days) == 0 {
 		return c
@@ -97,7 +98,7 @@ func NewSpendChart(days []time.Time, cents []int64) SpendChart {
 			maxV = v
 		}
 	}
-	c.Total, c.Max, c.Empty = Cents(total), Cents(maxV), total == 0
+	c.Total, c.Max, c.Empty = money(total), money(maxV), total == 0
 	slot := float64(ChartWidth) / float64(len(days))
 	w := slot * 0.7
 	c.Bars = make([]Bar, 0, len(days))
@@ -111,7 +112,7 @@ func NewSpendChart(days []time.Time, cents []int64) SpendChart {
 		}
 		c.Bars = append(c.Bars, Bar{
 			X: f1(float64(i)*slot + (slot-w)/2), Y: f1(ChartHeight - h), W: f1(w), H: f1(h),
-			Title: d.Format("Jan 2") + ": " + Cents(cents[i]),
+			Title: d.Format("Jan 2") + ": " + money(cents[i]),
 		})
 	}
 	c.FirstLabel, c.LastLabel = days[0].Format("Jan 2"), days[len(days)-1].Format("Jan 2")

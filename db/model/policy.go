@@ -191,11 +191,40 @@ func DecidePurchase(f PurchaseFacts) (Outcome, error) {
 
 // FormatCents shows cents as dollars: 1234 -> "$12.34".
 func FormatCents(c int64) string {
-	sign := ""
+	u := uint64(c)
 	if c < 0 {
-		sign, c = "-", -c
+		u = -u // two's complement: right for math.MinInt64 too
 	}
-	return fmt.Sprintf("%s$%d.%02d", sign, c/100, c%100)
+	// Written from the right into a stack buffer: one allocation (a wallet
+	// page formats about a hundred amounts).
+	var a [32]byte
+	i := len(a)
+	i--
+	a[i] = byte('0' + u%10)
+	i--
+	a[i] = byte('0' + u/10%10)
+	i--
+	a[i] = '.'
+	u /= 100
+	for n := 0; ; n++ {
+		if n > 0 && n%3 == 0 {
+			i--
+			a[i] = ','
+		}
+		i--
+		a[i] = byte('0' + u%10)
+		u /= 10
+		if u == 0 {
+			break
+		}
+	}
+	i--
+	a[i] = '$'
+	if c < 0 {
+		i--
+		a[i] = '-'
+	}
+	return string(a[i:])
 }
 
 // DayWindow and MonthWindow are the UTC calendar windows containing t.

@@ -1,6 +1,7 @@
 package model
 
 import (
+	"math"
 	"testing"
 	"time"
 )
@@ -165,10 +166,27 @@ func TestCanSeePackage(t *testing.T) {
 }
 
 func TestFormatCents(t *testing.T) {
-	for in, want := range map[int64]string{0: "$0.00", 5: "$0.05", 1234: "$12.34", -250: "-$2.50"} {
-		if got := FormatCents(in); got != want {
-			t.Errorf("%d: %s", in, got)
+	for _, c := range []struct {
+		in   int64
+		want string
+	}{
+		{0, "$0.00"}, {5, "$0.05"}, {10, "$0.10"}, {99, "$0.99"}, {100, "$1.00"}, {1234, "$12.34"}, {-250, "-$2.50"},
+		{99999, "$999.99"}, {100000, "$1,000.00"}, {123405, "$1,234.05"}, {-123405, "-$1,234.05"},
+		{100000000, "$1,000,000.00"}, {50680000, "$506,800.00"},
+		{math.MaxInt64, "$92,233,720,368,547,758.07"}, {math.MinInt64, "-$92,233,720,368,547,758.08"},
+	} {
+		if got := FormatCents(c.in); got != c.want {
+			t.Errorf("FormatCents(%d) = %q, want %q", c.in, got, c.want)
 		}
+		// What the pages show, the forms read back.
+		if c.in >= 0 {
+			if back, _, err := ParseDollars("amount", FormatCents(c.in)); c.in < 1e15 && (err != nil || back != c.in) {
+				t.Errorf("ParseDollars(%q) = %d, %v", FormatCents(c.in), back, err)
+			}
+		}
+	}
+	if n := testing.AllocsPerRun(100, func() { _ = FormatCents(123405) }); n > 1 {
+		t.Errorf("FormatCents allocates %v times, want 1", n)
 	}
 }
 
