@@ -2,7 +2,6 @@ package handlers
 
 import (
 	"context"
-	"encoding/csv"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -360,14 +359,6 @@ func (h *Wallet) Transfer(c echo.Context) error {
 	return h.render(c, http.StatusUnprocessableEntity, walletForms{transfer: form})
 }
 
-// csvCell neutralises a text cell a spreadsheet would run as a formula.
-func csvCell(s string) string {
-	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
-		return "'" + s
-	}
-	return s
-}
-
 // Export is GET /wallet/export.csv: every matching entry, newest first.
 func (h *Wallet) Export(c echo.Context) error {
 	ws := request.Workspace(c)
@@ -377,7 +368,7 @@ func (h *Wallet) Export(c echo.Context) error {
 	}
 	res := c.Response()
 	started := false
-	cw := csv.NewWriter(res)
+	cw := NewCSVWriter(res) // emails, names and notes are user text: no formulas
 	err = h.Store.ExportEntries(c.Request().Context(), request.Actor(c), ws.ID, f, func(e model.LedgerEntry) error {
 		if !started {
 			started = true
@@ -396,8 +387,8 @@ func (h *Wallet) Export(c echo.Context) error {
 			pid = strconv.FormatInt(*e.PackageID, 10)
 		}
 		return cw.Write([]string{strconv.FormatInt(e.ID, 10), e.CreatedAt.UTC().Format(time.RFC3339), e.Kind,
-			strconv.FormatInt(e.AmountCents, 10), strconv.FormatInt(e.BalanceAfterCents, 10), uid, csvCell(e.ActorEmail), pid,
-			csvCell(e.PackageName), csvCell(e.Note)})
+			strconv.FormatInt(e.AmountCents, 10), strconv.FormatInt(e.BalanceAfterCents, 10), uid, e.ActorEmail, pid,
+			e.PackageName, e.Note})
 	})
 	if err != nil {
 		if started {
