@@ -196,7 +196,7 @@ type AgentFilter struct {
 	// token's account out of (api.Base.SSOBlocked).
 	ExcludeOrgs []int64
 	Page        int // from 1
-	PerPage     int // default 50, at most 200
+	PerPage     int // default 20 (model.DefaultPerPage), at most 200
 	// After and Before are the agent a page starts after ("Next") or ends
 	// before ("Previous"), for a viewer who reads the whole of OrgID: the
 	// page is then read from agents_org_name_idx at that agent, however deep
@@ -483,7 +483,7 @@ func agentsReachBucket(n int) int {
 // DefaultAgentsPerPage is the API's page of agents, AgentsPageSize the
 // agents page's.
 const (
-	DefaultAgentsPerPage = 50
+	DefaultAgentsPerPage = model.DefaultPerPage
 	AgentsPageSize       = 25
 )
 

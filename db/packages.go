@@ -126,11 +126,8 @@ type PackageFilter struct {
 	HideOrgs map[int64]bool
 }
 
-// defaultPackagesLimit is Packages' limit and the API catalogue's page.
+// defaultPackagesLimit is Packages' limit.
 const defaultPackagesLimit = 100
-
-// DefaultPackagesPerPage is GET /api/packages's page when none is asked for.
-const DefaultPackagesPerPage = defaultPackagesLimit
 
 // packageWhere is the catalogue's conditions for viewerID and f, with their
 // arguments.
@@ -206,7 +203,7 @@ func (s *Store) CataloguePage(ctx context.Context, viewerID int64, f PackageFilt
 	page = max(min(page, model.MaxPage), 1)
 	perPage = max(min(perPage, 200), 1)
 	query, args := limitArgs(`SELECT `+packageCols+`, count(*) OVER () AS total`+packageFrom+` WHERE `+where+
-		` ORDER BY lower(p.name), p.id LIMIT :limit OFFSET :offset`, perPage, args, CataloguePageSize, defaultPackagesLimit)
+		` ORDER BY lower(p.name), p.id LIMIT :limit OFFSET :offset`, perPage, args, CataloguePageSize, model.DefaultPerPage, defaultPackagesLimit)
 	query, args = offsetArgs(query, (page-1)*perPage, args)
 	// Scanned by hand, in packageCols order: sqlx's reflection over a
 	// page of packages cost more than its statement.

@@ -834,8 +834,8 @@ func (s *Store) GrantCandidates(ctx context.Context, actor model.Actor, orgID in
 	return s.grantCandidates(ctx, actor.AccountID, orgID, role, kind, notTeam, "", limit)
 }
 
-// ResourcesPerPage is a page of GET /api/orgs/{org}/resources, its default
-// and its most: an org's 100,000 agents were one 5 MB answer (144 ms).
+// ResourcesPerPage is the most a page of GET /api/orgs/{org}/resources
+// holds: an org's 100,000 agents were one 5 MB answer (144 ms).
 const ResourcesPerPage = 100
 
 // ResourcesPage is Resources a page at a time, in name order, with the
@@ -847,7 +847,7 @@ func (s *Store) ResourcesPage(ctx context.Context, actor model.Actor, orgID int6
 	if err != nil {
 		return nil, 0, err
 	}
-	page, perPage = model.Paging(page, perPage, ResourcesPerPage, ResourcesPerPage)
+	page, perPage = model.Paging(page, perPage, model.DefaultPerPage, ResourcesPerPage)
 	offset := (page - 1) * perPage
 	if role != model.RoleOwner && role != model.RoleAdmin {
 		all, err := s.grantCandidates(ctx, actor.AccountID, orgID, role, kind, 0, "", 0)

@@ -671,6 +671,10 @@ func TestResourcesPages(t *testing.T) {
 	if rs, _, err := e.s.ResourcesPage(e.ctx, owner, org, "agent", 1, 1000); err != nil || len(rs) != db.ResourcesPerPage {
 		t.Errorf("per_page 1000 = %d rows, %v", len(rs), err)
 	}
+	// None asked: the API's default page.
+	if rs, _, err := e.s.ResourcesPage(e.ctx, owner, org, "agent", 1, 0); err != nil || len(rs) != model.DefaultPerPage {
+		t.Errorf("per_page 0 = %d rows, %v", len(rs), err)
+	}
 	if _, _, err := e.s.ResourcesPage(e.ctx, owner, org, "planet", 1, 10); err == nil {
 		t.Error("kind planet listed")
 	}

@@ -699,16 +699,17 @@ func TestTeamsAPIPages(t *testing.T) {
 	}
 	pag := func(r webtest.APIResponse) map[string]any { p, _ := r.Body["pagination"].(map[string]any); return p }
 	p1 := tok.Do(http.MethodGet, "/api/orgs/acme/teams", nil)
-	if n := names(p1); p1.Status != 200 || len(n) != 100 || n[0] != "Team 001" || n[99] != "Team 100" {
+	// 20 a page by default, the members list's (model.DefaultPerPage).
+	if n := names(p1); p1.Status != 200 || len(n) != 20 || n[0] != "Team 001" || n[19] != "Team 020" {
 		t.Fatalf("page 1: %d %v", p1.Status, n)
 	}
-	if p := pag(p1); p["page"] != 1.0 || p["per_page"] != 100.0 || p["total"] != 130.0 || p["total_pages"] != 2.0 {
+	if p := pag(p1); p["page"] != 1.0 || p["per_page"] != 20.0 || p["total"] != 130.0 || p["total_pages"] != 7.0 {
 		t.Fatalf("page 1 pagination %v", p)
 	}
 	if c := p1.List()[0].(map[string]any)["created_at"]; c == nil || c == "" {
 		t.Fatalf("a team's created_at is missing: %v", p1.List()[0])
 	}
-	p2 := tok.Do(http.MethodGet, "/api/orgs/acme/teams?page=2", nil)
+	p2 := tok.Do(http.MethodGet, "/api/orgs/acme/teams?page=2&per_page=100", nil)
 	if n := names(p2); len(n) != 30 || n[0] != "Team 101" || n[29] != "Team 130" {
 		t.Fatalf("page 2: %v", n)
 	}
@@ -718,6 +719,9 @@ func TestTeamsAPIPages(t *testing.T) {
 	}
 	if big := tok.Do(http.MethodGet, "/api/orgs/acme/teams?per_page=1000", nil); len(big.List()) != 100 || pag(big)["per_page"] != 100.0 {
 		t.Fatalf("per_page is at most 100: %d %v", len(big.List()), pag(big))
+	}
+	if last := tok.Do(http.MethodGet, "/api/orgs/acme/teams?page=7", nil); len(last.List()) != 10 || names(last)[0] != "Team 121" {
+		t.Fatalf("the last page of 20: %v", names(last))
 	}
 	if past := tok.Do(http.MethodGet, "/api/orgs/acme/teams?page=99", nil); past.Status != 200 || len(past.List()) != 0 || pag(past)["total"] != 130.0 {
 		t.Fatalf("a page past the end: %d %v", past.Status, pag(past))
@@ -818,6 +822,15 @@ func TestAgentsPagePagesByAgent(t *testing.T) {
 			out = append(out, a.(map[string]any)["name"].(string))
 		}
 		return out
+	}
+	// Without per_page, 20 a page (model.DefaultPerPage), for one org and
+	// for all the caller's orgs.
+	for _, path := range []string{"/api/agents?org=acme", "/api/agents"} {
+		d := api.Do(http.MethodGet, path, nil)
+		if n := apiNames(d); d.Status != 200 || len(n) != 20 || n[0] != "Agent 001" || n[19] != "Agent 020" ||
+			!strings.Contains(d.Raw, `"pagination":{"page":1,"per_page":20,"total":60,"total_pages":3}`) {
+			t.Fatalf("%s default page: %d %v %s", path, d.Status, n, d.Raw[max(0, len(d.Raw)-120):])
+		}
 	}
 	r := api.Do(http.MethodGet, "/api/agents?org=acme&per_page=5&page=3&after="+agentID("Agent 010"), nil)
 	if got := apiNames(r); r.Status != 200 || len(got) != 5 || got[0] != "Agent 011" || got[4] != "Agent 015" {

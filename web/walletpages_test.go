@@ -324,12 +324,13 @@ func TestCatalogueIsPaged(t *testing.T) {
 	if all := f.member.Get("/packages?q=kit"); !strings.Contains(all.Body, "/packages?page=2&amp;q=kit") {
 		t.Fatal("the next page link drops the search")
 	}
-	// The API reads the same pages: any size up to 200, 100 by default.
+	// The API reads the same pages: any size up to 200, 20 by default (the
+	// members list's, model.DefaultPerPage).
 	if r := f.env.NewAPI("").Do(http.MethodGet, "/api/packages?q=kit&per_page=10&page=3", nil); r.Status != 200 || len(r.List()) != 7 ||
 		!strings.Contains(r.Raw, `"pagination":{"page":3,"per_page":10,"total":27,"total_pages":3}`) {
 		t.Fatalf("API page 3: %d %s", r.Status, r.Raw)
 	}
-	if r := f.env.NewAPI("").Do(http.MethodGet, "/api/packages?q=kit", nil); len(r.List()) != 27 || !strings.Contains(r.Raw, `"per_page":100,"total":27`) {
+	if r := f.env.NewAPI("").Do(http.MethodGet, "/api/packages?q=kit", nil); len(r.List()) != 20 || !strings.Contains(r.Raw, `"per_page":20,"total":27,"total_pages":2`) {
 		t.Fatalf("API default page: %s", r.Raw)
 	}
 	for _, bad := range []string{"per_page=x", "page=0", "page=-2"} {

@@ -10,9 +10,9 @@ import (
 // the recipient (SPEC 7).
 const AgentTransferTTL = 7 * 24 * time.Hour
 
-// TeamsMaxPerPage is the API teams list's page size, its default and its
-// most: an org with 500 teams answered 130 KB of JSON on every call before
-// the list had pages.
+// TeamsMaxPerPage is the most a page of the API teams list holds: an org
+// with 500 teams answered 130 KB of JSON on every call before the list had
+// pages.
 const TeamsMaxPerPage = 100
 
 // Field limits for teams and agents.

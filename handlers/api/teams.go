@@ -106,7 +106,7 @@ func (h *Teams) Create(c echo.Context) error {
 }
 
 // List is GET /api/orgs/{org}/teams?page=&per_page=: the org's teams by
-// name, a page at a time (per_page 1-100, default 100).
+// name, a page at a time (per_page 1-100, default 20).
 func (h *Teams) List(c echo.Context) error {
 	ws, err := h.Org(c)
 	if err != nil {
@@ -116,7 +116,7 @@ func (h *Teams) List(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	page, perPage = model.Paging(page, perPage, model.TeamsMaxPerPage, model.TeamsMaxPerPage)
+	page, perPage = model.Paging(page, perPage, model.DefaultPerPage, model.TeamsMaxPerPage)
 	ts, total, err := h.Store.Teams(c.Request().Context(), Account(c).ID, ws.ID, page, perPage)
 	if err != nil {
 		return err
@@ -363,7 +363,7 @@ func (h *Teams) RemoveGrant(c echo.Context) error {
 
 // Resources is GET /api/orgs/{org}/resources?kind=agent&page=&per_page=:
 // the grant picker's list (owners, admins and team maintainers) in name
-// order, a page at a time (per_page 1-100, default 100).
+// order, a page at a time (per_page 1-100, default 20).
 func (h *Teams) Resources(c echo.Context) error {
 	ws, err := h.Org(c)
 	if err != nil {
@@ -373,7 +373,7 @@ func (h *Teams) Resources(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	page, perPage = model.Paging(page, perPage, db.ResourcesPerPage, db.ResourcesPerPage)
+	page, perPage = model.Paging(page, perPage, model.DefaultPerPage, db.ResourcesPerPage)
 	rs, total, err := h.Store.ResourcesPage(c.Request().Context(), request.Actor(c), ws.ID, c.QueryParam("kind"), page, perPage)
 	if err != nil {
 		return err

@@ -443,7 +443,7 @@ func (h *Wallet) Packages(c echo.Context) error {
 	}
 	page, perPage = max(min(page, model.MaxPage), 1), min(max(perPage, 0), 200)
 	if perPage == 0 {
-		perPage = db.DefaultPackagesPerPage
+		perPage = model.DefaultPerPage
 	}
 	f := db.PackageFilter{Query: c.QueryParam("q"), Type: strings.TrimSpace(c.QueryParam("type"))}
 	if viewer != 0 {
