@@ -57,3 +57,17 @@ func TestHandWrittenRows(t *testing.T) {
 		}
 	}
 }
+
+// TestAppendEscMatchesTempl: the hand-written rows escape as templ does, for
+// every byte (each of the five it replaces, any other kept as it is).
+func TestAppendEscMatchesTempl(t *testing.T) {
+	all := make([]byte, 256)
+	for i := range all {
+		all[i] = byte(i)
+	}
+	for _, s := range []string{"", "plain", `<a href="x">Tom & Jerry's</a>`, "&&", "é<ü>", string(all)} {
+		if got, want := string(appendEsc([]byte("prefix"), s)), "prefix"+templ.EscapeString(s); got != want {
+			t.Errorf("appendEsc(%q) = %q, want %q", s, got, want)
+		}
+	}
+}
