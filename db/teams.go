@@ -388,14 +388,19 @@ func (s *Store) TeamPage(ctx context.Context, accountID, orgID, teamID int64, gr
 
 // teamScreenQuery is the team page in one statement: account $3's role in
 // org $1, team $2 of the org and the viewer's role in it, and then, one a
-// row, the team's members (kind 0, in teamMembers' order) and its grants
-// from offset $4 (kind 1, in name order; 25 and 1, see TeamScreen). A
-// member's row carries (account, email, -, name, team role, org role), a
-// grant's (id, kind, agent, agent name, level, -). No row is not a member;
-// a row without a team (id 0) is a team the org does not have; a team
-// without members or grants has one row with a null kind. The collation is
-// C, so ordering the page's rows by name is a few byte compares.
-const teamScreenQuery = `SELECT m.role, COALESCE(t.id, 0), COALESCE(t.org_id, 0), COALESCE(t.name, ''),
+// row, a page of the team's members from offset $4 (kind 0, in the order
+// of team_members_order_idx: maintainers, then by name) and a page of its
+// grants from offset $5 (kind 1, in name order). A member's row carries
+// (account, email, -, name, team role, org role), a grant's (id, kind,
+// agent, agent name, level, -). No row is not a member; a row without a
+// team (id 0) is a team the org does not have; a team without members or
+// grants (or pages past both) has one row with a null kind. Each page is
+// an index range (the members' read from team_members_order_idx alone, up
+// to the page: a deep page counts index entries, not rows); the collation
+// is C, so ordering the page's rows by name
+// is a few byte compares. TeamScreen completes it with the page sizes.
+func teamScreenQuery(membersPerPage, grantsPerPage int) string {
+	return `SELECT m.role, COALESCE(t.id, 0), COALESCE(t.org_id, 0), COALESCE(t.name, ''),
 	COALESCE(t.description, ''), COALESCE(t.member_count, 0), COALESCE(t.grant_count, 0), COALESCE(v.role, ''),
 	x.kind, x.id, x.s1, x.n, x.s2, x.s3, x.s4
 	FROM memberships m
@@ -403,26 +408,28 @@ const teamScreenQuery = `SELECT m.role, COALESCE(t.id, 0), COALESCE(t.org_id, 0)
 	LEFT JOIN team_members v ON v.team_id = t.id AND v.account_id = $3
 	LEFT JOIN LATERAL (
 		SELECT 0 AS kind, tm.account_id AS id, a.email AS s1, 0::bigint AS n, a.name AS s2, tm.role AS s3, mm.role AS s4,
-			tm.role <> 'maintainer' AS k1, lower(a.name) AS k2
-		FROM team_members tm
+			tm.sort_rank AS k1, tm.sort_name AS k2
+		FROM (SELECT tm.account_id, tm.role, tm.sort_rank, tm.sort_name FROM team_members tm
+			WHERE tm.team_id = t.id ORDER BY tm.sort_rank, tm.sort_name, tm.account_id` + pageClause(membersPerPage, 4) + `) tm
 		CROSS JOIN LATERAL (SELECT * FROM accounts a WHERE a.id = tm.account_id OFFSET 0) a
-		JOIN memberships mm ON mm.org_id = tm.org_id AND mm.account_id = tm.account_id
-		WHERE tm.team_id = t.id
+		CROSS JOIN LATERAL (SELECT mm.role FROM memberships mm WHERE mm.org_id = t.org_id AND mm.account_id = tm.account_id OFFSET 0) mm
 		UNION ALL
-		(SELECT 1, g.id, g.resource_kind, g.resource_id, g.resource_name, g.permission, '', false, lower(g.resource_name)
-		FROM grants g WHERE g.team_id = t.id ORDER BY lower(g.resource_name), g.id`
+		(SELECT 1, g.id, g.resource_kind, g.resource_id, g.resource_name, g.permission, '', 0::smallint, lower(g.resource_name)
+		FROM grants g WHERE g.team_id = t.id ORDER BY lower(g.resource_name), g.id` + pageClause(grantsPerPage, 5) + `)) x ON true
+	WHERE m.org_id = $1 AND m.account_id = $3 ORDER BY x.kind, x.k1, x.k2, x.id`
+}
 
 // TeamScreen is TeamPage with what the team page shows, in one statement
 // instead of three and read without reflection: the team (no timestamps),
-// its members (no join dates), one page of its grants (id, agent, level).
-// perPage is a page size in the text (the page's one constant). The team's
-// columns, repeated on every row, are parsed from the first.
-func (s *Store) TeamScreen(ctx context.Context, accountID, orgID, teamID int64, grantsPage, perPage int) (model.TeamDetail, error) {
+// one page of its members (no join dates) and one of its grants (id,
+// agent, level), pages from 1. The page sizes are in the text (the page's
+// constants). The team's columns, repeated on every row, are parsed from
+// the first; MemberCount and GrantCount are the totals.
+func (s *Store) TeamScreen(ctx context.Context, accountID, orgID, teamID int64, membersPage, membersPerPage, grantsPage, grantsPerPage int) (model.TeamDetail, error) {
 	var d model.TeamDetail
-	perPage = max(perPage, 1)
-	rows, err := s.db.QueryContext(ctx, teamScreenQuery+pageClause(perPage, 4)+`)) x ON true
-	WHERE m.org_id = $1 AND m.account_id = $3 ORDER BY x.kind, x.k1, x.k2, x.id`,
-		pageArgs([]any{orgID, teamID, accountID}, grantsPage, perPage)...)
+	membersPerPage, grantsPerPage = max(membersPerPage, 1), max(grantsPerPage, 1)
+	args := pageArgs([]any{orgID, teamID, accountID}, membersPage, membersPerPage)
+	rows, err := s.db.QueryContext(ctx, teamScreenQuery(membersPerPage, grantsPerPage), pageArgs(args, grantsPage, grantsPerPage)...)
 	if err != nil {
 		return d, fmt.Errorf("load team: %w", err)
 	}
@@ -436,8 +443,8 @@ func (s *Store) TeamScreen(ctx context.Context, accountID, orgID, teamID int64, 
 	head := []any{&d.ViewerOrgRole, &d.ID, &d.OrgID, &d.Name, &d.Description, &d.MemberCount, &d.GrantCount, &d.ViewerRole}
 	found, err := scanHeadRows(rows, head, []any{&kind, &id, &s1, &n, &s2, &s3, &s4}, func(first bool) {
 		if first {
-			d.Members = make([]model.TeamMembership, 0, d.MemberCount)
-			d.Grants = make([]model.Grant, 0, perPage)
+			d.Members = make([]model.TeamMembership, 0, min(d.MemberCount, membersPerPage))
+			d.Grants = make([]model.Grant, 0, min(d.GrantCount, grantsPerPage))
 		}
 		switch {
 		case !kind.Valid:
@@ -483,13 +490,13 @@ const teamAPIHeadQuery = `SELECT m.role AS viewer_org_role,
 	FROM memberships m
 	LEFT JOIN teams t ON t.org_id = m.org_id AND t.id = $2
 	LEFT JOIN team_members v ON v.team_id = t.id AND v.account_id = $3
-	LEFT JOIN LATERAL (SELECT tm.account_id, a.email, a.name, tm.role, mm.role AS org_role, tm.created_at, lower(a.name) AS sort_name
+	LEFT JOIN LATERAL (SELECT tm.account_id, a.email, a.name, tm.role, mm.role AS org_role, tm.created_at, tm.sort_rank, tm.sort_name
 		FROM team_members tm
 		CROSS JOIN LATERAL (SELECT * FROM accounts a WHERE a.id = tm.account_id OFFSET 0) a
 		JOIN memberships mm ON mm.org_id = tm.org_id AND mm.account_id = tm.account_id
 		WHERE tm.team_id = t.id) x ON true
 	WHERE m.org_id = $1 AND m.account_id = $3
-	ORDER BY x.role = 'maintainer' DESC, x.sort_name, x.account_id`
+	ORDER BY x.sort_rank, x.sort_name, x.account_id`
 
 // TeamAPIHead is the team and its members for the JSON API (any member of
 // the org); EachTeamAPIGrant then reads its grants. One statement, read
@@ -611,7 +618,7 @@ const teamMemberSelect = `SELECT tm.team_id, tm.account_id, a.email, a.name, tm.
 func (s *Store) teamMembers(ctx context.Context, teamID int64) ([]model.TeamMembership, error) {
 	ms := []model.TeamMembership{}
 	err := s.db.SelectContext(ctx, &ms, teamMemberSelect+` WHERE tm.team_id = $1
-		ORDER BY tm.role = 'maintainer' DESC, lower(a.name), a.id`, teamID)
+		ORDER BY tm.sort_rank, tm.sort_name, tm.account_id`, teamID)
 	if err != nil {
 		return nil, fmt.Errorf("list team members: %w", err)
 	}

@@ -462,8 +462,12 @@ func TestTeamScreen(t *testing.T) {
 	core := e.team(owner, org, "Core")
 	empty := e.team(owner, org, "Empty")
 	theirs := e.team(out, other, "Theirs")
+	var adam model.Actor
 	for i, n := range []string{"zoe", "Adam", "bea", "Carl"} {
 		u, _ := e.user(n)
+		if n == "Adam" {
+			adam = u
+		}
 		e.join(org, u, model.RoleMember)
 		role := "member"
 		if i == 2 {
@@ -495,16 +499,23 @@ func TestTeamScreen(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, err := e.s.TeamScreen(e.ctx, owner.AccountID, org, team, page, 2)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if w, g := fmt.Sprintf("%+v", strip(want)), fmt.Sprintf("%+v", strip(got)); w != g {
-				t.Errorf("team %d page %d:\n got %s\nwant %s", team, page, g, w)
+			all := want.Members
+			for mp := 0; mp <= 4; mp++ {
+				// TeamPage reads every member: the screen's page mp of 2
+				// is its slice.
+				from := min((max(mp, 1)-1)*2, len(all))
+				want.Members = all[from:min(from+2, len(all))]
+				got, err := e.s.TeamScreen(e.ctx, owner.AccountID, org, team, mp, 2, page, 2)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if w, g := fmt.Sprintf("%+v", strip(want)), fmt.Sprintf("%+v", strip(got)); w != g {
+					t.Errorf("team %d members page %d grants page %d:\n got %s\nwant %s", team, mp, page, g, w)
+				}
 			}
 		}
 	}
-	d, _ := e.s.TeamScreen(e.ctx, owner.AccountID, org, core.ID, 1, 25)
+	d, _ := e.s.TeamScreen(e.ctx, owner.AccountID, org, core.ID, 1, 20, 1, 25)
 	var names []string
 	for _, m := range d.Members {
 		names = append(names, m.Name)
@@ -512,9 +523,32 @@ func TestTeamScreen(t *testing.T) {
 	if got := strings.Join(names, ","); len(d.Grants) != 5 || got != "bea,Adam,Carl,Owner,zoe" && got != "bea,Adam,Carl,zoe" {
 		t.Errorf("members %s, %d grants", got, len(d.Grants))
 	}
-	_, err := e.s.TeamScreen(e.ctx, owner.AccountID, org, theirs.ID, 1, 25)
+	// The order is stored (00022): a rename moves the member, a new
+	// maintainer goes first, and both pages agree with TeamPage.
+	if _, err := e.s.UpdateProfile(e.ctx, adam, "Yves"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.s.SetTeamMember(e.ctx, owner, org, core.ID, owner.AccountID, "maintainer"); err != nil {
+		t.Fatal(err)
+	}
+	var pages []string
+	for mp := 1; mp <= 3; mp++ {
+		d, err := e.s.TeamScreen(e.ctx, owner.AccountID, org, core.ID, mp, 2, 1, 25)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for _, m := range d.Members {
+			names = append(names, m.Name)
+		}
+		pages = append(pages, strings.Join(names, ","))
+	}
+	if got := strings.Join(pages, " | "); got != "bea,Owner | Carl,Yves | zoe" {
+		t.Errorf("pages of 2 after the rename: %s", got)
+	}
+	_, err := e.s.TeamScreen(e.ctx, owner.AccountID, org, theirs.ID, 1, 20, 1, 25)
 	wantCode(t, err, model.CodeNotFound)
-	_, err = e.s.TeamScreen(e.ctx, out.AccountID, org, core.ID, 1, 25)
+	_, err = e.s.TeamScreen(e.ctx, out.AccountID, org, core.ID, 1, 20, 1, 25)
 	wantCode(t, err, model.CodeNotFound)
 }
 

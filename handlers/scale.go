@@ -1,5 +1,7 @@
 package handlers
 
+import "guildhall/db/model"
+
 // PickerLimit caps the options a page's picker (add a member to a team, grant
 // an agent, explain someone's access) offers: the first ones by name that
 // match its search box, which filters on the server as you type. A large org
@@ -14,6 +16,10 @@ const PickerLimit = 20
 // of the page's time, and at 50 a page its p99 at 200 requests/s was 12 ms
 // against a 10 ms goal; 25 is also the wallet history's page.
 const GrantsPerPage = 25
+
+// TeamMembersPerPage is how many members the team page lists at a time,
+// as the members list does: a team of 3,000 members rendered 4.8 MB.
+const TeamMembersPerPage = model.MembersPerPage
 
 // TeamsPerPage is how many teams the teams page lists at a time: an org with
 // 500 teams rendered them all (100 KB), a sixth of the page's throughput.

@@ -3,6 +3,7 @@ package handlers
 import (
 	"fmt"
 	"net/http"
+	"net/url"
 	"strconv"
 
 	"github.com/labstack/echo/v4"
@@ -72,6 +73,22 @@ func (h *Teams) Create(c echo.Context) error {
 
 func teamPath(id int64) string { return "/teams/" + strconv.FormatInt(id, 10) }
 
+// teamPagesPath is the team page at a page of its members and one of its
+// grants (page 1 is left out).
+func teamPagesPath(id int64, membersPage, grantsPage int) string {
+	q := url.Values{}
+	if membersPage > 1 {
+		q.Set("members_page", strconv.Itoa(membersPage))
+	}
+	if grantsPage > 1 {
+		q.Set("grants_page", strconv.Itoa(grantsPage))
+	}
+	if len(q) == 0 {
+		return teamPath(id)
+	}
+	return teamPath(id) + "?" + q.Encode()
+}
+
 func idParam(c echo.Context, name, what string) (int64, error) {
 	id, err := strconv.ParseInt(c.Param(name), 10, 64)
 	if err != nil || id <= 0 {
@@ -96,12 +113,20 @@ func (h *Teams) detail(c echo.Context, id int64, open openPickers) (views.TeamDe
 	ctx := c.Request().Context()
 	ws := request.Workspace(c)
 	acc, _ := request.Account(c)
-	gp, _ := strconv.Atoi(c.QueryParam("grants_page"))
-	d, err := h.Store.TeamScreen(ctx, acc.ID, ws.ID, id, gp, GrantsPerPage)
+	// The pages come from the query, or from the form of a change to a
+	// row (the members card keeps its page across its swaps).
+	mp, _ := strconv.Atoi(c.FormValue("members_page"))
+	gp, _ := strconv.Atoi(c.FormValue("grants_page"))
+	mp, gp = max(min(mp, model.MaxPage), 1), max(min(gp, model.MaxPage), 1)
+	d, err := h.Store.TeamScreen(ctx, acc.ID, ws.ID, id, mp, TeamMembersPerPage, gp, GrantsPerPage)
+	if err == nil && len(d.Members) == 0 && mp > 1 && d.MemberCount > 0 {
+		// Past the last page (its last member just left): show the last.
+		mp = model.TotalPages(d.MemberCount, TeamMembersPerPage)
+		d, err = h.Store.TeamScreen(ctx, acc.ID, ws.ID, id, mp, TeamMembersPerPage, gp, GrantsPerPage)
+	}
 	if err != nil {
 		return views.TeamDetailView{}, err
 	}
-	gp = max(min(gp, model.MaxPage), 1)
 	manage := d.CanManage()
 	v := views.TeamDetailView{ID: d.ID, Name: d.Name, Description: d.Description, OrgName: ws.DisplayName,
 		CanManage: manage, CanDelete: model.CanIn(ws.Kind, ws.Role, model.ActManageTeams),
@@ -111,8 +136,11 @@ func (h *Teams) detail(c echo.Context, id int64, open openPickers) (views.TeamDe
 			Role: string(m.Role), RoleLabel: m.Role.Label(), OrgRole: m.OrgRole.Label(), IsYou: m.AccountID == acc.ID,
 			CanManage: manage, CanLeave: m.AccountID == acc.ID})
 	}
+	v.MemberCount, v.GrantCount, v.MembersPage = d.MemberCount, d.GrantCount, mp
+	v.MemberPager = components.Pager{Page: mp, TotalPages: model.TotalPages(d.MemberCount, TeamMembersPerPage), Total: d.MemberCount,
+		Href: func(p int) string { return teamPagesPath(id, p, gp) + "#team-members" }, Target: "#team-members"}
 	v.GrantPager = components.Pager{Page: gp, TotalPages: model.TotalPages(d.GrantCount, GrantsPerPage), Total: d.GrantCount,
-		Href: func(p int) string { return teamPath(id) + "?grants_page=" + strconv.Itoa(p) }}
+		Href: func(p int) string { return teamPagesPath(id, mp, p) + "#team-grants" }, Target: "#team-grants"}
 	for _, g := range d.Grants {
 		v.Grants = append(v.Grants, views.GrantRowView{ID: g.ID, TeamID: d.ID, AgentID: g.ResourceID, AgentName: g.ResourceName,
 			Permission: string(g.Permission), CanManage: manage})

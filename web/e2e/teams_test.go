@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"net/url"
 	"strconv"
 	"strings"
@@ -308,4 +309,111 @@ func TestPickerSearch(t *testing.T) {
 	pollJS(t, p.Browser, idle)
 	p.Click(`#agents-list .pager a[href="/agents?page=1"]`)
 	pollJS(t, p.Browser, `document.querySelector("#agents-list .pager").textContent.includes("Page 1 of 3")`)
+}
+
+// TestTeamMembersPages: a team larger than a page lists its members 20 at a
+// time, as the members list does. The owner pages with the keyboard (htmx
+// swaps the members card and the address follows), removes a member on page
+// 2 after the confirmation (Cancel first changes nothing), and the card
+// comes back at page 2 with the new total. A plain member of the team sees
+// the same pages without the controls. Each state is checked at desktop and
+// phone width.
+func TestTeamMembersPages(t *testing.T) {
+	env, p := openServer(t)
+	g, err := demo.Generate(t.Context(), env.Store, "tm", "owner@tm.test", "reader@tm.test",
+		demo.Size{Members: 60, Teams: 3, Agents: 10, Grants: 3, Audit: 1, BigTeamGrants: 3, ReaderAgents: 2}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Everyone who can join (not billing) joins the big team.
+	env.Store.DB().MustExec(`INSERT INTO team_members (team_id, org_id, account_id, role)
+		SELECT $1, m.org_id, m.account_id, 'member' FROM memberships m WHERE m.org_id = $2 AND m.role <> 'billing'
+		ON CONFLICT DO NOTHING`, g.BigTeamID, g.OrgID)
+	var total int
+	if err := env.Store.DB().Get(&total, `SELECT count(*) FROM team_members WHERE team_id = $1`, g.BigTeamID); err != nil || total <= 40 {
+		t.Fatalf("the team has %d members (%v): the test needs three pages", total, err)
+	}
+	pages := (total + 19) / 20
+	team := "/teams/" + strconv.FormatInt(g.BigTeamID, 10)
+	rows := `#team-members-table tr[id^="team-member-"]`
+	names := func() []string {
+		return evalJS[[]string](p, `[...document.querySelectorAll('`+rows+`')].map(r => r.querySelector(".cell-person div div").textContent.trim())`)
+	}
+	pager := "#team-members .pager"
+	idle := `!document.querySelector(".htmx-request, .htmx-settling, .htmx-swapping, .htmx-added")`
+
+	p.SignIn(env.URL, "owner@tm.test", demo.Password)
+	p.switchTo("tm")
+	p.visit(team)
+	if n := len(names()); n != 20 {
+		t.Fatalf("page 1 lists %d members, want 20", n)
+	}
+	if got, want := p.Text(pager), fmt.Sprintf("Page 1 of %d · %d total", pages, total); !strings.Contains(got, want) {
+		t.Fatalf("members pager %q, want %q", got, want)
+	}
+	if got := p.Text("#team-members h2 .badge"); got != strconv.Itoa(total) {
+		t.Errorf("the members badge says %q, want the team's %d", got, total)
+	}
+	page1 := names()
+	p.CheckPage(t, "team-members-page-1")
+
+	// Next, from the keyboard: the card swaps to page 2, the address keeps it.
+	pollJS(t, p.Browser, idle+` && document.querySelector("`+pager+` a")["htmx-internal-data"] !== undefined`)
+	p.Run(chromedp.Focus(chromedp.CSS(pager + ` a[href*="members_page=2"]`)))
+	p.Run(chromedp.KeyEvent("\r"))
+	pollJS(t, p.Browser, `document.querySelector("`+pager+`").textContent.includes("Page 2 of")`)
+	if loc := p.Location(); !strings.Contains(loc, "members_page=2") {
+		t.Errorf("after Next the address is %s", loc)
+	}
+	page2 := names()
+	if len(page2) != 20 || strings.ToLower(page2[0]) < strings.ToLower(page1[len(page1)-1]) {
+		t.Fatalf("page 2 %v does not follow page 1 %v", page2, page1)
+	}
+	p.CheckPage(t, "team-members-page-2")
+
+	// Remove the first member of page 2: Cancel keeps them, the confirm
+	// removes them and the card stays on page 2.
+	pollJS(t, p.Browser, idle)
+	victim := evalJS[string](p, `document.querySelector('`+rows+`').id`)
+	p.Click("#remove-" + victim + "-open")
+	p.WaitVisible("#team-dialog [data-row-ok]")
+	if txt := p.Text("#team-dialog"); !strings.Contains(txt, "Remove "+page2[0]+" from") {
+		t.Fatalf("the dialog asks: %q", txt)
+	}
+	p.CloseDialog("team-dialog")
+	p.Run(chromedp.WaitNotVisible(chromedp.CSS("#team-dialog")))
+	var left int
+	if err := env.Store.DB().Get(&left, `SELECT count(*) FROM team_members WHERE team_id = $1`, g.BigTeamID); err != nil || left != total {
+		t.Fatalf("Cancel changed the team: %d members %v", left, err)
+	}
+	p.Click("#remove-" + victim + "-open")
+	p.WaitVisible("#team-dialog [data-row-ok]")
+	p.Click("#team-dialog [data-row-ok]")
+	pollJS(t, p.Browser, `document.querySelector("#team-members .flash-success") !== null && !document.querySelector("#`+victim+`")`)
+	if got, want := p.Text(pager), fmt.Sprintf("Page 2 of %d · %d total", (total+18)/20, total-1); !strings.Contains(got, want) {
+		t.Errorf("after the removal the pager says %q, want %q", got, want)
+	}
+	if got := names(); len(got) != 20 || got[0] != page2[1] {
+		t.Errorf("after the removal page 2 is %v, want it to start at %s", got, page2[1])
+	}
+	if err := env.Store.DB().Get(&left, `SELECT count(*) FROM team_members WHERE team_id = $1`, g.BigTeamID); err != nil || left != total-1 {
+		t.Fatalf("after the confirm the team has %d members %v", left, err)
+	}
+	p.CheckPage(t, "team-members-removed")
+
+	// The reader, a plain member of the team: the same pages, no controls.
+	p.RunResponse(browsertest.SubmitForm(`form[action="/logout"] button`))
+	p.SignIn(env.URL, "reader@tm.test", demo.Password)
+	p.switchTo("tm")
+	p.visit(team + "?members_page=" + strconv.Itoa((total+18)/20))
+	if n, want := len(names()), (total-1)-((total+18)/20-1)*20; n != want {
+		t.Errorf("the last page lists %d members, want %d", n, want)
+	}
+	// Their own row offers Leave; nobody else's has a control.
+	if n := evalJS[float64](p, `document.querySelectorAll("#team-members form").length`); n != 1 ||
+		!p.evalBool(`!!document.querySelector("#team-members tr .pill, #team-members tr .badge") && document.querySelector("#team-members form").closest("tr").textContent.includes("Rhys Reader")`) ||
+		p.evalBool(`document.querySelector("#team-members select") !== null`) {
+		t.Errorf("a plain member sees %v controls in the members card", n)
+	}
+	p.CheckPage(t, "team-members-reader-last-page")
 }
