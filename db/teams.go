@@ -481,8 +481,16 @@ type TeamAPIGrantRow struct {
 }
 
 // teamAPIHeadQuery is teamHeadQuery with the team's members, a row each
-// (none: one row with NULL member columns), in teamMembers' order.
-const teamAPIHeadQuery = `SELECT m.role AS viewer_org_role,
+// (none: one row with NULL member columns), in the team's order
+// (team_members_order_idx). paged takes a page of them: LIMIT $4 OFFSET
+// $5, as parameters behind sub-selects so one text serves every page size
+// (see offsetParam).
+func teamAPIHeadQuery(paged bool) string {
+	page := ""
+	if paged {
+		page = ` LIMIT (SELECT $4::int) OFFSET ` + offsetParam(5)
+	}
+	return `SELECT m.role AS viewer_org_role,
 	COALESCE(t.id, 0), COALESCE(t.org_id, 0), COALESCE(t.name, ''), COALESCE(t.description, ''),
 	COALESCE(t.created_at, 'epoch'), COALESCE(t.updated_at, 'epoch'), COALESCE(t.member_count, 0),
 	COALESCE(t.grant_count, 0), COALESCE(v.role, ''), COALESCE(t.grants_version, 0),
@@ -491,20 +499,32 @@ const teamAPIHeadQuery = `SELECT m.role AS viewer_org_role,
 	LEFT JOIN teams t ON t.org_id = m.org_id AND t.id = $2
 	LEFT JOIN team_members v ON v.team_id = t.id AND v.account_id = $3
 	LEFT JOIN LATERAL (SELECT tm.account_id, a.email, a.name, tm.role, mm.role AS org_role, tm.created_at, tm.sort_rank, tm.sort_name
-		FROM team_members tm
+		FROM (SELECT tm.account_id, tm.role, tm.created_at, tm.sort_rank, tm.sort_name FROM team_members tm
+			WHERE tm.team_id = t.id ORDER BY tm.sort_rank, tm.sort_name, tm.account_id` + page + `) tm
 		CROSS JOIN LATERAL (SELECT * FROM accounts a WHERE a.id = tm.account_id OFFSET 0) a
-		JOIN memberships mm ON mm.org_id = tm.org_id AND mm.account_id = tm.account_id
-		WHERE tm.team_id = t.id) x ON true
+		CROSS JOIN LATERAL (SELECT mm.role FROM memberships mm WHERE mm.org_id = t.org_id AND mm.account_id = tm.account_id OFFSET 0) mm) x ON true
 	WHERE m.org_id = $1 AND m.account_id = $3
 	ORDER BY x.sort_rank, x.sort_name, x.account_id`
+}
 
 // TeamAPIHead is the team and its members for the JSON API (any member of
 // the org); EachTeamAPIGrant then reads its grants. One statement, read
 // without reflection (TeamHead and teamMembers were two through sqlx); the
 // team's columns, repeated on each member's row, are parsed from the first.
 func (s *Store) TeamAPIHead(ctx context.Context, accountID, orgID, teamID int64) (model.TeamDetail, error) {
+	return s.teamAPIHead(ctx, teamAPIHeadQuery(false), []any{orgID, teamID, accountID})
+}
+
+// TeamAPIMembers is TeamAPIHead with one page of the team's members (page
+// from 1, perPage of them); MemberCount is the total.
+func (s *Store) TeamAPIMembers(ctx context.Context, accountID, orgID, teamID int64, page, perPage int) (model.TeamDetail, error) {
+	perPage = max(perPage, 1)
+	return s.teamAPIHead(ctx, teamAPIHeadQuery(true), pageArgs([]any{orgID, teamID, accountID, perPage}, page, perPage))
+}
+
+func (s *Store) teamAPIHead(ctx context.Context, query string, args []any) (model.TeamDetail, error) {
 	var d model.TeamDetail
-	rows, err := s.db.QueryContext(ctx, teamAPIHeadQuery, orgID, teamID, accountID)
+	rows, err := s.db.QueryContext(ctx, query, args...)
 	if err != nil {
 		return d, fmt.Errorf("load team: %w", err)
 	}
@@ -519,7 +539,7 @@ func (s *Store) TeamAPIHead(ctx context.Context, accountID, orgID, teamID int64)
 		&d.MemberCount, &d.GrantCount, &d.ViewerRole, &d.GrantsVersion}
 	found, err := scanHeadRows(rows, head, []any{&account, &email, &name, &role, &orgRole, &joined}, func(first bool) {
 		if first {
-			d.Members = make([]model.TeamMembership, 0, d.MemberCount)
+			d.Members = make([]model.TeamMembership, 0, min(d.MemberCount, 1000))
 		}
 		if account.Valid {
 			d.Members = append(d.Members, model.TeamMembership{TeamID: d.ID, AccountID: account.Int64, Email: email.String,

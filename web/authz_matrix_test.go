@@ -259,6 +259,7 @@ var authzMatrix = map[string]decl{
 	"POST /api/orgs/:org/teams":                             {allow: ownerAdmin, body: `{"name": "Team {newSlug}"}`},
 	"GET /api/orgs/:org/teams":                              {allow: anyMember},
 	"GET /api/orgs/:org/teams/:team_id":                     {allow: anyMember},
+	"GET /api/orgs/:org/teams/:team_id/members":             {allow: anyMember},
 	"PATCH /api/orgs/:org/teams/:team_id":                   {fresh: true, allow: teamManager, body: `{"description": "changed"}`},
 	"DELETE /api/orgs/:org/teams/:team_id":                  {fresh: true, allow: ownerAdmin},
 	"PUT /api/orgs/:org/teams/:team_id/members/:user_id":    {fresh: true, allow: teamManager, params: p("user_id", "{adminID}"), body: `{"role": "member"}`, crossRefuse: spec6},

@@ -96,6 +96,7 @@ func (b *budgetEnv) routes() []route {
 		api(who, "GET /api/orgs/:org/members", "/api/orgs/"+o+"/members")
 		api(who, "GET /api/orgs/:org/teams", "/api/orgs/"+o+"/teams")
 		api(who, "GET /api/orgs/:org/teams/:id", fmt.Sprintf("/api/orgs/%s/teams/%d", o, g.BigTeamID))
+		api(who, "GET /api/orgs/:org/teams/:id/members", fmt.Sprintf("/api/orgs/%s/teams/%d/members?page=2", o, g.BigTeamID))
 		api(who, "GET /api/orgs/:org/resources", "/api/orgs/"+o+"/resources")
 		api(who, "GET /api/agents", "/api/agents")
 		api(who, "GET /api/agents/:id", fmt.Sprintf("/api/agents/%d", g.AgentID))

@@ -130,6 +130,7 @@ func (s *Server) routes() []Route {
 		{http.MethodGet, "/api/orgs/:org/teams/:team_id", h.APITeams.Get, API},
 		{http.MethodPatch, "/api/orgs/:org/teams/:team_id", h.APITeams.Update, API},
 		{http.MethodDelete, "/api/orgs/:org/teams/:team_id", h.APITeams.Delete, API},
+		{http.MethodGet, "/api/orgs/:org/teams/:team_id/members", h.APITeams.Members, API},
 		{http.MethodPut, "/api/orgs/:org/teams/:team_id/members/:user_id", h.APITeams.SetMember, API},
 		{http.MethodDelete, "/api/orgs/:org/teams/:team_id/members/:user_id", h.APITeams.RemoveMember, API},
 		{http.MethodPut, "/api/orgs/:org/teams/:team_id/grants", h.APITeams.SetGrant, API},

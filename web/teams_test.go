@@ -875,3 +875,96 @@ func TestAgentsPagePagesByAgent(t *testing.T) {
 		}
 	}
 }
+
+// TestTeamMembersAPIPages: GET /api/orgs/{org}/teams/{id}/members answers
+// the team's members a page at a time, in the team page's order
+// (maintainers first, then by name), with page pagination; every page
+// together is the team answer's members list. Any member of the org may
+// read it; another org's team, or a caller outside the org, is a 404, and
+// a bad page a 422.
+func TestTeamMembersAPIPages(t *testing.T) {
+	env := webtest.New(t)
+	tok, _ := env.SignUpAPI("admin@example.com", "Ada Admin")
+	org := tok.Do(http.MethodPost, "/api/orgs", map[string]any{"display_name": "Acme"})
+	if org.Status != 201 {
+		t.Fatalf("create org: %s", org.Raw)
+	}
+	orgID := num(org.Data()["id"])
+	team := tok.Do(http.MethodPost, "/api/orgs/acme/teams", map[string]any{"name": "Everyone"})
+	teamID := num(team.Data()["id"])
+	env.Store.DB().MustExec(`UPDATE orgs SET limit_team_members = 1000 WHERE id = $1`, orgID)
+	env.Store.DB().MustExec(`INSERT INTO accounts (email, name) SELECT 'p' || g || '@example.com', 'Person ' || lpad(((g * 37) % 45)::text, 2, '0') FROM generate_series(1, 45) g`)
+	env.Store.DB().MustExec(`INSERT INTO memberships (org_id, account_id, role) SELECT $1, id, 'member' FROM accounts WHERE email LIKE 'p%@example.com'`, orgID)
+	env.Store.DB().MustExec(`INSERT INTO team_members (team_id, org_id, account_id, role)
+		SELECT $1, $2, account_id, CASE WHEN account_id % 10 = 0 THEN 'maintainer' ELSE 'member' END FROM memberships WHERE org_id = $2
+		ON CONFLICT DO NOTHING`, teamID, orgID)
+	var total int
+	if err := env.Store.DB().Get(&total, `SELECT count(*) FROM team_members WHERE team_id = $1`, teamID); err != nil || total < 45 {
+		t.Fatalf("team of %d (%v)", total, err)
+	}
+	path := fmt.Sprintf("/api/orgs/acme/teams/%d/members", teamID)
+	ids := func(r webtest.APIResponse) []string {
+		var out []string
+		for _, v := range r.List() {
+			m := v.(map[string]any)
+			out = append(out, fmt.Sprintf("%v:%v", m["role"], m["name"]))
+		}
+		return out
+	}
+	pag := func(r webtest.APIResponse) map[string]any { p, _ := r.Body["pagination"].(map[string]any); return p }
+
+	// The team answer's members are the whole list, in the order to page.
+	var all []string
+	for _, v := range tok.Do(http.MethodGet, fmt.Sprintf("/api/orgs/acme/teams/%d", teamID), nil).Data()["members"].([]any) {
+		m := v.(map[string]any)
+		all = append(all, fmt.Sprintf("%v:%v", m["role"], m["name"]))
+	}
+	if len(all) != total || !strings.HasPrefix(all[0], "maintainer:") || !strings.HasPrefix(all[total-1], "member:") {
+		t.Fatalf("the team's members: %v", all)
+	}
+	var paged []string
+	pages := (total + 19) / 20
+	for p := 1; p <= pages; p++ {
+		r := tok.Do(http.MethodGet, fmt.Sprintf("%s?page=%d", path, p), nil)
+		if r.Status != 200 {
+			t.Fatalf("page %d: %d %s", p, r.Status, r.Raw)
+		}
+		if got := pag(r); got["page"] != float64(p) || got["per_page"] != 20.0 || got["total"] != float64(total) || got["total_pages"] != float64(pages) {
+			t.Fatalf("page %d pagination %v", p, got)
+		}
+		paged = append(paged, ids(r)...)
+	}
+	if strings.Join(paged, ",") != strings.Join(all, ",") {
+		t.Fatalf("pages of 20:\n%v\nwant\n%v", paged, all)
+	}
+	if r := tok.Do(http.MethodGet, path+"?per_page=1000", nil); len(r.List()) != min(total, 100) || pag(r)["per_page"] != 100.0 {
+		t.Fatalf("per_page is at most 100: %d %v", len(r.List()), pag(r))
+	}
+	first := tok.Do(http.MethodGet, path+"?per_page=1", nil).List()[0].(map[string]any)
+	if first["team_id"] != float64(teamID) || first["user_id"] == nil || first["email"] == "" || first["org_role"] != "member" || first["joined_at"] == "" {
+		t.Fatalf("a member: %v", first)
+	}
+	if past := tok.Do(http.MethodGet, path+"?page=99", nil); past.Status != 200 || len(past.List()) != 0 || pag(past)["total"] != float64(total) {
+		t.Fatalf("a page past the end: %d %v", past.Status, pag(past))
+	}
+	for _, q := range []string{"page=0", "page=x", "per_page=-1"} {
+		if r := tok.Do(http.MethodGet, path+"?"+q, nil); r.Status != 422 {
+			t.Fatalf("?%s: %d, want 422", q, r.Status)
+		}
+	}
+	// A plain member of the org reads it too; an outsider, or the team
+	// under another org, is not found.
+	member, _ := env.SignUpAPI("mo@example.com", "Mo Member")
+	mo, _ := env.Store.AccountByEmail(t.Context(), "mo@example.com")
+	if r := member.Do(http.MethodGet, path, nil); r.Status != 404 {
+		t.Fatalf("an outsider: %d", r.Status)
+	}
+	env.Store.DB().MustExec(`INSERT INTO memberships (org_id, account_id, role) VALUES ($1, $2, 'member')`, orgID, mo.ID)
+	if r := member.Do(http.MethodGet, path, nil); r.Status != 200 || len(r.List()) != 20 {
+		t.Fatalf("a plain member: %d %d", r.Status, len(r.List()))
+	}
+	member.Do(http.MethodPost, "/api/orgs", map[string]any{"display_name": "Elsewhere"})
+	if r := member.Do(http.MethodGet, fmt.Sprintf("/api/orgs/elsewhere/teams/%d/members", teamID), nil); r.Status != 404 {
+		t.Fatalf("the team under another org: %d", r.Status)
+	}
+}

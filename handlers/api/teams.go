@@ -216,6 +216,31 @@ func (h *Teams) Get(c echo.Context) error {
 	return c.Blob(http.StatusOK, echo.MIMEApplicationJSON, b)
 }
 
+// Members is GET /api/orgs/{org}/teams/{team_id}/members?page=&per_page=:
+// the team's members a page at a time (20 by default, at most 100), in the
+// team's order (maintainers, then by name), as the team page lists them.
+// Any member of the org may read it, as the team.
+func (h *Teams) Members(c echo.Context) error {
+	ws, id, err := h.orgTeam(c)
+	if err != nil {
+		return err
+	}
+	page, perPage, err := pageQuery(c)
+	if err != nil {
+		return err
+	}
+	page, perPage = model.MemberPaging(page, perPage)
+	d, err := h.Store.TeamAPIMembers(c.Request().Context(), Account(c).ID, ws.ID, id, page, perPage)
+	if err != nil {
+		return err
+	}
+	out := make([]TeamMemberView, 0, len(d.Members))
+	for _, m := range d.Members {
+		out = append(out, teamMemberView(m))
+	}
+	return List(c, out, NewPagePagination(page, perPage, d.MemberCount))
+}
+
 // serveAnswer sends a kept answer, compressed when the client takes gzip
 // (the compress middleware passes a body that has its encoding already).
 func serveAnswer(c echo.Context, a *teamAnswer) error {
