@@ -28,6 +28,18 @@ func num(v any) int64 {
 	return int64(f)
 }
 
+// acmeByAPI signs up an admin through the API and creates the org acme as
+// it: the admin's token and the org's id.
+func acmeByAPI(t *testing.T, env *webtest.Env) (*webtest.API, int64) {
+	t.Helper()
+	tok, _ := env.SignUpAPI("admin@example.com", "Ada Admin")
+	org := tok.Do(http.MethodPost, "/api/orgs", map[string]any{"display_name": "Acme"})
+	if org.Status != 201 {
+		t.Fatalf("create org: %s", org.Raw)
+	}
+	return tok, num(org.Data()["id"])
+}
+
 func idPath(format string, ids ...any) string { return fmt.Sprintf(format, ids...) }
 
 // TestTeamsGrantsAPI is the issue's scenario through the JSON API: two teams
@@ -683,12 +695,7 @@ func TestTeamAnswerKept(t *testing.T) {
 // numbers are a 422 naming the field.
 func TestTeamsAPIPages(t *testing.T) {
 	env := webtest.New(t)
-	tok, _ := env.SignUpAPI("admin@example.com", "Ada Admin")
-	org := tok.Do(http.MethodPost, "/api/orgs", map[string]any{"display_name": "Acme"})
-	if org.Status != 201 {
-		t.Fatalf("create org: %s", org.Raw)
-	}
-	orgID := num(org.Data()["id"])
+	tok, orgID := acmeByAPI(t, env)
 	env.Store.DB().MustExec(`INSERT INTO teams (org_id, name) SELECT $1, 'Team ' || lpad(g::text, 3, '0') FROM generate_series(1, 130) g`, orgID)
 	names := func(r webtest.APIResponse) []string {
 		var out []string
@@ -884,12 +891,7 @@ func TestAgentsPagePagesByAgent(t *testing.T) {
 // a bad page a 422.
 func TestTeamMembersAPIPages(t *testing.T) {
 	env := webtest.New(t)
-	tok, _ := env.SignUpAPI("admin@example.com", "Ada Admin")
-	org := tok.Do(http.MethodPost, "/api/orgs", map[string]any{"display_name": "Acme"})
-	if org.Status != 201 {
-		t.Fatalf("create org: %s", org.Raw)
-	}
-	orgID := num(org.Data()["id"])
+	tok, orgID := acmeByAPI(t, env)
 	team := tok.Do(http.MethodPost, "/api/orgs/acme/teams", map[string]any{"name": "Everyone"})
 	teamID := num(team.Data()["id"])
 	env.Store.DB().MustExec(`UPDATE orgs SET limit_team_members = 1000 WHERE id = $1`, orgID)
