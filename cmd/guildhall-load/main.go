@@ -1,4 +1,5 @@
-// Command guildhall-load drives a Guildhall server with open-loop load at a
+// Command guildhall-load warms each route of a Guildhall server (not
+// counted), then drives it with open-loop load at a
 // fixed rate (vegeta as a library, so coordinated omission does not hide the
 // tail) and reports per route p50, p99, max and errors; then a closed-loop
 // run per route gives its throughput as a ratio to /healthz measured in the
@@ -133,7 +134,7 @@ func run(ctx context.Context, o options) error {
 			// large set, 8 ms for a backend's first), so a cold pool puts
 			// a start-up transient, not the steady state, into the first
 			// route's p99 and throughput. The transient is measured on its
-			// own in the README.
+			// own in docs/scaling.md (thirteenth pass).
 			attack(o.url, r, vegeta.Rate{}, o.warm, o.workers)
 		}
 		m := attack(o.url, r, vegeta.Rate{Freq: o.rate, Per: time.Second}, o.duration, 0)
