@@ -93,6 +93,10 @@ func New(t testing.TB) *sqlx.DB {
 	if err != nil {
 		t.Fatalf("dbtest: %v", err)
 	}
+	// Idle connections are kept as the server keeps them (db.ConfigurePool):
+	// with database/sql's default of two, a test's concurrent goroutines
+	// started a PostgreSQL backend for most of their statements.
+	db.SetMaxIdleConns(20)
 	// Registered after NewDSN's cleanup, so it runs first: close the pool
 	// before the database is dropped.
 	t.Cleanup(func() { db.Close() })
