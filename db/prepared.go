@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/jmoiron/sqlx"
 )
@@ -30,8 +31,9 @@ const maxPrepared = 2000
 // against an admin's 100,000) goes through PerCall, which plans each call.
 type handle struct {
 	*sqlx.DB
-	stmts sync.Map // query text -> *sqlx.Stmt
-	n     atomic.Int64
+	stmts     sync.Map // query text -> *sqlx.Stmt
+	n         atomic.Int64
+	preparing sync.Map // query text -> true while prepareSoon runs, or when it failed
 }
 
 func newHandle(d *sqlx.DB) *handle { return &handle{DB: d} }
@@ -61,6 +63,37 @@ func (h *handle) prepared(ctx context.Context, query string) *sqlx.Stmt {
 	}
 	h.n.Add(1)
 	return st
+}
+
+// cached returns query's statement if it is in the cache, without preparing
+// it (nil when it is not).
+func (h *handle) cached(query string) *sqlx.Stmt {
+	if v, ok := h.stmts.Load(query); ok {
+		return v.(*sqlx.Stmt)
+	}
+	return nil
+}
+
+// prepareSoon puts query in the cache in the background. A transaction
+// misses the cache this way rather than through prepared: preparing on the
+// pool takes a second connection, and transactions that hold every
+// connection while each waits for another would wait for each other.
+func (h *handle) prepareSoon(query string) {
+	if h.n.Load() >= maxPrepared {
+		return
+	}
+	if _, busy := h.preparing.LoadOrStore(query, true); busy {
+		return
+	}
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if h.prepared(ctx, query) != nil {
+			h.preparing.Delete(query)
+		}
+		// Otherwise it stays marked: a statement that does not prepare
+		// outside its transaction runs unprepared, without a retry per call.
+	}()
 }
 
 // GetContext is sqlx's GetContext through the statement cache.
