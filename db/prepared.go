@@ -19,11 +19,12 @@ import (
 // data, which then runs unprepared.
 const maxPrepared = 2000
 
-// handle is the store's connection pool. Queries with arguments outside a
-// transaction run as prepared statements, cached by their text: PostgreSQL
-// parses and plans a statement once per connection instead of on every call,
-// and a prepared statement runs in one round trip (lib/pq sends an unnamed
-// statement's Parse and its Bind in two). On the large data set the
+// handle is the store's connection pool. Queries with arguments run as
+// prepared statements, cached by their text (in a transaction once cached,
+// see Tx.stmt): PostgreSQL parses and plans a statement once per connection
+// instead of on every call, and a prepared statement runs in one round trip
+// (lib/pq sends an unnamed statement's Parse and its Bind in two). On the
+// large data set the
 // per-request statements (session, workspaces, banners, role) spent several
 // times their execution in parse and plan.
 //
