@@ -3,6 +3,7 @@ package db
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"slices"
 	"strconv"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/jmoiron/sqlx"
+	"github.com/lib/pq"
 )
 
 // maxPrepared bounds the statement cache. The store's query texts are
@@ -24,9 +26,8 @@ const maxPrepared = 2000
 // see Tx.stmt): PostgreSQL parses and plans a statement once per connection
 // instead of on every call, and a prepared statement runs in one round trip
 // (lib/pq sends an unnamed statement's Parse and its Bind in two). On the
-// large data set the
-// per-request statements (session, workspaces, banners, role) spent several
-// times their execution in parse and plan.
+// large data set the per-request statements (session, workspaces, banners,
+// role) spent several times their execution in parse and plan.
 //
 // A query whose best plan depends on its arguments (a member's 20 agents
 // against an admin's 100,000) goes through PerCall, which plans each call.
@@ -34,7 +35,7 @@ type handle struct {
 	*sqlx.DB
 	stmts     sync.Map // query text -> *sqlx.Stmt
 	n         atomic.Int64
-	preparing sync.Map // query text -> true while prepareSoon runs, or when it failed
+	preparing sync.Map // query text -> true while prepareSoon runs, or once PostgreSQL refused it
 }
 
 func newHandle(d *sqlx.DB) *handle { return &handle{DB: d} }
@@ -48,23 +49,31 @@ func (h *handle) PerCall() *sqlx.DB { return h.DB }
 // nil means run it unprepared: the cache is full, or the query did not
 // prepare (the direct call reports the same error with its context).
 func (h *handle) prepared(ctx context.Context, query string) *sqlx.Stmt {
+	st, _ := h.prepare(ctx, query)
+	return st
+}
+
+// prepare is prepared with the reason for a nil statement.
+func (h *handle) prepare(ctx context.Context, query string) (*sqlx.Stmt, error) {
 	if v, ok := h.stmts.Load(query); ok {
-		return v.(*sqlx.Stmt)
+		return v.(*sqlx.Stmt), nil
 	}
 	if h.n.Load() >= maxPrepared {
-		return nil
+		return nil, errCacheFull
 	}
 	st, err := h.DB.PreparexContext(ctx, query)
 	if err != nil {
-		return nil
+		return nil, err
 	}
 	if v, loaded := h.stmts.LoadOrStore(query, st); loaded {
 		st.Close()
-		return v.(*sqlx.Stmt)
+		return v.(*sqlx.Stmt), nil
 	}
 	h.n.Add(1)
-	return st
+	return st, nil
 }
+
+var errCacheFull = errors.New("statement cache full")
 
 // cached returns query's statement if it is in the cache, without preparing
 // it (nil when it is not).
@@ -89,11 +98,16 @@ func (h *handle) prepareSoon(query string) {
 	go func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		if h.prepared(ctx, query) != nil {
+		_, err := h.prepare(ctx, query)
+		var refused *pq.Error
+		if !errors.As(err, &refused) {
+			// Prepared, or not this time (no free connection within the
+			// timeout, a lost connection): a later miss tries again.
 			h.preparing.Delete(query)
 		}
-		// Otherwise it stays marked: a statement that does not prepare
-		// outside its transaction runs unprepared, without a retry per call.
+		// PostgreSQL refused it: a statement that only prepares inside its
+		// transaction (a table of the transaction's own) stays marked and
+		// runs unprepared, without an attempt per call.
 	}()
 }
 

@@ -91,3 +91,29 @@ func TestTransactionStatementThatDoesNotPrepareElsewhere(t *testing.T) {
 		t.Error("a statement that cannot prepare on the pool reached the cache")
 	}
 }
+
+// TestPrepareSoonTriesAgainAfterItsOwnFailure: a background prepare that
+// failed for want of a connection (here: a closed pool), not because
+// PostgreSQL refused the statement, leaves it unmarked, so a later miss
+// tries again.
+func TestPrepareSoonTriesAgainAfterItsOwnFailure(t *testing.T) {
+	sqlDB := dbtest.New(t)
+	h := newHandle(sqlDB)
+	sqlDB.Close()
+	const q = `SELECT $1::int + 1`
+	h.prepareSoon(q)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		_, marked := h.preparing.Load(q)
+		if !marked {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("a prepare that failed on a closed pool left the statement marked: it would never be cached")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if h.cached(q) != nil {
+		t.Error("a statement reached the cache through a closed pool")
+	}
+}
