@@ -51,12 +51,12 @@ func New(db *sqlx.DB, opts ...Option) *Store {
 }
 
 // Open connects to PostgreSQL at dsn.
-func Open(ctx context.Context, dsn string) (*sqlx.DB, error) {
+func Open(ctx context.Context, dsn string, maxConns int) (*sqlx.DB, error) {
 	d, err := sqlx.Open("postgres", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
 	}
-	ConfigurePool(d)
+	ConfigurePool(d, maxConns)
 	if err := d.PingContext(ctx); err != nil {
 		d.Close()
 		return nil, fmt.Errorf("connect to database: %w", err)
@@ -64,12 +64,21 @@ func Open(ctx context.Context, dsn string) (*sqlx.DB, error) {
 	return d, nil
 }
 
-// ConfigurePool sizes the connection pool. Keeping as many idle connections
-// as open ones matters under load: a new PostgreSQL connection costs a
-// process fork, far more than a query.
-func ConfigurePool(d *sqlx.DB) {
-	d.SetMaxOpenConns(20)
-	d.SetMaxIdleConns(20)
+// DefaultMaxConns is a server's connection pool when the operator sets none
+// (GUILDHALL_DB_MAX_CONNS): five servers fill PostgreSQL's default
+// max_connections of 100.
+const DefaultMaxConns = 20
+
+// ConfigurePool sizes the connection pool: at most maxConns connections
+// (DefaultMaxConns when maxConns is 0 or less). Keeping as many idle
+// connections as open ones matters under load: a new PostgreSQL connection
+// costs a process fork, far more than a query.
+func ConfigurePool(d *sqlx.DB, maxConns int) {
+	if maxConns <= 0 {
+		maxConns = DefaultMaxConns
+	}
+	d.SetMaxOpenConns(maxConns)
+	d.SetMaxIdleConns(maxConns)
 	d.SetConnMaxIdleTime(5 * time.Minute)
 }
 

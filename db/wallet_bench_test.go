@@ -78,7 +78,7 @@ func newWalletBench(b *testing.B) *walletBench {
 	b.Helper()
 	ctx := context.Background()
 	dsn := startBenchCluster(b)
-	sdb, err := db.Open(ctx, dsn)
+	sdb, err := db.Open(ctx, dsn, 0)
 	if err != nil {
 		b.Fatal(err)
 	}

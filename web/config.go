@@ -8,7 +8,10 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
+
+	"guildhall/db"
 )
 
 // Config is the run-time configuration of API.md: env first, flags override.
@@ -28,7 +31,11 @@ type Config struct {
 	// DNSResolver is the DNS server (host:port) that checks domain TXT
 	// records; "" uses the system resolver.
 	DNSResolver string
-	Ops         OpsConfig
+	// DBMaxConns caps this server's PostgreSQL connections
+	// (GUILDHALL_DB_MAX_CONNS; 0: db.DefaultMaxConns). Servers sharing one
+	// database must together stay under its max_connections.
+	DBMaxConns int
+	Ops        OpsConfig
 }
 
 // LoadConfig reads the environment, then applies flags from args.
@@ -45,6 +52,13 @@ func LoadConfig(getenv func(string) string, args []string) (Config, error) {
 		DNSResolver: getenv("GUILDHALL_DNS_RESOLVER"),
 	}
 	proxies := getenv("GUILDHALL_TRUSTED_PROXIES")
+	if v := strings.TrimSpace(getenv("GUILDHALL_DB_MAX_CONNS")); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return c, fmt.Errorf("GUILDHALL_DB_MAX_CONNS: %q is not a whole number", v)
+		}
+		c.DBMaxConns = n
+	}
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.StringVar(&c.Addr, "addr", c.Addr, "listen address (GUILDHALL_ADDR)")
 	fs.StringVar(&c.BaseURL, "base-url", c.BaseURL, "absolute base URL for links in emails (GUILDHALL_BASE_URL)")
@@ -54,9 +68,13 @@ func LoadConfig(getenv func(string) string, args []string) (Config, error) {
 	fs.StringVar(&c.DNSResolver, "dns-resolver", c.DNSResolver, "DNS server host:port for domain verification; empty uses the system resolver (GUILDHALL_DNS_RESOLVER)")
 	fs.BoolVar(&c.Dev, "dev", c.Dev, "development mode: /dev/outbox (GUILDHALL_DEV=1)")
 	fs.StringVar(&proxies, "trusted-proxies", proxies, "comma-separated CIDRs of reverse proxies whose X-Forwarded-For counts (GUILDHALL_TRUSTED_PROXIES)")
+	fs.IntVar(&c.DBMaxConns, "db-max-conns", c.DBMaxConns, "most PostgreSQL connections this server opens; 0: "+strconv.Itoa(db.DefaultMaxConns)+" (GUILDHALL_DB_MAX_CONNS)")
 	c.Ops = loadOps(getenv, fs)
 	if err := fs.Parse(args); err != nil {
 		return c, err
+	}
+	if c.DBMaxConns < 0 || c.DBMaxConns > 1000 {
+		return c, fmt.Errorf("database connections: %d is not from 1 to 1000 (0 or unset: %d)", c.DBMaxConns, db.DefaultMaxConns)
 	}
 	nets, err := ParseCIDRs(proxies)
 	if err != nil {

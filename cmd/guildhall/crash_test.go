@@ -84,7 +84,7 @@ func TestKillDuringPurchases(t *testing.T) {
 	}
 	ctx := context.Background()
 	dsn := dbtest.NewDSN(t)
-	sdb, err := db.Open(ctx, dsn)
+	sdb, err := db.Open(ctx, dsn, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

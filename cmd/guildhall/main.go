@@ -99,7 +99,7 @@ func withDB(ctx context.Context, args []string, fn func(web.Config, *sqlx.DB) er
 		dsn = cluster.DSN("guildhall")
 		log.Printf("embedded PostgreSQL running in %s", cluster.DataDir())
 	}
-	d, err := db.Open(ctx, dsn)
+	d, err := db.Open(ctx, dsn, cfg.DBMaxConns)
 	if err != nil {
 		return err
 	}

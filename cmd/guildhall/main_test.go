@@ -97,6 +97,9 @@ func TestServeEmbeddedClusterAndDemo(t *testing.T) {
 	t.Setenv("DATABASE_URL", "")
 	t.Setenv("SMTP_URL", "")
 	t.Setenv("GUILDHALL_DEV", "")
+	// A small pool, as an operator running many servers on one database
+	// sets it: every step below runs within it.
+	t.Setenv("GUILDHALL_DB_MAX_CONNS", "3")
 	addr, stop := run(t)
 	if res, err := http.Get("http://" + addr + "/readyz"); err != nil || res.StatusCode != 200 {
 		t.Fatalf("readyz: %v %v", res, err)
@@ -159,10 +162,14 @@ func TestServeEmbeddedClusterAndDemo(t *testing.T) {
 }
 
 // countAccounts opens the (stopped) embedded cluster and counts accounts.
+// The pool it opens is the one serve opens: capped by GUILDHALL_DB_MAX_CONNS.
 func countAccounts(t *testing.T) int {
 	t.Helper()
 	var n int
 	err := withDB(context.Background(), nil, func(_ web.Config, d *sqlx.DB) error {
+		if got, want := d.Stats().MaxOpenConnections, 3; got != want {
+			t.Errorf("the pool opens at most %d connections, want GUILDHALL_DB_MAX_CONNS's %d", got, want)
+		}
 		return d.Get(&n, `SELECT count(*) FROM accounts`)
 	})
 	if err != nil {

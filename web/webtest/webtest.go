@@ -103,7 +103,7 @@ func start(t testing.TB, o Options, dsn string, smtpSrv *mailtest.Server, clock 
 	}
 	sqlDB := sqlx.NewDb(sql.OpenDB(conn), "postgres")
 	t.Cleanup(func() { sqlDB.Close() })
-	db.ConfigurePool(sqlDB) // as in production, so load runs measure the app
+	db.ConfigurePool(sqlDB, 0) // as in production, so load runs measure the app
 	store := db.New(sqlDB, db.WithClock(clock.Now), db.WithFastPasswordHashing())
 	smtpMailer, err := mail.NewSMTP(smtpSrv.URL(), "Guildhall <no-reply@guildhall.test>")
 	if err != nil {
