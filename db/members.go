@@ -140,10 +140,13 @@ func memberListSQL(filtered, seats, teams bool, limit int) string {
 	}
 	head += ` FROM orgs o JOIN memberships m ON m.org_id = o.id AND m.account_id = $2 WHERE o.id = $1`
 	lim := strconv.Itoa(limit)
-	cols := memberColsNo2FA + `, CASE WHEN h.role = 'owner' THEN ` + hasTwoFactorA + ` ELSE false END AS two_factor`
+	// The role and join date come with the page's index range (migration
+	// 00023 INCLUDEs them): each row then reads only its account.
+	cols := `$1::bigint AS org_id, a.id AS account_id, a.name, a.email, p.role, p.created_at, a.last_active_at,
+		CASE WHEN h.role = 'owner' THEN ` + hasTwoFactorA + ` ELSE false END AS two_factor`
 	if teams {
 		cols += `, ARRAY(SELECT t.name FROM team_members tm JOIN teams t ON t.id = tm.team_id
-			WHERE tm.org_id = m.org_id AND tm.account_id = m.account_id ORDER BY t.name) AS teams`
+			WHERE tm.org_id = $1 AND tm.account_id = a.id ORDER BY t.name) AS teams`
 	} else {
 		cols += `, NULL::text[] AS teams`
 	}
@@ -152,14 +155,13 @@ func memberListSQL(filtered, seats, teams bool, limit int) string {
 			x.role, x.created_at, x.last_active_at, x.two_factor, x.teams
 		FROM h LEFT JOIN LATERAL (
 			SELECT p.sort_rank, p.sort_name, y.* FROM (
-				(SELECT account_id, sort_rank, sort_name FROM memberships WHERE ` + where + ` AND h.total - $3 >= $3
+				(SELECT account_id, sort_rank, sort_name, role, created_at FROM memberships WHERE ` + where + ` AND h.total - $3 >= $3
 					ORDER BY sort_rank, sort_name, account_id LIMIT ` + lim + ` OFFSET $3)
 				UNION ALL
-				(SELECT account_id, sort_rank, sort_name FROM memberships WHERE ` + where + ` AND h.total - $3 < $3 AND $3 < h.total
+				(SELECT account_id, sort_rank, sort_name, role, created_at FROM memberships WHERE ` + where + ` AND h.total - $3 < $3 AND $3 < h.total
 					ORDER BY sort_rank DESC, sort_name DESC, account_id DESC LIMIT ` + lim + ` OFFSET greatest(0, h.total - $3 - ` + lim + `))
 			) p
-			CROSS JOIN LATERAL (SELECT ` + cols + ` FROM memberships m JOIN accounts a ON a.id = m.account_id
-				WHERE m.org_id = $1 AND m.account_id = p.account_id LIMIT 1) y
+			CROSS JOIN LATERAL (SELECT ` + cols + ` FROM accounts a WHERE a.id = p.account_id) y
 		) x ON true
 		ORDER BY x.sort_rank, x.sort_name, x.account_id`
 }
