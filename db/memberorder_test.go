@@ -3,8 +3,10 @@ package db_test
 import (
 	"fmt"
 	"math/rand"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"guildhall/db"
 	"guildhall/db/model"
@@ -30,20 +32,34 @@ func checkMemberOrder(t *testing.T, e *tgEnv, when string) {
 
 // wantMembersOrder pages through org's members with every filter and page
 // size, and compares each page, total and the owner count with a real
-// ORDER BY and count over memberships joined to accounts.
+// ORDER BY and count over memberships joined to accounts. Each row's role,
+// join date, name and address are compared too: the role and join date come
+// from the order index (migration 00023), the rest from the account.
 func wantMembersOrder(t *testing.T, e *tgEnv, viewer model.Actor, org int64, when string) {
 	t.Helper()
 	checkMemberOrder(t, e, when)
 	for _, role := range []string{"", "owner", "admin", "member", "billing"} {
-		var want []int64
-		if err := e.s.DB().SelectContext(e.ctx, &want, `SELECT m.account_id FROM memberships m JOIN accounts a ON a.id = m.account_id
+		var rows []struct {
+			AccountID int64     `db:"account_id"`
+			Role      string    `db:"role"`
+			Joined    time.Time `db:"created_at"`
+			Name      string    `db:"name"`
+			Email     string    `db:"email"`
+		}
+		if err := e.s.DB().SelectContext(e.ctx, &rows, `SELECT m.account_id, m.role, m.created_at, a.name, a.email
+			FROM memberships m JOIN accounts a ON a.id = m.account_id
 			WHERE m.org_id = $1 AND ($2 = '' OR m.role = $2)
 			ORDER BY CASE m.role WHEN 'owner' THEN 1 WHEN 'admin' THEN 2 WHEN 'member' THEN 3 ELSE 4 END, lower(a.name), a.id`, org, role); err != nil {
 			t.Fatal(err)
 		}
+		var want, wantRows []string
+		for _, r := range rows {
+			want = append(want, fmt.Sprint(r.AccountID))
+			wantRows = append(wantRows, fmt.Sprint(r.AccountID, r.Role, r.Joined.UTC().Format(time.RFC3339Nano), r.Name, r.Email))
+		}
 		owners := e.count(`SELECT count(*) FROM memberships WHERE org_id = $1 AND role = 'owner'`, org)
 		for _, per := range []int{1, 3, 7, 100} {
-			var got []int64
+			var got, gotRows []string
 			for page := 1; page <= len(want)/per+2; page++ {
 				l, err := e.s.MemberList(e.ctx, viewer, org, db.MemberQuery{Role: role, Page: page, PerPage: per, Teams: true})
 				if err != nil {
@@ -56,11 +72,15 @@ func wantMembersOrder(t *testing.T, e *tgEnv, viewer model.Actor, org int64, whe
 					t.Fatalf("%s: role %q page %d: %d rows at %d a page", when, role, page, len(l.Rows), per)
 				}
 				for _, r := range l.Rows {
-					got = append(got, r.AccountID)
+					got = append(got, fmt.Sprint(r.AccountID))
+					gotRows = append(gotRows, fmt.Sprint(r.AccountID, r.Role, r.JoinedAt.UTC().Format(time.RFC3339Nano), r.Name, r.Email))
 				}
 			}
 			if fmt.Sprint(got) != fmt.Sprint(want) {
 				t.Fatalf("%s: role %q at %d a page:\n got %v\nwant %v", when, role, per, got, want)
+			}
+			if strings.Join(gotRows, "\n") != strings.Join(wantRows, "\n") {
+				t.Fatalf("%s: role %q at %d a page, rows:\n got %v\nwant %v", when, role, per, gotRows, wantRows)
 			}
 		}
 	}
