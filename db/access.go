@@ -100,7 +100,7 @@ LEFT JOIN memberships m ON m.org_id = a.org_id AND m.account_id = $1 AND ` + two
 type queryer interface {
 	GetContext(ctx context.Context, dest any, query string, args ...any) error
 	SelectContext(ctx context.Context, dest any, query string, args ...any) error
-	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*Rows, error)
 }
 
 // agentFor loads agent agentID as seen by accountID, with its effective

@@ -35,14 +35,50 @@ type handle struct {
 	*sqlx.DB
 	stmts     sync.Map // query text -> *sqlx.Stmt
 	n         atomic.Int64
-	preparing sync.Map // query text -> true while prepareSoon runs, or once PostgreSQL refused it
+	preparing sync.Map  // query text -> true while prepareSoon runs, or once PostgreSQL refused it
+	wraps     wrapTexts // query text -> the text carrying a session check (sessioncheck.go)
 }
+
+func (h *handle) wrapped() *wrapTexts { return &h.wraps }
 
 func newHandle(d *sqlx.DB) *handle { return &handle{DB: d} }
 
 // PerCall is the pool without the statement cache: each call is planned with
-// its own arguments.
-func (h *handle) PerCall() *sqlx.DB { return h.DB }
+// its own arguments. Its reads carry the request's session check as the
+// handle's do.
+func (h *handle) PerCall() perCall { return perCall{h} }
+
+// perCall is the pool's reads, each planned with its arguments.
+type perCall struct{ h *handle }
+
+func (p perCall) wrapped() *wrapTexts { return &p.h.wraps }
+
+func (p perCall) get(ctx context.Context, dest any, query string, args ...any) error {
+	return p.h.DB.GetContext(ctx, dest, query, args...)
+}
+
+func (p perCall) selectRows(ctx context.Context, dest any, query string, args ...any) error {
+	return p.h.DB.SelectContext(ctx, dest, query, args...)
+}
+
+func (p perCall) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	return p.h.DB.QueryContext(ctx, query, args...)
+}
+
+// GetContext is sqlx's GetContext, planned with its arguments.
+func (p perCall) GetContext(ctx context.Context, dest any, query string, args ...any) error {
+	return checkedGet(ctx, p, dest, query, args)
+}
+
+// SelectContext is sqlx's SelectContext, planned with its arguments.
+func (p perCall) SelectContext(ctx context.Context, dest any, query string, args ...any) error {
+	return checkedSelect(ctx, p, dest, query, args)
+}
+
+// QueryContext is database/sql's QueryContext, planned with its arguments.
+func (p perCall) QueryContext(ctx context.Context, query string, args ...any) (*Rows, error) {
+	return checkedQuery(ctx, p, query, args)
+}
 
 // prepared returns the cached statement for query, preparing it on first use
 // (database/sql then prepares it on each connection as it is used there).
@@ -111,8 +147,8 @@ func (h *handle) prepareSoon(query string) {
 	}()
 }
 
-// GetContext is sqlx's GetContext through the statement cache.
-func (h *handle) GetContext(ctx context.Context, dest any, query string, args ...any) error {
+// get is sqlx's GetContext through the statement cache.
+func (h *handle) get(ctx context.Context, dest any, query string, args ...any) error {
 	if len(args) > 0 {
 		if st := h.prepared(ctx, query); st != nil {
 			return st.GetContext(ctx, dest, args...)
@@ -121,8 +157,19 @@ func (h *handle) GetContext(ctx context.Context, dest any, query string, args ..
 	return h.DB.GetContext(ctx, dest, query, args...)
 }
 
-// SelectContext is sqlx's SelectContext through the statement cache.
+// GetContext is get, carrying the request's deferred session check
+// (db/sessioncheck.go) when it has not been settled yet.
+func (h *handle) GetContext(ctx context.Context, dest any, query string, args ...any) error {
+	return checkedGet(ctx, h, dest, query, args)
+}
+
+// SelectContext is sqlx's SelectContext through the statement cache, with
+// the request's deferred session check as GetContext.
 func (h *handle) SelectContext(ctx context.Context, dest any, query string, args ...any) error {
+	return checkedSelect(ctx, h, dest, query, args)
+}
+
+func (h *handle) selectRows(ctx context.Context, dest any, query string, args ...any) error {
 	if len(args) > 0 {
 		if st := h.prepared(ctx, query); st != nil {
 			return st.SelectContext(ctx, dest, args...)
@@ -132,7 +179,13 @@ func (h *handle) SelectContext(ctx context.Context, dest any, query string, args
 }
 
 // ExecContext is database/sql's ExecContext through the statement cache.
+// A write never runs before the request's session check is settled.
 func (h *handle) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if c := sessionCheckOf(ctx); c != nil {
+		if err := h.settleCheck(ctx, c); err != nil {
+			return nil, err
+		}
+	}
 	if len(args) > 0 {
 		if st := h.prepared(ctx, query); st != nil {
 			return st.ExecContext(ctx, args...)
@@ -141,8 +194,40 @@ func (h *handle) ExecContext(ctx context.Context, query string, args ...any) (sq
 	return h.DB.ExecContext(ctx, query, args...)
 }
 
-// QueryContext is database/sql's QueryContext through the statement cache.
-func (h *handle) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+// BeginTxx is sqlx's, after the request's session check is settled.
+func (h *handle) BeginTxx(ctx context.Context, opts *sql.TxOptions) (*sqlx.Tx, error) {
+	if c := sessionCheckOf(ctx); c != nil {
+		if err := h.settleCheck(ctx, c); err != nil {
+			return nil, err
+		}
+	}
+	return h.DB.BeginTxx(ctx, opts)
+}
+
+// Rows is sql.Rows that settles the request's deferred session check at
+// its first row.
+type Rows struct {
+	*sql.Rows
+	chk *SessionCheck
+}
+
+// Next is sql.Rows.Next.
+func (r *Rows) Next() bool {
+	ok := r.Rows.Next()
+	if ok && r.chk != nil {
+		r.chk.settle(true)
+		r.chk = nil
+	}
+	return ok
+}
+
+// QueryContext is database/sql's QueryContext through the statement cache,
+// with the request's deferred session check as GetContext.
+func (h *handle) QueryContext(ctx context.Context, query string, args ...any) (*Rows, error) {
+	return checkedQuery(ctx, h, query, args)
+}
+
+func (h *handle) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
 	if len(args) > 0 {
 		if st := h.prepared(ctx, query); st != nil {
 			return st.QueryContext(ctx, args...)

@@ -697,7 +697,8 @@ func (s *Store) BrowserSession(ctx context.Context, sessionID string) (BrowserSe
 	}
 	now := s.Now()
 	var chk sessionCheck
-	rows, err := s.db.QueryContext(ctx, sessionCheckQuery, HashSecret(sessionID))
+	hash := HashSecret(sessionID)
+	rows, err := s.db.QueryContext(ctx, sessionCheckQuery, hash)
 	if err != nil {
 		return BrowserSession{}, fmt.Errorf("load session: %w", err)
 	}
@@ -715,6 +716,7 @@ func (s *Store) BrowserSession(ctx context.Context, sessionID string) (BrowserSe
 		return BrowserSession{}, fmt.Errorf("load session: %w", err)
 	}
 	if !found {
+		s.checks.drop(hash)
 		return BrowserSession{}, model.ErrUnauthorized
 	}
 	k := s.sessions.get(chk.accountID, chk.version, chk.epoch, now)
@@ -731,6 +733,9 @@ func (s *Store) BrowserSession(ctx context.Context, sessionID string) (BrowserSe
 	}
 	if err := s.touchSession(ctx, sessionID, chk.accountID, chk.lastSeen, now); err != nil {
 		return BrowserSession{}, err
+	}
+	if k.version == chk.version && k.epoch == chk.epoch {
+		s.rememberCheck(hash, chk, now)
 	}
 	b := BrowserSession{Account: k.account, Facts: SessionFacts{Method: chk.method, SSOOrgID: chk.ssoOrgID,
 		Invitations: k.invitations, Transfers: k.transfers, AutoJoin: k.autoJoin}}

@@ -31,6 +31,7 @@ type Store struct {
 	writers  *writers        // group-commit writer per hot wallet; nil: off
 	wstats   *walletStats    // batch sizes and purchase outcomes for /metrics
 	sessions sessionKeep     // browser sessions' accounts, kept per version
+	checks   checkKeep       // the last session check per session (sessioncheck.go)
 	texts    sync.Map        // statement texts built per shape (memberListText)
 }
 
@@ -145,11 +146,18 @@ func (tx *Tx) ExecContext(ctx context.Context, query string, args ...any) (sql.R
 }
 
 // QueryContext is database/sql's QueryContext through the statement cache.
-func (tx *Tx) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+func (tx *Tx) QueryContext(ctx context.Context, query string, args ...any) (*Rows, error) {
+	var rows *sql.Rows
+	var err error
 	if st := tx.stmt(ctx, query, args); st != nil {
-		return st.QueryContext(ctx, args...)
+		rows, err = st.QueryContext(ctx, args...)
+	} else {
+		rows, err = tx.Tx.QueryContext(ctx, query, args...)
 	}
-	return tx.Tx.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, err
+	}
+	return &Rows{Rows: rows}, nil
 }
 
 // Ctx is the transaction's context.

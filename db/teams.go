@@ -327,7 +327,7 @@ func teamRead(d model.TeamDetail, found bool, err error) (model.TeamDetail, erro
 // row repeats the head (a team, say, beside each of its members): the head
 // is parsed from the first row only, later rows skip it as raw bytes. each
 // runs after every row (first on the first). found says whether a row came.
-func scanHeadRows(rows *sql.Rows, head, item []any, each func(first bool)) (found bool, err error) {
+func scanHeadRows(rows *Rows, head, item []any, each func(first bool)) (found bool, err error) {
 	firstDest := append(append(make([]any, 0, len(head)+len(item)), head...), item...)
 	skip := make([]sql.RawBytes, len(head))
 	dest := make([]any, 0, len(firstDest))

@@ -292,8 +292,11 @@ func TestCachedStatementsKeepOnePlan(t *testing.T) {
 		if custom > 5 {
 			t.Logf("planned per call on this data (%d custom plans): %.200s", custom, stmt)
 		}
+		// A page's first read also runs wrapped with its session check
+		// (db/sessioncheck.go), a statement of its own: each text that ran
+		// past the five planned runs must have settled.
 		for k := range settle {
-			if strings.Contains(stmt, k) {
+			if strings.Contains(stmt, k) && custom+generic > 5 {
 				settle[k] = true
 				if custom > 5 || generic == 0 {
 					t.Errorf("planned on every call (%d custom plans, %d generic): %s", custom, generic, stmt)
@@ -316,7 +319,7 @@ func TestCachedStatementsKeepOnePlan(t *testing.T) {
 	}
 	for k, seen := range settle {
 		if !seen {
-			t.Errorf("no cached statement has %q: did a route stop running it?", k)
+			t.Errorf("no cached statement with %q ran more than five times: did a route stop running it?", k)
 		}
 	}
 }

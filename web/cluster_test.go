@@ -258,3 +258,85 @@ func TestKeptSessionsFollowChangesOnEitherServer(t *testing.T) {
 	wantStatus(t, owner.Post("/members/"+strconv.FormatInt(bobID, 10)+"/remove", nil), http.StatusSeeOther)
 	twice("removed", func(e string) bool { return e == "" })
 }
+
+// TestPagesCarryTheirSessionCheckOnEitherServer: once a server has read a
+// session in full, its next pages for that session carry the session check
+// in their first statement instead of a round trip of its own
+// (db/sessioncheck.go, web/sessiongate.go). A change made through the other
+// server still shows on the very next page: a page made out of reach by a
+// lower role answers as it does for that role, a sign-out sends the next
+// page to sign-in, and nothing of the page the stale copy would have shown
+// goes out.
+func TestPagesCarryTheirSessionCheckOnEitherServer(t *testing.T) {
+	cl := webtest.NewCluster(t, 2, webtest.Options{})
+	env := cl.Env
+	owner := memberOrg(t, env, "olive@example.com", "Olive Owner", "Acme")
+	org := orgIDBySlug(t, env, "acme")
+	bob := env.SignUpVerified("bob@example.com", "Bob Admin")
+	bobID := accountID(t, env, "bob@example.com")
+	if _, err := env.Store.DB().Exec(`INSERT INTO memberships (org_id, account_id, role, created_at) VALUES ($1, $2, 'admin', now())`, org, bobID); err != nil {
+		t.Fatal(err)
+	}
+	wantStatus(t, bob.Post("/workspace", url.Values{"org_id": {strconv.FormatInt(org, 10)}}), http.StatusSeeOther)
+
+	standalone := func(qs []string) int {
+		n := 0
+		for _, q := range qs {
+			if strings.HasPrefix(q, "SELECT s.account_id, s.last_seen_at") || strings.HasPrefix(q, "SELECT EXISTS (SELECT 1 FROM sessions") {
+				n++
+			}
+		}
+		return n
+	}
+	carried := func(qs []string) int {
+		n := 0
+		for _, q := range qs {
+			if strings.HasPrefix(q, "SELECT * FROM ( ") {
+				n++
+			}
+		}
+		return n
+	}
+	// Each server reads the session in full at least once (here: after Bob
+	// joined, which moved the versions either kept); from then on each
+	// server's pages carry the check.
+	for i := 0; i < 4; i++ {
+		res, qs := bob.Queries("/audit")
+		wantStatus(t, res, http.StatusOK, `id="audit-results"`)
+		if i >= 2 && (standalone(qs) != 0 || carried(qs) != 1) {
+			t.Errorf("page %d: %q, want the check carried in the first read and no statement of its own", i+1, qs)
+		}
+	}
+
+	// Olive makes Bob a plain member through one server; his next page on
+	// each server answers as it does for a member.
+	wantStatus(t, owner.Post("/members/"+strconv.FormatInt(bobID, 10)+"/role", url.Values{"role": {"member"}}), http.StatusSeeOther)
+	for i := 0; i < 2; i++ { // one page on each server: the proxy alternates
+		res := bob.Get("/audit")
+		if res.Status == http.StatusOK || strings.Contains(res.Body, `id="audit-results"`) {
+			t.Fatalf("the audit log after the demotion, page %d: %d\n%s", i+1, res.Status, res.Body)
+		}
+	}
+	for i := 0; i < 2; i++ {
+		wantStatus(t, bob.Get("/"), http.StatusOK, ">Member<")
+	}
+	// Both servers read him again and carry the check again.
+	for i := 0; i < 2; i++ {
+		if res, qs := bob.Queries("/members"); res.Status != http.StatusOK || standalone(qs) != 0 || carried(qs) != 1 {
+			t.Errorf("members page %d after the change was read: %d %q", i+1, res.Status, qs)
+		}
+	}
+
+	// Bob signs out through one server; the other's next page for the
+	// cookie he had sends it to sign in, with nothing of the page.
+	cookie := bob.HTTP.Jar.Cookies(mustURL(env.URL))
+	wantStatus(t, bob.Post("/logout", nil), http.StatusSeeOther)
+	replay := env.NewClient()
+	replay.HTTP.Jar.SetCookies(mustURL(env.URL), cookie)
+	for i := 0; i < 2; i++ {
+		res := replay.Get("/members")
+		if res.Status != http.StatusSeeOther || !strings.HasPrefix(res.Location, "/login") || strings.Contains(res.Body, "bob@example.com") {
+			t.Fatalf("a signed-out cookie on server %d: %d %q\n%s", i+1, res.Status, res.Location, res.Body)
+		}
+	}
+}

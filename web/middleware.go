@@ -96,51 +96,95 @@ const (
 )
 
 func (s *Server) sessionMiddleware(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		sess, _ := s.cookies.Get(c.Request(), cookieName) // a bad cookie yields a fresh session
-		w := &sessionWriter{cookies: s.cookies, store: s.store, sess: sess}
-		request.SetSessionWriter(c, w)
-		dirty := false
-		tok, _ := sess.Values[keyCSRF].(string)
-		if tok == "" {
-			tok = newToken()
-			sess.Values[keyCSRF] = tok
+	return s.session(next, false)
+}
+
+// memberSessionMiddleware is sessionMiddleware for members' pages, whose
+// reads may carry the session check in their first statement
+// (web/sessiongate.go).
+func (s *Server) memberSessionMiddleware(next echo.HandlerFunc) echo.HandlerFunc {
+	return s.session(next, true)
+}
+
+func (s *Server) session(next echo.HandlerFunc, mayDefer bool) echo.HandlerFunc {
+	return func(c echo.Context) error { return s.runSession(c, next, mayDefer) }
+}
+
+// runSession is the session middleware's work. The cookie is decoded afresh
+// on every run (New, not the request's registry): a page run again after its
+// deferred session check failed starts from the cookie as it came, whatever
+// the first run changed in its copy (web/sessiongate.go).
+func (s *Server) runSession(c echo.Context, next echo.HandlerFunc, mayDefer bool) error {
+	sess, _ := s.cookies.New(c.Request(), cookieName) // a bad cookie yields a fresh session
+	w := &sessionWriter{cookies: s.cookies, store: s.store, sess: sess}
+	request.SetSessionWriter(c, w)
+	dirty := false
+	tok, _ := sess.Values[keyCSRF].(string)
+	if tok == "" {
+		tok = newToken()
+		sess.Values[keyCSRF] = tok
+		dirty = true
+	}
+	request.SetCSRF(c, tok)
+	if c.Request().Method == http.MethodGet && c.Request().Header.Get("HX-Request") == "" {
+		var fl []request.Flash
+		for _, f := range sess.Flashes() {
+			str, _ := f.(string)
+			kind, text, _ := strings.Cut(str, "|")
+			fl = append(fl, request.Flash{Kind: kind, Text: text})
 			dirty = true
 		}
-		request.SetCSRF(c, tok)
-		if c.Request().Method == http.MethodGet && c.Request().Header.Get("HX-Request") == "" {
-			var fl []request.Flash
-			for _, f := range sess.Flashes() {
-				str, _ := f.(string)
-				kind, text, _ := strings.Cut(str, "|")
-				fl = append(fl, request.Flash{Kind: kind, Text: text})
-				dirty = true
+		request.SetFlashes(c, fl)
+	}
+	sid, _ := sess.Values[keySID].(string)
+	if sid != "" && mayDefer && deferSessionCheck(c) {
+		if bs, chk, ok := s.store.KeptBrowserSession(sid); ok {
+			header := c.Response().Header().Clone()
+			if dirty {
+				if err := sess.Save(c.Request(), c.Response()); err != nil {
+					return err
+				}
 			}
-			request.SetFlashes(c, fl)
-		}
-		if sid, _ := sess.Values[keySID].(string); sid != "" {
-			bs, err := s.store.BrowserSession(c.Request().Context(), sid)
-			switch {
-			case err == nil:
-				facts := bs.Facts
-				request.SetAccount(c, bs.Account, sid)
-				request.SetPending(c, request.Pending{Invitations: facts.Invitations, Transfers: facts.Transfers, AutoJoin: facts.AutoJoin})
-				c.Set(keySessionFacts, facts)
-				c.Set(keyBrowserSession, bs)
-			case model.CodeOf(err) == model.CodeUnauthorized:
-				delete(sess.Values, keySID) // signed out elsewhere or password changed
-				dirty = true
-			default:
+			done, err := s.runChecked(c, sid, bs, chk, next)
+			if done {
 				return err
 			}
-		}
-		if dirty {
-			if err := sess.Save(c.Request(), c.Response()); err != nil {
-				return err
+			// The session changed: run the page again from the cookie
+			// as it came, reading the session as any page does.
+			for k := range c.Response().Header() {
+				delete(c.Response().Header(), k)
 			}
+			for k, v := range header {
+				c.Response().Header()[k] = v
+			}
+			return s.runSession(c, next, false)
 		}
+	}
+	if sid != "" {
+		bs, err := s.store.BrowserSession(c.Request().Context(), sid)
+		switch {
+		case err == nil:
+			setBrowserSession(c, bs, sid)
+		case model.CodeOf(err) == model.CodeUnauthorized:
+			delete(sess.Values, keySID) // signed out elsewhere or password changed
+			dirty = true
+		default:
+			return err
+		}
+	}
+	if dirty {
+		if err := sess.Save(c.Request(), c.Response()); err != nil {
+			return err
+		}
+	}
+	if sid == "" || deferSessionCheck(c) {
 		return next(c)
 	}
+	// A change through this server moves the versions this session's
+	// remembered check names: its next page reads the session afresh
+	// rather than carry a check that is bound to fail.
+	defer s.store.ForgetSessionCheck(sid)
+	return next(c)
 }
 
 var errCSRF = &model.Error{Code: model.CodeForbidden, Message: "Your form expired or came from another site. Reload the page and try again."}

@@ -118,7 +118,7 @@ func (s *Server) build() *echo.Echo {
 	e.Match(getHead, "/static/*", echo.WrapHandler(http.StripPrefix("/static", static.Handler())))
 
 	page := e.Group("", s.sessionMiddleware, s.csrfMiddleware)
-	member := e.Group("", s.sessionMiddleware, s.csrfMiddleware, requireAccount, s.workspaceMiddleware, s.h.TwoFactor.Gate)
+	member := e.Group("", s.memberSessionMiddleware, s.csrfMiddleware, requireAccount, s.workspaceMiddleware, s.h.TwoFactor.Gate)
 	apiPublic := e.Group("")
 	apiAuth := e.Group("", s.bearerMiddleware, s.meter.Middleware)
 	for _, r := range s.routes() {

@@ -36,6 +36,15 @@ func SetAccount(c echo.Context, a model.Account, sessionID string) {
 }
 
 // Account returns the signed-in account.
+// ClearSession forgets what the session middleware and the workspace
+// middleware put on the request: the account, its session, workspaces,
+// banners and SSO gate (a page run again after its session changed).
+func ClearSession(c echo.Context) {
+	for _, k := range []string{keyAccount, keySession, keyWorkspace, keyWorkspaces, keySSOBlocked, keyPending} {
+		c.Set(k, nil)
+	}
+}
+
 func Account(c echo.Context) (model.Account, bool) {
 	a, ok := c.Get(keyAccount).(model.Account)
 	return a, ok
