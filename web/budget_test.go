@@ -172,10 +172,11 @@ type counted struct {
 	queries []string
 }
 
-// budget is the most statements any page or API GET may run. Every page
-// pays one before its own data: the session with its account, banner
-// sources and workspaces (db.BrowserSession); an API call pays one for its
-// token. The busiest pages (a team, an agent with its explainer) add five of
+// budget is the most statements any page or API GET may run. A page pays
+// one before its own data when its server has not read the session yet:
+// the session with its account, banner sources and workspaces
+// (db.BrowserSession); later pages carry that check in their first read
+// (db/sessioncheck.go). An API call pays one for its token. The busiest pages (a team, an agent with its explainer) add five of
 // their own; none may grow with the data size, which is the guard against
 // N+1 queries.
 const budget = 6
