@@ -67,12 +67,12 @@ func (p perCall) query(ctx context.Context, query string, args ...any) (*sql.Row
 
 // GetContext is sqlx's GetContext, planned with its arguments.
 func (p perCall) GetContext(ctx context.Context, dest any, query string, args ...any) error {
-	return checkedGet(ctx, p, dest, query, args)
+	return checkedFill(ctx, p, p.get, gotRow, dest, query, args)
 }
 
 // SelectContext is sqlx's SelectContext, planned with its arguments.
 func (p perCall) SelectContext(ctx context.Context, dest any, query string, args ...any) error {
-	return checkedSelect(ctx, p, dest, query, args)
+	return checkedFill(ctx, p, p.selectRows, gotRows, dest, query, args)
 }
 
 // QueryContext is database/sql's QueryContext, planned with its arguments.
@@ -160,13 +160,13 @@ func (h *handle) get(ctx context.Context, dest any, query string, args ...any) e
 // GetContext is get, carrying the request's deferred session check
 // (db/sessioncheck.go) when it has not been settled yet.
 func (h *handle) GetContext(ctx context.Context, dest any, query string, args ...any) error {
-	return checkedGet(ctx, h, dest, query, args)
+	return checkedFill(ctx, h, h.get, gotRow, dest, query, args)
 }
 
 // SelectContext is sqlx's SelectContext through the statement cache, with
 // the request's deferred session check as GetContext.
 func (h *handle) SelectContext(ctx context.Context, dest any, query string, args ...any) error {
-	return checkedSelect(ctx, h, dest, query, args)
+	return checkedFill(ctx, h, h.selectRows, gotRows, dest, query, args)
 }
 
 func (h *handle) selectRows(ctx context.Context, dest any, query string, args ...any) error {

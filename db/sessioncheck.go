@@ -266,46 +266,34 @@ func gotRows(dest any) bool {
 }
 
 // reader is a pool's reads, without the check: the handle's (prepared and
-// cached) or PerCall's (planned per call).
+// cached) or PerCall's (planned per call), with the texts of its reads
+// wrapped with the check.
 type reader interface {
-	get(ctx context.Context, dest any, query string, args ...any) error
 	wrapped() *wrapTexts
-	selectRows(ctx context.Context, dest any, query string, args ...any) error
 	query(ctx context.Context, query string, args ...any) (*sql.Rows, error)
 }
 
-// checkedGet is r.get, carrying ctx's session check while it is pending.
-func checkedGet(ctx context.Context, r reader, dest any, query string, args []any) error {
+// checkedFill is fill (a reader's get or selectRows) into dest, carrying
+// ctx's session check while it is pending; got reports whether dest then
+// holds a row.
+func checkedFill(ctx context.Context, r reader, fill func(context.Context, any, string, ...any) error,
+	got func(dest any) bool, dest any, query string, args []any) error {
 	if c := sessionCheckOf(ctx); c != nil {
 		switch c.current() {
 		case checkChanged:
 			return ErrSessionChanged
 		case checkPending:
 			q, a := c.wrap(r.wrapped(), query, args)
-			err := r.get(ctx, dest, q, a...)
-			c.settle(err == nil)
+			err := fill(ctx, dest, q, a...)
+			c.settle(err == nil && got(dest))
 			return err
 		}
 	}
-	return r.get(ctx, dest, query, args...)
+	return fill(ctx, dest, query, args...)
 }
 
-// checkedSelect is r.selectRows, carrying ctx's session check while it is
-// pending.
-func checkedSelect(ctx context.Context, r reader, dest any, query string, args []any) error {
-	if c := sessionCheckOf(ctx); c != nil {
-		switch c.current() {
-		case checkChanged:
-			return ErrSessionChanged
-		case checkPending:
-			q, a := c.wrap(r.wrapped(), query, args)
-			err := r.selectRows(ctx, dest, q, a...)
-			c.settle(err == nil && gotRows(dest))
-			return err
-		}
-	}
-	return r.selectRows(ctx, dest, query, args...)
-}
+// gotRow is got for a single-row read: no error means a row.
+func gotRow(any) bool { return true }
 
 // checkedQuery is r.query, carrying ctx's session check while it is
 // pending; the rows settle it at their first.

@@ -204,15 +204,7 @@ func walkPurchase(t *testing.T, cl *webtest.Cluster) {
 // the switcher, an org's new name, a removal. Both servers must have served
 // pages from their copy along the way, or the walk would prove nothing.
 func TestKeptSessionsFollowChangesOnEitherServer(t *testing.T) {
-	cl := webtest.NewCluster(t, 2, webtest.Options{})
-	env := cl.Env
-	owner := memberOrg(t, env, "olive@example.com", "Olive Owner", "Acme")
-	org := orgIDBySlug(t, env, "acme")
-	bob := env.SignUpVerified("bob@example.com", "Bob Member")
-	bobID := accountID(t, env, "bob@example.com")
-	if _, err := env.Store.DB().Exec(`INSERT INTO memberships (org_id, account_id, role, created_at) VALUES ($1, $2, 'member', now())`, org, bobID); err != nil {
-		t.Fatal(err)
-	}
+	cl, owner, _, bob, bobID := acmeOnTwoServers(t, "Bob Member", "member")
 	// acme is Bob's switcher entry for the org ("" when it is not there).
 	acme := func(body string) string {
 		i := strings.Index(body, `data-slug="acme"`)
@@ -268,15 +260,8 @@ func TestKeptSessionsFollowChangesOnEitherServer(t *testing.T) {
 // page to sign-in, and nothing of the page the stale copy would have shown
 // goes out.
 func TestPagesCarryTheirSessionCheckOnEitherServer(t *testing.T) {
-	cl := webtest.NewCluster(t, 2, webtest.Options{})
+	cl, owner, org, bob, bobID := acmeOnTwoServers(t, "Bob Admin", "admin")
 	env := cl.Env
-	owner := memberOrg(t, env, "olive@example.com", "Olive Owner", "Acme")
-	org := orgIDBySlug(t, env, "acme")
-	bob := env.SignUpVerified("bob@example.com", "Bob Admin")
-	bobID := accountID(t, env, "bob@example.com")
-	if _, err := env.Store.DB().Exec(`INSERT INTO memberships (org_id, account_id, role, created_at) VALUES ($1, $2, 'admin', now())`, org, bobID); err != nil {
-		t.Fatal(err)
-	}
 	wantStatus(t, bob.Post("/workspace", url.Values{"org_id": {strconv.FormatInt(org, 10)}}), http.StatusSeeOther)
 
 	standalone := func(qs []string) int {
@@ -339,4 +324,21 @@ func TestPagesCarryTheirSessionCheckOnEitherServer(t *testing.T) {
 			t.Fatalf("a signed-out cookie on server %d: %d %q\n%s", i+1, res.Status, res.Location, res.Body)
 		}
 	}
+}
+
+// acmeOnTwoServers is two servers behind a round-robin proxy, Olive owning
+// Acme, and Bob (bob@example.com, named name) in it with role, added
+// straight to the table.
+func acmeOnTwoServers(t *testing.T, name, role string) (cl *webtest.Cluster, owner *webtest.Client, org int64, bob *webtest.Client, bobID int64) {
+	t.Helper()
+	cl = webtest.NewCluster(t, 2, webtest.Options{})
+	env := cl.Env
+	owner = memberOrg(t, env, "olive@example.com", "Olive Owner", "Acme")
+	org = orgIDBySlug(t, env, "acme")
+	bob = env.SignUpVerified("bob@example.com", name)
+	bobID = accountID(t, env, "bob@example.com")
+	if _, err := env.Store.DB().Exec(`INSERT INTO memberships (org_id, account_id, role, created_at) VALUES ($1, $2, $3, now())`, org, bobID, role); err != nil {
+		t.Fatal(err)
+	}
+	return cl, owner, org, bob, bobID
 }
