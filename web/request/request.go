@@ -35,7 +35,6 @@ func SetAccount(c echo.Context, a model.Account, sessionID string) {
 	c.Set(keySession, sessionID)
 }
 
-// Account returns the signed-in account.
 // ClearSession forgets what the session middleware and the workspace
 // middleware put on the request: the account, its session, workspaces,
 // banners and SSO gate (a page run again after its session changed).
@@ -45,6 +44,7 @@ func ClearSession(c echo.Context) {
 	}
 }
 
+// Account returns the signed-in account.
 func Account(c echo.Context) (model.Account, bool) {
 	a, ok := c.Get(keyAccount).(model.Account)
 	return a, ok
