@@ -32,6 +32,7 @@ type Store struct {
 	wstats   *walletStats    // batch sizes and purchase outcomes for /metrics
 	sessions sessionKeep     // browser sessions' accounts, kept per version
 	checks   checkKeep       // the last session check per session (sessioncheck.go)
+	ledger   ledgerKeep      // the first page of each org's wallet history (ledgerkeep.go)
 	texts    sync.Map        // statement texts built per shape (memberListText)
 }
 

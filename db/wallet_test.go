@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jmoiron/sqlx"
+
 	"guildhall/db"
 	"guildhall/db/dbtest"
 	"guildhall/db/model"
@@ -30,10 +32,16 @@ type moneyFix struct {
 
 func newMoneyFix(t *testing.T, opts ...db.Option) *moneyFix {
 	t.Helper()
+	return newMoneyFixOn(t, dbtest.New(t), opts...)
+}
+
+// newMoneyFixOn is newMoneyFix on pool (one that counts statements, say).
+func newMoneyFixOn(t *testing.T, pool *sqlx.DB, opts ...db.Option) *moneyFix {
+	t.Helper()
 	f := &moneyFix{t: t, ctx: context.Background()}
 	f.now.Store(time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC).UnixNano())
 	opts = append([]db.Option{db.WithFastPasswordHashing(), db.WithClock(func() time.Time { return time.Unix(0, f.now.Load()).UTC() })}, opts...)
-	f.s = db.New(dbtest.New(t), opts...)
+	f.s = db.New(pool, opts...)
 	_, f.owner = signup(t, f.s, "owner@example.com")
 	_, f.admin = signup(t, f.s, "admin@example.com")
 	_, f.member = signup(t, f.s, "member@example.com")

@@ -93,7 +93,8 @@ func (h *Wallet) view(c echo.Context, st walletForms) (views.WalletView, error) 
 			TopUp: st.topUp, Transfer: st.transfer}, nil
 	}
 	// A manager's page is two statements: the wallet with the spending per
-	// day, and a page of its history. The filter is read first.
+	// day, and a page of its history; one while the server keeps the
+	// unfiltered first page (db/ledgerkeep.go). The filter is read first.
 	var v views.WalletView
 	f, err := parseEntryQuery(c)
 	if err != nil {

@@ -17,22 +17,29 @@ var (
 	sessionKeepDesc = prometheus.NewDesc("guildhall_session_keep_total",
 		"Signed-in pages on this server by whether the session's account and workspaces came from its kept copy (hit) or were read again (miss).",
 		[]string{"outcome"}, nil)
+	ledgerKeepDesc = prometheus.NewDesc("guildhall_ledger_keep_total",
+		"Wallet pages on this server by whether the first page of history came from its kept copy (hit) or was read again (miss).",
+		[]string{"outcome"}, nil)
 )
 
 // storeCollector reads the store's counters (wallet batches and purchases,
-// kept sessions) at scrape time: db keeps them without a metrics library.
+// kept sessions and wallet history pages) at scrape time: db keeps them without a metrics library.
 type storeCollector struct{ store *db.Store }
 
 func (c storeCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- walletBatchDesc
 	ch <- walletPurchasesDesc
 	ch <- sessionKeepDesc
+	ch <- ledgerKeepDesc
 }
 
 func (c storeCollector) Collect(ch chan<- prometheus.Metric) {
 	hits, misses := c.store.SessionKeepStats()
 	ch <- prometheus.MustNewConstMetric(sessionKeepDesc, prometheus.CounterValue, float64(hits), "hit")
 	ch <- prometheus.MustNewConstMetric(sessionKeepDesc, prometheus.CounterValue, float64(misses), "miss")
+	hits, misses = c.store.LedgerKeepStats()
+	ch <- prometheus.MustNewConstMetric(ledgerKeepDesc, prometheus.CounterValue, float64(hits), "hit")
+	ch <- prometheus.MustNewConstMetric(ledgerKeepDesc, prometheus.CounterValue, float64(misses), "miss")
 	st := c.store.WalletStats()
 	ch <- prometheus.MustNewConstHistogram(walletBatchDesc, st.Batches, float64(st.Purchases), st.Buckets)
 	for outcome, n := range st.Outcomes {
