@@ -312,6 +312,20 @@ func TestPagesCarryTheirSessionCheckOnEitherServer(t *testing.T) {
 		}
 	}
 
+	// The package catalogue is public, yet a signed-in visitor's page
+	// carries the check in its first read too (PublicRead).
+	if _, err := env.Store.DB().Exec(`INSERT INTO packages (org_id, slug, name, type, price_cents, visibility)
+		VALUES ($1, 'acme-tool', 'Acme tool', 'skill', 100, 'public')`, org); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 4; i++ {
+		res, qs := bob.Queries("/packages")
+		wantStatus(t, res, http.StatusOK, `data-slug="acme-tool"`, "bob@example.com")
+		if i >= 2 && (standalone(qs) != 0 || carried(qs) != 1) {
+			t.Errorf("catalogue page %d: %q, want the check carried in the first read and no statement of its own", i+1, qs)
+		}
+	}
+
 	// Bob signs out through one server; the other's next page for the
 	// cookie he had sends it to sign in, with nothing of the page.
 	cookie := bob.HTTP.Jar.Cookies(mustURL(env.URL))
@@ -322,6 +336,11 @@ func TestPagesCarryTheirSessionCheckOnEitherServer(t *testing.T) {
 		res := replay.Get("/members")
 		if res.Status != http.StatusSeeOther || !strings.HasPrefix(res.Location, "/login") || strings.Contains(res.Body, "bob@example.com") {
 			t.Fatalf("a signed-out cookie on server %d: %d %q\n%s", i+1, res.Status, res.Location, res.Body)
+		}
+		// The catalogue answers it as it answers anyone signed out.
+		res = replay.Get("/packages")
+		if res.Status != http.StatusOK || !strings.Contains(res.Body, `data-slug="acme-tool"`) || strings.Contains(res.Body, "bob@example.com") || !strings.Contains(res.Body, `href="/login`) {
+			t.Fatalf("the catalogue for a signed-out cookie on server %d: %d\n%s", i+1, res.Status, res.Body)
 		}
 	}
 }

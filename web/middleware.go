@@ -99,9 +99,9 @@ func (s *Server) sessionMiddleware(next echo.HandlerFunc) echo.HandlerFunc {
 	return s.session(next, false)
 }
 
-// memberSessionMiddleware is sessionMiddleware for members' pages, whose
-// reads may carry the session check in their first statement
-// (web/sessiongate.go).
+// memberSessionMiddleware is sessionMiddleware for members' pages (and the
+// PublicRead ones), whose reads may carry the session check in their first
+// statement (web/sessiongate.go).
 func (s *Server) memberSessionMiddleware(next echo.HandlerFunc) echo.HandlerFunc {
 	return s.session(next, true)
 }

@@ -12,6 +12,12 @@ type Access int
 const (
 	// Public pages: anyone, with a session (sign-in forms, emailed links).
 	Public Access = iota
+	// PublicRead pages: Public pages that only read (the package
+	// catalogue). A signed-in visitor's page carries its session check in
+	// its first read, as a member's page does (web/sessiongate.go): a page
+	// that might write, or act outside the database (an IdP's callback),
+	// before it reads stays Public.
+	PublicRead
 	// Member pages: a signed-in account with its active workspace.
 	Member
 	// APIPublic: JSON without a token (sign-up, token issue).
@@ -193,10 +199,10 @@ func (s *Server) routes() []Route {
 		{http.MethodGet, "/approvals", h.Policies.Approvals, Member},
 		{http.MethodPost, "/approvals/:id/approve", h.Policies.Approve, Member},
 		{http.MethodPost, "/approvals/:id/reject", h.Policies.Reject, Member},
-		{http.MethodGet, "/packages", h.Packages.Catalogue, Public},
+		{http.MethodGet, "/packages", h.Packages.Catalogue, PublicRead},
 		{http.MethodGet, "/packages/new", h.Packages.NewPage, Member},
 		{http.MethodPost, "/packages", h.Packages.Publish, Member},
-		{http.MethodGet, "/packages/:id", h.Packages.Detail, Public},
+		{http.MethodGet, "/packages/:id", h.Packages.Detail, PublicRead},
 		{http.MethodPost, "/packages/:id/buy", h.Packages.Buy, Member},
 		{http.MethodGet, "/packages/:id/manifest", h.Packages.Manifest, Member},
 		{http.MethodGet, "/packages/:id/edit", h.Packages.EditPage, Member},

@@ -118,6 +118,7 @@ func (s *Server) build() *echo.Echo {
 	e.Match(getHead, "/static/*", echo.WrapHandler(http.StripPrefix("/static", static.Handler())))
 
 	page := e.Group("", s.sessionMiddleware, s.csrfMiddleware)
+	pageRead := e.Group("", s.memberSessionMiddleware, s.csrfMiddleware)
 	member := e.Group("", s.memberSessionMiddleware, s.csrfMiddleware, requireAccount, s.workspaceMiddleware, s.h.TwoFactor.Gate)
 	apiPublic := e.Group("")
 	apiAuth := e.Group("", s.bearerMiddleware, s.meter.Middleware)
@@ -132,6 +133,8 @@ func (s *Server) build() *echo.Echo {
 			switch r.Access {
 			case Public:
 				page.Add(m, r.Path, r.Handler, s.workspaceMiddleware)
+			case PublicRead:
+				pageRead.Add(m, r.Path, r.Handler, s.workspaceMiddleware)
 			case Member:
 				member.Add(m, r.Path, r.Handler)
 			case APIPublic:
