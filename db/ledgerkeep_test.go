@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/jmoiron/sqlx"
@@ -128,5 +129,93 @@ func TestWalletHistoryKeptWhileNothingChanges(t *testing.T) {
 	hits, misses := f.s.LedgerKeepStats()
 	if hits == 0 || misses == 0 {
 		t.Errorf("stats: %d hits, %d misses", hits, misses)
+	}
+}
+
+// TestWalletHistoryKeptUnderConcurrentPurchases: purchases through two
+// servers race pages read on both; once the purchases are done, the next
+// page on either server is the database's, whatever each server kept while
+// they ran (a page kept under a key that a later posting could slip behind
+// would stay stale here).
+func TestWalletHistoryKeptUnderConcurrentPurchases(t *testing.T) {
+	f := newMoneyFix(t)
+	other := db.New(f.s.DB(), db.WithFastPasswordHashing())
+	stores := []*db.Store{f.s, other}
+	f.topUp(1_000_00)
+	const buyers, each = 6, 5
+	pkgs := make([]model.Package, buyers*each)
+	for i := range pkgs {
+		pkgs[i] = f.pkg("skill", int64(100+i))
+	}
+	page := model.EntryFilter{Limit: db.WalletPageEntries}
+	ctx := db.WithKnownRoles(f.ctx, f.owner.AccountID, []model.Workspace{{Org: f.org, Role: model.RoleOwner}})
+	var wg sync.WaitGroup
+	errs := make(chan error, buyers+4)
+	done := make(chan struct{})
+	for g := range buyers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range each {
+				p := pkgs[g*each+i]
+				if _, _, err := stores[(g+i)%2].Buy(f.ctx, f.member, db.BuyInput{OrgID: f.org.ID, PackageRef: fmt.Sprint(p.ID)}); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	var readers sync.WaitGroup
+	for r := range 4 {
+		readers.Add(1)
+		go func() {
+			defer readers.Done()
+			for {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				o, err := stores[r%2].WalletOverview(ctx, f.owner, f.org.ID, page, true, 30)
+				if err != nil {
+					errs <- err
+					return
+				}
+				// Whatever a page shows is a prefix of the history: newest
+				// first, each balance the one after it plus its amount.
+				es := o.Entries.Entries
+				for i := 0; i+1 < len(es); i++ {
+					if es[i].ID <= es[i+1].ID || es[i].BalanceAfterCents != es[i+1].BalanceAfterCents+es[i].AmountCents {
+						errs <- fmt.Errorf("a page out of order or with a gap: %+v then %+v", es[i], es[i+1])
+						return
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(done)
+	readers.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	want, err := f.s.Entries(f.ctx, f.owner, f.org.ID, page)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want.Entries[0].Kind != "purchase" || len(want.Entries) != db.WalletPageEntries {
+		t.Fatalf("history: %+v", want.Entries)
+	}
+	for i, s := range stores {
+		for range 2 {
+			o, err := s.WalletOverview(ctx, f.owner, f.org.ID, page, true, 30)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(o.Entries, want) {
+				t.Fatalf("server %d after the purchases: the page shows\n%+v\nthe database holds\n%+v", i+1, o.Entries, want)
+			}
+		}
 	}
 }
