@@ -23,7 +23,8 @@ var (
 )
 
 // storeCollector reads the store's counters (wallet batches and purchases,
-// kept sessions and wallet history pages) at scrape time: db keeps them without a metrics library.
+// kept sessions and wallet history pages) at scrape time: db keeps them
+// without a metrics library.
 type storeCollector struct{ store *db.Store }
 
 func (c storeCollector) Describe(ch chan<- *prometheus.Desc) {
