@@ -12,7 +12,8 @@ import (
 )
 
 // /metrics shows the wallet writer's batch sizes and the purchases by
-// outcome once a purchase has gone through (issue 12 item 7).
+// outcome once a purchase has gone through (issue 12 item 7), and how often
+// the wallet page found its history kept.
 func TestMetricsShowWalletBatchesAndOutcomes(t *testing.T) {
 	env := webtest.New(t, webtest.Options{Ops: web.OpsConfig{MetricsToken: "metrics-token-123"}})
 	owner, _ := env.SignUpAPI("owner@example.com", "Olive Owner")
@@ -39,6 +40,14 @@ func TestMetricsShowWalletBatchesAndOutcomes(t *testing.T) {
 		t.Fatalf("second buy: %d %s", r.Status, r.Raw)
 	}
 
+	// The wallet page twice: its history is read, then kept.
+	c := env.SignUp("bea@example.com", "Bea Billing")
+	for range 2 {
+		if res := c.Get("/wallet"); res.Status != http.StatusOK || !strings.Contains(res.Body, `id="transactions"`) {
+			t.Fatalf("wallet page: %d\n%s", res.Status, res.Body)
+		}
+	}
+
 	req, _ := http.NewRequest(http.MethodGet, env.URL+"/metrics", nil)
 	req.Header.Set("Authorization", "Bearer metrics-token-123")
 	resp, err := http.DefaultClient.Do(req)
@@ -57,6 +66,8 @@ func TestMetricsShowWalletBatchesAndOutcomes(t *testing.T) {
 		`guildhall_wallet_batch_size_bucket{le="1"} 2`,
 		`guildhall_wallet_purchases_total{outcome="completed"} 1`,
 		`guildhall_wallet_purchases_total{outcome="insufficient_funds"} 1`,
+		`guildhall_ledger_keep_total{outcome="hit"} 1`,
+		`guildhall_ledger_keep_total{outcome="miss"} 1`,
 	} {
 		if !strings.Contains(body.String(), want) {
 			t.Fatalf("no %q in\n%s", want, body.String())
