@@ -277,6 +277,13 @@ var linkRe = regexp.MustCompile(`https?://[^\s"<>]+`)
 // email whose link path starts with prefix (e.g. "/verify/").
 func (e *Env) LinkIn(to, prefix string) string {
 	e.T.Helper()
+	return e.NewLinkIn(to, prefix, "")
+}
+
+// NewLinkIn is LinkIn waiting for a link other than old (the one a resend
+// replaces): the mail worker delivers in the background.
+func (e *Env) NewLinkIn(to, prefix, old string) string {
+	e.T.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for time.Now().Before(deadline) {
 		msgs := e.Mail.Messages()
@@ -286,14 +293,14 @@ func (e *Env) LinkIn(to, prefix string) string {
 				continue
 			}
 			for _, l := range linkRe.FindAllString(m.Text, -1) {
-				if u, err := url.Parse(l); err == nil && strings.HasPrefix(u.Path, prefix) {
+				if u, err := url.Parse(l); err == nil && strings.HasPrefix(u.Path, prefix) && l != old && e.Path(l) != old {
 					return l
 				}
 			}
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	e.T.Fatalf("no mail to %s with a %s link", to, prefix)
+	e.T.Fatalf("no mail to %s with a new %s link", to, prefix)
 	return ""
 }
 
